@@ -1,0 +1,40 @@
+# Cutover's entry points. `make test` is what CI runs (through .ci/run); it provisions and builds first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+# Extra arguments for jest, e.g. make test JEST_ARGS="test/tooling --verbose"
+JEST_ARGS ?=
+# Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
+PROVISION_ARGS ?=
+
+.PHONY: provision build lint test demo temporal-up temporal-down clean
+
+provision:
+	bash scripts/provision.sh $(PROVISION_ARGS)
+
+build:
+	npx tsc -p tsconfig.build.json
+
+# Runs all three checks, then fails if any failed (so one run shows every problem).
+lint:
+	@rc=0; \
+	echo '> eslint .'; npx eslint . || rc=1; \
+	echo '> prettier --check .'; npx prettier --check . || rc=1; \
+	echo '> tsc -p tsconfig.json --noEmit'; npx tsc -p tsconfig.json --noEmit || rc=1; \
+	exit $$rc
+
+test: provision build
+	npx jest $(JEST_ARGS)
+
+demo: provision build
+	node dist/examples/demo.js
+
+temporal-up:
+	bash scripts/temporal-server.sh start
+
+temporal-down:
+	bash scripts/temporal-server.sh stop
+
+clean:
+	rm -rf dist .cutover

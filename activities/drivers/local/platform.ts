@@ -1,0 +1,343 @@
+/**
+ * The local Platform driver: every replica is a detached process on this
+ * machine, tracked by name in a state directory (see platform-store.ts) that is
+ * the source of truth after a worker restart.
+ *
+ * Idempotency is the point: a replica id has at most one live process. A
+ * launch holds that replica's lock file, finds a live process from an earlier
+ * attempt (returns it), a dead one (relaunches it) or none (launches it).
+ *
+ * Contract for a custom `command`: listen on PORT (0 = any free port), and
+ * once listening write {"pid":..,"port":..} to CUTOVER_READY_FILE (atomically);
+ * stop gracefully on SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CutoverError, ErrorType } from '../../errors';
+import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
+import { describeError, errorInfo } from './error-info';
+import type { LockOptions } from './lock-file';
+import { withLock } from './lock-file';
+import type { ReplicaRecord, SetRecord } from './platform-store';
+import { assertSafeName, PlatformStore } from './platform-store';
+import { isAlive, stopProcess } from './processes';
+import { awaitReady, spawnReplica, type SpawnedReplica } from './replica-process';
+
+export interface LocalPlatformConfig {
+  stateDir: string;
+  /** Command that starts one replica; defaults to the bundled sample application. */
+  command?: string[];
+  /** Environment for every replica (the replica set's own env wins). */
+  env?: Record<string, string>;
+  /** How long a launch waits for the replica's ready file (default 30 s). */
+  readyTimeoutMs?: number;
+  /** How long a retire waits after SIGTERM before SIGKILL (default 15 s). */
+  stopTimeoutMs?: number;
+}
+
+/** Inherited from the worker so a replica can run at all; nothing else (the worker's env may hold secrets). */
+const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'SYSTEMROOT'];
+
+export function newLocalPlatformDriver(config: LocalPlatformConfig): Platform {
+  return new LocalPlatform(config);
+}
+
+/** The directory holding the package.json named "cutover" (works from the sources and from dist/). */
+export function findProjectRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'cutover') return dir;
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
+    if (path.dirname(dir) === dir) throw new Error(`no package.json named "cutover" above ${from}`);
+  }
+}
+
+function notFound(set: string): CutoverError {
+  return new CutoverError(
+    ErrorType.PlatformRequestRejected,
+    `replica set "${set}" does not exist (ensureReplicaSet creates it)`,
+  );
+}
+
+/** Waits for every promise, then throws the first failure (so no launch is left running unobserved). */
+async function settleAll<T>(what: string, promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const first = failures[0];
+  if (first) {
+    const error = first.reason as Error;
+    if (promises.length > 1 && typeof error === 'object' && error !== null) {
+      error.message = `${failures.length}/${promises.length} ${what} failed; first: ${error.message}`;
+    }
+    throw error;
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+class LocalPlatform implements Platform {
+  readonly kind = 'local';
+  private readonly store: PlatformStore;
+  private readonly readyTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly replicaLock: LockOptions;
+  private readonly setLock: LockOptions = { waitMs: 30_000, staleMs: 60_000 };
+
+  constructor(private readonly config: LocalPlatformConfig) {
+    this.store = new PlatformStore(path.resolve(config.stateDir));
+    this.readyTimeoutMs = config.readyTimeoutMs ?? 30_000;
+    this.stopTimeoutMs = config.stopTimeoutMs ?? 15_000;
+    // A holder is done within one ready wait or one graceful stop (+ SIGKILL); beyond that it is stuck.
+    const longestHold = Math.max(this.readyTimeoutMs, this.stopTimeoutMs + 5_000) + 10_000;
+    this.replicaLock = { waitMs: longestHold, staleMs: longestHold };
+  }
+
+  async ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState> {
+    assertSafeName('replica set name', spec.name);
+    if (!Number.isInteger(spec.replicas) || spec.replicas < 0) {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `replicas must be a non-negative integer, got ${spec.replicas}`,
+      );
+    }
+    await this.store.createSetDirs(spec.name);
+    await withLock(this.store.setLockFile(spec.name), this.setLock, async () => {
+      const existing = await this.store.readSet(spec.name);
+      await this.store.writeSet(spec.name, {
+        spec,
+        desired: spec.replicas,
+        createdAt: existing?.createdAt ?? new Date().toISOString(),
+      });
+    });
+    // Replicas beyond spec.replicas (from an earlier scale) are left alone: scaleReplicaSet retires them.
+    const ids = Array.from({ length: spec.replicas }, (_, i) => `${spec.name}-${i}`);
+    await settleAll(
+      'replica launches',
+      ids.map((id) => this.launchInSet(spec.name, id)),
+    );
+    return this.requireState(spec.name);
+  }
+
+  async scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState> {
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `replicas must be a non-negative integer, got ${replicas}`,
+      );
+    }
+    const ids = await this.updateSet(name, (set) => ({ ...set, desired: replicas }));
+    const keep = ids.slice(0, replicas);
+    const retire = ids.slice(replicas); // the highest-numbered
+    for (let i = 0; keep.length < replicas; i++) {
+      const id = `${name}-${i}`;
+      if (!ids.includes(id)) keep.push(id);
+    }
+    // Kept replicas go through launch too: one whose process died is relaunched.
+    await settleAll<unknown>('replica launches/retirements', [
+      ...keep.map((id) => this.launchInSet(name, id)),
+      ...retire.map((id) => this.retireInSet(name, id)),
+    ]);
+    return this.requireState(name);
+  }
+
+  async launchReplica(name: string, replicaId: string): Promise<Replica> {
+    const { replica, created } = await this.launchInSet(name, replicaId);
+    if (created) await this.updateSet(name, (set) => ({ ...set, desired: set.desired + 1 }));
+    return replica;
+  }
+
+  async retireReplica(name: string, replicaId: string): Promise<void> {
+    assertSafeName('replica id', replicaId);
+    if (!(await this.store.readSet(name))) return;
+    const removed = await this.retireInSet(name, replicaId);
+    if (removed) await this.updateSet(name, (set) => ({ ...set, desired: Math.max(0, set.desired - 1) }));
+  }
+
+  async getReplicaSet(name: string): Promise<ReplicaSetState | undefined> {
+    const set = await this.store.readSet(name);
+    if (!set) return undefined;
+    const replicas: Replica[] = [];
+    for (const id of await this.store.listReplicaIds(name)) {
+      const record = await this.store.readReplica(name, id);
+      if (!record) continue; // retired meanwhile
+      const running = isAlive(record.pid, record.startToken);
+      // A replica launched by an attempt that crashed before it was ready may have become ready since.
+      const port = record.port ?? (running ? await this.store.readReadyPort(name, id) : undefined);
+      replicas.push({ id, running, address: port === undefined ? '' : addressOf(port) });
+    }
+    const { spec } = set;
+    return {
+      name,
+      application: spec.application,
+      version: spec.version,
+      color: spec.color,
+      desired: set.desired,
+      replicas,
+    };
+  }
+
+  async listReplicaSets(application: string): Promise<ReplicaSetState[]> {
+    const states: ReplicaSetState[] = [];
+    for (const name of await this.store.listSetNames()) {
+      const state = await this.getReplicaSet(name);
+      if (state && state.application === application) states.push(state);
+    }
+    return states;
+  }
+
+  async retireReplicaSet(name: string): Promise<void> {
+    assertSafeName('replica set name', name);
+    if (!(await this.store.readSet(name))) {
+      await this.store.removeSet(name); // leftovers of a half-created set
+      return;
+    }
+    const ids = await this.store.listReplicaIds(name);
+    await settleAll(
+      'replica retirements',
+      ids.map((id) => this.retireInSet(name, id)),
+    );
+    await this.store.removeSet(name);
+  }
+
+  async probe(replica: Replica, probePath: string, timeoutMs: number): Promise<ProbeResult> {
+    if (!replica.address) return { healthy: false, reason: `replica ${replica.id} has no address yet` };
+    const url = `${replica.address}${probePath}`;
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      await response.arrayBuffer(); // release the connection
+      if (response.status >= 200 && response.status < 300) return { healthy: true };
+      return { healthy: false, reason: `GET ${url} answered HTTP ${response.status}` };
+    } catch (err) {
+      return { healthy: false, reason: `GET ${url} failed: ${describeFetchError(err, timeoutMs)}` };
+    }
+  }
+
+  /** Launches `id` unless it already runs; `created` is false when a record already existed. */
+  private async launchInSet(name: string, id: string): Promise<{ replica: Replica; created: boolean }> {
+    const lockFile = this.store.replicaLockFile(name, id);
+    const set = await this.store.readSet(name);
+    if (!set) throw notFound(name);
+    return withLock(lockFile, this.replicaLock, async () => {
+      const existing = await this.store.readReplica(name, id);
+      if (existing && isAlive(existing.pid, existing.startToken)) {
+        if (existing.port !== undefined) return { replica: toReplica(existing), created: false };
+        // Started by an attempt that crashed while waiting: wait for that process, never start a second.
+        const replica = await this.waitUntilReady(name, existing, {
+          pid: existing.pid,
+          startToken: existing.startToken,
+        });
+        return { replica, created: false };
+      }
+      const replica = await this.start(set, id);
+      return { replica, created: existing === undefined };
+    });
+  }
+
+  private async start(set: SetRecord, id: string): Promise<Replica> {
+    const name = set.spec.name;
+    const logFile = this.store.logFile(name, id);
+    const readyFile = this.store.readyFile(name, id);
+    await this.store.removeReplica(name, id); // a dead process's record and stale ready file
+    const root = findProjectRoot();
+    const spawned = await spawnReplica({
+      command: this.config.command ?? [process.execPath, path.join(root, 'dist/examples/sample-app/server.js')],
+      cwd: root,
+      logFile,
+      env: {
+        ...pick(process.env, INHERITED_ENV),
+        ...this.config.env,
+        ...set.spec.env,
+        CUTOVER_APP: set.spec.application,
+        CUTOVER_VERSION: set.spec.version,
+        CUTOVER_MODULES: set.spec.modules.join(','),
+        CUTOVER_REPLICA_ID: id,
+        CUTOVER_READY_FILE: readyFile,
+        PORT: '0',
+      },
+    });
+    // Recorded before waiting, so a crash while waiting leaves a record a retry can find.
+    const record: ReplicaRecord = {
+      id,
+      pid: spawned.pid,
+      startToken: spawned.startToken,
+      address: '',
+      startedAt: new Date().toISOString(),
+      logFile,
+    };
+    await this.store.writeReplica(name, record);
+    return this.waitUntilReady(name, record, spawned);
+  }
+
+  private async waitUntilReady(name: string, record: ReplicaRecord, spawned: SpawnedReplica): Promise<Replica> {
+    let port: number;
+    try {
+      port = await awaitReady({
+        replica: spawned,
+        readPort: () => this.store.readReadyPort(name, record.id),
+        timeoutMs: this.readyTimeoutMs,
+        describe: `replica ${record.id} (pid ${record.pid})`,
+        logFile: record.logFile,
+      });
+    } catch (err) {
+      await this.store.removeReplica(name, record.id);
+      throw err;
+    }
+    const ready: ReplicaRecord = { ...record, port, address: addressOf(port) };
+    await this.store.writeReplica(name, ready);
+    return toReplica(ready);
+  }
+
+  /** Stops and forgets one replica; false if there was nothing to retire. */
+  private async retireInSet(name: string, id: string): Promise<boolean> {
+    return withLock(this.store.replicaLockFile(name, id), this.replicaLock, async () => {
+      const record = await this.store.readReplica(name, id);
+      if (!record) return false;
+      await stopProcess(record.pid, record.startToken, this.stopTimeoutMs);
+      await this.store.removeReplica(name, id);
+      return true;
+    });
+  }
+
+  /** Read-modify-write of set.json under its lock; returns the set's replica ids. */
+  private async updateSet(name: string, change: (set: SetRecord) => SetRecord): Promise<string[]> {
+    const lockFile = this.store.setLockFile(name);
+    if (!(await this.store.readSet(name))) throw notFound(name);
+    return withLock(lockFile, this.setLock, async () => {
+      const set = await this.store.readSet(name);
+      if (!set) throw notFound(name);
+      await this.store.writeSet(name, change(set));
+      return this.store.listReplicaIds(name);
+    });
+  }
+
+  private async requireState(name: string): Promise<ReplicaSetState> {
+    const state = await this.getReplicaSet(name);
+    if (!state) throw notFound(name);
+    return state;
+  }
+}
+
+function addressOf(port: number): string {
+  return `http://127.0.0.1:${port}`;
+}
+
+function toReplica(record: ReplicaRecord): Replica {
+  return { id: record.id, address: record.address, running: isAlive(record.pid, record.startToken) };
+}
+
+function pick(source: NodeJS.ProcessEnv, keys: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of keys) {
+    const value = source[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  const { name } = errorInfo(err);
+  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  return describeError(err);
+}

@@ -1,0 +1,127 @@
+/**
+ * The local router's admin API (bound to 127.0.0.1 on its own port):
+ *
+ *   GET    /healthz
+ *   GET    /rules                          all backends, module rules and previews
+ *   GET    /stats                          {inFlight: {<target>: n}, requests, failed, retries}
+ *   PUT    /backends/:name                 {"targets": [url...]}  create or replace
+ *   GET    /backends/:name                 404 if absent
+ *   DELETE /backends/:name                 409 while a rule or preview uses it
+ *   POST   /backends/:name/register        {"targets": [...]}  add (idempotent; 404 if absent)
+ *   POST   /backends/:name/deregister      {"targets": [...]}  remove (idempotent)
+ *   PUT    /rules/:module                  {"backends": [{"backend", "weight"}]}  (400 if a backend is unknown)
+ *   DELETE /rules/:module                  the default rule serves the module again
+ *   PUT    /rules/:module/preview          {"backend"}
+ *   DELETE /rules/:module/preview
+ *
+ * Errors answer {"error", "message"}; 400 messages name the offending field.
+ * Every change is on disk before it is acknowledged (see RuleTable).
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ProxyStats } from './router-proxy';
+import type { RuleTable } from './router-state';
+import {
+  AdminError,
+  backendNameSchema,
+  moduleNameSchema,
+  mutations,
+  parseOr400,
+  previewBodySchema,
+  ruleBodySchema,
+  targetsBodySchema,
+} from './router-state';
+
+export interface AdminOptions {
+  table: RuleTable;
+  stats: ProxyStats;
+  defaultTarget: string;
+}
+
+function param(request: FastifyRequest, key: 'name' | 'module'): string {
+  const value = (request.params as Record<string, string | undefined>)[key];
+  return parseOr400(key === 'name' ? backendNameSchema : moduleNameSchema, value, key);
+}
+
+export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarget }: AdminOptions): void {
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const status = error instanceof AdminError ? error.statusCode : (error.statusCode ?? 500);
+    void reply.code(status).send({ error: STATUS_CODES[status] ?? 'Error', message: error.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'Not Found', message: `no admin route ${request.method} ${request.url}` });
+  });
+
+  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+
+  app.get('/rules', (_request, reply) => {
+    const json = table.toJson();
+    const modules = new Set([...Object.keys(json.rules), ...Object.keys(json.previews)]);
+    const rules: Record<string, { backends: { backend: string; weight: number }[]; preview?: string }> = {};
+    for (const module of [...modules].sort()) {
+      const preview = json.previews[module];
+      rules[module] = { backends: json.rules[module]?.backends ?? [], ...(preview ? { preview } : {}) };
+    }
+    return reply.send({ defaultTarget, backends: json.backends, rules });
+  });
+
+  app.get('/stats', (_request, reply) => {
+    const inFlight: Record<string, number> = { [defaultTarget]: 0 };
+    for (const targets of table.current.backends.values()) for (const t of targets) inFlight[t] = 0;
+    for (const [target, n] of stats.inFlight) inFlight[target] = n;
+    return reply.send({ inFlight, requests: stats.requests, failed: stats.failed, retries: stats.retries });
+  });
+
+  app.put('/backends/:name', async (request) => {
+    const name = param(request, 'name');
+    const { targets } = parseOr400(targetsBodySchema, request.body);
+    return { name, targets: await table.mutate(mutations.putBackend(name, targets)) };
+  });
+
+  app.get('/backends/:name', (request, reply) => {
+    const name = param(request, 'name');
+    const targets = table.current.backends.get(name);
+    if (!targets) throw new AdminError(404, `backend "${name}" does not exist`);
+    return reply.send({ name, targets });
+  });
+
+  app.delete('/backends/:name', async (request) => {
+    const name = param(request, 'name');
+    return { name, deleted: await table.mutate(mutations.deleteBackend(name)) };
+  });
+
+  app.post('/backends/:name/register', async (request) => {
+    const name = param(request, 'name');
+    const { targets } = parseOr400(targetsBodySchema, request.body);
+    return { name, targets: await table.mutate(mutations.register(name, targets)) };
+  });
+
+  app.post('/backends/:name/deregister', async (request) => {
+    const name = param(request, 'name');
+    const { targets } = parseOr400(targetsBodySchema, request.body);
+    return { name, targets: await table.mutate(mutations.deregister(name, targets)) };
+  });
+
+  app.put('/rules/:module', async (request) => {
+    const module = param(request, 'module');
+    const { backends } = parseOr400(ruleBodySchema, request.body);
+    return { module, backends: await table.mutate(mutations.putRule(module, backends)) };
+  });
+
+  app.delete('/rules/:module', async (request) => {
+    const module = param(request, 'module');
+    return { module, deleted: await table.mutate(mutations.deleteRule(module)) };
+  });
+
+  app.put('/rules/:module/preview', async (request) => {
+    const module = param(request, 'module');
+    const { backend } = parseOr400(previewBodySchema, request.body);
+    await table.mutate(mutations.putPreview(module, backend));
+    return { module, preview: backend };
+  });
+
+  app.delete('/rules/:module/preview', async (request) => {
+    const module = param(request, 'module');
+    return { module, deleted: await table.mutate(mutations.deletePreview(module)) };
+  });
+}

@@ -1,0 +1,277 @@
+/**
+ * The traffic side of the local router: picks a target for every request from
+ * the rules in force at that moment and forwards it with undici.
+ *
+ * Zero downtime rests on three things here:
+ *  - the target is chosen per request from the current (immutable) rule
+ *    snapshot, so a rule switch never touches requests already in flight;
+ *  - a failure before any response byte arrived (connection refused, a reused
+ *    keep-alive socket reset by a replica that is shutting down, ...) is
+ *    retried on another target of the same backend, then on the module's other
+ *    live backends; only when nothing can answer does the client get a 502;
+ *  - in-flight requests are counted per target, so callers can wait for a
+ *    deregistered target to drain before stopping it.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Agent, Dispatcher } from 'undici';
+import { errorCode } from './error-info';
+import type { RouterState } from './router-state';
+
+export const PREVIEW_HEADER = 'x-cutover-preview';
+export const BACKEND_HEADER = 'x-cutover-backend';
+const DEFAULT_BACKEND = 'default';
+
+/** At most this many upstream attempts per request. */
+const MAX_ATTEMPTS = 4;
+/** A target that refused a connection is tried last for this long (passive health, like nginx's fail_timeout). */
+const SUSPECT_FOR_MS = 2_000;
+
+/** RFC 9110 idempotent methods: safe to resend even if the first copy may have reached the target. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** The connection was never established: nothing was sent, any method may be retried. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+/** The connection broke before a response: the request may have been sent (retry idempotent ones only). */
+const BROKEN_BEFORE_RESPONSE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'content-length', // undici sets it from the buffered body
+]);
+
+export class ProxyStats {
+  requests = 0;
+  failed = 0;
+  retries = 0;
+  readonly inFlight = new Map<string, number>();
+
+  begin(target: string): void {
+    this.inFlight.set(target, (this.inFlight.get(target) ?? 0) + 1);
+  }
+
+  end(target: string): void {
+    const n = (this.inFlight.get(target) ?? 1) - 1;
+    if (n > 0) this.inFlight.set(target, n);
+    else this.inFlight.delete(target);
+  }
+}
+
+export interface ProxyOptions {
+  rules: () => RouterState;
+  /** Requests carrying this header (any value) go to the module's preview backend, if it has one. */
+  previewHeader?: string;
+  defaultTarget: string;
+  agent: Agent;
+  stats: ProxyStats;
+}
+
+interface Candidate {
+  target: string;
+  /** Backend name, or "default" for the default rule. */
+  backend: string;
+}
+
+type Attempt = { sent: true } | { sent: false; error: Error; code: string };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** First path segment, the module ("/Shop/x?y" -> "Shop"). */
+export function moduleOf(url: string): string {
+  const end = url.slice(1).search(/[/?#]/);
+  return end < 0 ? url.slice(1) : url.slice(1, end + 1);
+}
+
+export class TargetPicker {
+  private readonly roundRobin = new Map<string, number>();
+  private readonly suspectUntil = new Map<string, number>();
+
+  constructor(private readonly defaultTarget: string) {}
+
+  /** Targets to try, best first: preview backend, or a weighted pick then the module's other live backends. */
+  candidates(state: RouterState, module: string, preview: boolean): Candidate[] {
+    const previewBackend = preview ? state.previews.get(module) : undefined;
+    if (previewBackend !== undefined) return this.ordered(state, [previewBackend]);
+    const rule = state.rules.get(module);
+    if (!rule) return [{ target: this.defaultTarget, backend: DEFAULT_BACKEND }];
+    // Weight 0 means "no traffic": such a backend is not even a fallback.
+    const live = rule.filter((w) => w.weight > 0 && (state.backends.get(w.backend)?.length ?? 0) > 0);
+    let pick = Math.random() * live.reduce((sum, w) => sum + w.weight, 0);
+    const first = live.find((w) => (pick -= w.weight) < 0) ?? live[0];
+    if (!first) return [];
+    const rest = live.filter((w) => w !== first).sort((a, b) => b.weight - a.weight);
+    return this.ordered(state, [first.backend, ...rest.map((w) => w.backend)]);
+  }
+
+  markSuspect(target: string): void {
+    this.suspectUntil.set(target, Date.now() + SUSPECT_FOR_MS);
+  }
+
+  markHealthy(target: string): void {
+    this.suspectUntil.delete(target);
+  }
+
+  /** Round-robin inside each backend; targets that just refused connections go last. */
+  private ordered(state: RouterState, backends: string[]): Candidate[] {
+    const out: Candidate[] = [];
+    backends.forEach((backend, i) => {
+      const targets = state.backends.get(backend) ?? [];
+      if (!targets.length) return;
+      const start = this.roundRobin.get(backend) ?? 0;
+      if (i === 0) this.roundRobin.set(backend, (start + 1) % targets.length);
+      for (let k = 0; k < targets.length; k++) {
+        out.push({ target: targets[(start + k) % targets.length] as string, backend });
+      }
+    });
+    const now = Date.now();
+    const suspect = (c: Candidate): boolean => (this.suspectUntil.get(c.target) ?? 0) > now;
+    return [...out.filter((c) => !suspect(c)), ...out.filter(suspect)];
+  }
+}
+
+function upstreamHeaders(request: FastifyRequest): Record<string, string | string[]> {
+  const named = String(request.headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    headers[name] = value;
+  }
+  const forwardedFor = request.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = forwardedFor ? `${String(forwardedFor)}, ${request.ip}` : request.ip;
+  headers['x-forwarded-proto'] ??= request.protocol;
+  if (request.headers.host) headers['x-forwarded-host'] ??= request.headers.host;
+  return headers;
+}
+
+function downstreamHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string | string[]> {
+  const named = String(headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    // content-length is kept on the way back: it describes the body we pass through unchanged.
+    if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length') || named.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+export function registerProxy(app: FastifyInstance, options: ProxyOptions): void {
+  const { agent, stats } = options;
+  const previewHeader = (options.previewHeader ?? PREVIEW_HEADER).toLowerCase();
+  const picker = new TargetPicker(options.defaultTarget);
+
+  /** One upstream attempt; { sent: true } once the response has been handed to the client. */
+  async function attempt(request: FastifyRequest, reply: FastifyReply, candidate: Candidate): Promise<Attempt> {
+    const { target } = candidate;
+    stats.begin(target);
+    let counted = true;
+    const release = (): void => {
+      if (counted) stats.end(target);
+      counted = false;
+    };
+    // If the client goes away while we wait for the upstream, stop waiting.
+    const abort = new AbortController();
+    const onClientGone = (): void => {
+      if (!reply.raw.writableFinished) abort.abort();
+    };
+    reply.raw.once('close', onClientGone);
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await agent.request({
+        origin: target,
+        path: request.url,
+        method: request.method,
+        headers: upstreamHeaders(request),
+        body: Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      release();
+      reply.raw.off('close', onClientGone);
+      const code = errorCode(err);
+      if (NOT_CONNECTED.has(code)) picker.markSuspect(target);
+      return { sent: false, error: err as Error, code };
+    }
+    picker.markHealthy(target);
+    // From here on the response belongs to this target: no retry is possible any more.
+    reply.raw.once('close', release);
+    upstream.body.once('error', () => {
+      // The target broke off mid-response (fastify then drops the client connection); not when the client left first.
+      if (!reply.raw.destroyed) stats.failed++;
+    });
+    reply
+      .code(upstream.statusCode)
+      .headers(downstreamHeaders(upstream.headers))
+      .header(BACKEND_HEADER, candidate.backend);
+    reply.send(upstream.body);
+    return { sent: true };
+  }
+
+  async function proxy(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    stats.requests++;
+    const module = moduleOf(request.url);
+    const preview = request.headers[previewHeader] !== undefined;
+    const idempotent = IDEMPOTENT.has(request.method);
+    const tried = new Set<string>();
+    let last: { error: Error; code: string; backend: string } | undefined;
+
+    for (let n = 0; n < MAX_ATTEMPTS; n++) {
+      // Re-read the rules on each attempt: a switch or deregistration may have happened meanwhile.
+      const candidates = picker.candidates(options.rules(), module, preview);
+      let next = candidates.find((c) => !tried.has(c.target));
+      if (!next && candidates[0]) {
+        // Every target tried once (e.g. the default rule's single target): a fresh connection may
+        // succeed where a stale keep-alive one failed, or the replica may be back: brief pause, retry.
+        next = candidates[0];
+        await sleep(50 * n);
+      }
+      if (!next) break;
+      tried.add(next.target);
+      const outcome = await attempt(request, reply, next);
+      if (outcome.sent) return reply;
+      last = { error: outcome.error, code: outcome.code, backend: next.backend };
+      const retryable = NOT_CONNECTED.has(outcome.code) || (idempotent && BROKEN_BEFORE_RESPONSE.has(outcome.code));
+      if (!retryable || reply.raw.destroyed) break;
+      stats.retries++;
+    }
+
+    if (reply.raw.destroyed) return reply; // the client left: nobody to answer
+    stats.failed++;
+    const timedOut = last?.code === 'UND_ERR_HEADERS_TIMEOUT';
+    const what = module && options.rules().rules.has(module) ? `module "${module}"` : 'the default rule';
+    return reply
+      .code(timedOut ? 504 : 502)
+      .header(BACKEND_HEADER, last?.backend ?? 'none')
+      .send({
+        error: timedOut ? 'Gateway Timeout' : 'Bad Gateway',
+        message: last
+          ? `no target of ${what} could answer (last error: ${last.code}, tried ${tried.size} target(s))`
+          : `no target is registered for ${what}`,
+      });
+  }
+
+  app.removeAllContentTypeParsers();
+  // Bodies are buffered (bounded by bodyLimit) so a refused attempt can be resent elsewhere.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+  app.route({ method: methods, url: '/', handler: proxy });
+  app.route({ method: methods, url: '/*', handler: proxy });
+}

@@ -1,0 +1,175 @@
+/**
+ * The local Router driver: the Router port over the local router's admin API
+ * (see router-admin.ts), plus verification through its public port.
+ *
+ * Errors: a 4xx from the admin API is permanent (an Error named
+ * RouterRequestRejectedError carrying the router's message); connection
+ * failures and 5xx are transient (plain Errors, retried by the activity).
+ */
+import { CutoverError, ErrorType } from '../../errors';
+import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
+import { describeError } from './error-info';
+
+export interface LocalRouterConfig {
+  adminUrl: string;
+  publicUrl: string;
+  /** Requests sent by verify() (default 5). */
+  verifyRequests?: number;
+  /** Per admin/verify request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+interface RulesResponse {
+  rules: Record<string, { backends: WeightedBackend[]; preview?: string }>;
+}
+
+interface StatsResponse {
+  inFlight: Record<string, number>;
+}
+
+export function newLocalRouterDriver(config: LocalRouterConfig): Router {
+  return new LocalRouter(config);
+}
+
+const seg = encodeURIComponent;
+
+/** The same canonical form the router uses for targets (scheme://host:port). */
+function canonicalTarget(target: string): string {
+  try {
+    return new URL(target).origin;
+  } catch {
+    return target;
+  }
+}
+
+class LocalRouter implements Router {
+  readonly type = 'local';
+  private readonly adminUrl: string;
+  private readonly publicUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly config: LocalRouterConfig) {
+    this.adminUrl = config.adminUrl.replace(/\/+$/, '');
+    this.publicUrl = config.publicUrl.replace(/\/+$/, '');
+    this.timeoutMs = config.timeoutMs ?? 10_000;
+  }
+
+  async readRules(modules: string[]): Promise<Record<string, ModuleRule>> {
+    const { rules } = (await this.call('GET', '/rules')) as RulesResponse;
+    const out: Record<string, ModuleRule> = {};
+    for (const module of modules) {
+      const rule = rules[module];
+      // A module with only a preview route is still served by the default rule: per the port, no key.
+      if (rule && rule.backends.length > 0) {
+        out[module] = { module, backends: rule.backends, ...(rule.preview ? { preview: rule.preview } : {}) };
+      }
+    }
+    return out;
+  }
+
+  async ensureBackend(backend: string, targets: string[]): Promise<void> {
+    await this.call('PUT', `/backends/${seg(backend)}`, { targets });
+  }
+
+  async describeBackend(backend: string): Promise<string[] | undefined> {
+    const body = (await this.call('GET', `/backends/${seg(backend)}`, undefined, [404])) as
+      { targets: string[] } | undefined;
+    return body?.targets;
+  }
+
+  async removeBackend(backend: string): Promise<void> {
+    await this.call('DELETE', `/backends/${seg(backend)}`);
+  }
+
+  async setModuleRule(module: string, backends: WeightedBackend[]): Promise<void> {
+    await this.call('PUT', `/rules/${seg(module)}`, { backends });
+  }
+
+  async removeModuleRule(module: string): Promise<void> {
+    await this.call('DELETE', `/rules/${seg(module)}`);
+  }
+
+  async setPreviewRule(module: string, backend: string): Promise<void> {
+    await this.call('PUT', `/rules/${seg(module)}/preview`, { backend });
+  }
+
+  async removePreviewRule(module: string): Promise<void> {
+    await this.call('DELETE', `/rules/${seg(module)}/preview`);
+  }
+
+  async registerTargets(backend: string, targets: string[]): Promise<void> {
+    await this.call('POST', `/backends/${seg(backend)}/register`, { targets });
+  }
+
+  async deregisterTargets(backend: string, targets: string[]): Promise<void> {
+    await this.call('POST', `/backends/${seg(backend)}/deregister`, { targets });
+  }
+
+  async inFlight(target: string): Promise<number | undefined> {
+    const { inFlight } = (await this.call('GET', '/stats')) as StatsResponse;
+    return inFlight[canonicalTarget(target)] ?? 0;
+  }
+
+  async verify(module: string, expectedVersion: string): Promise<Verification> {
+    const requests = this.config.verifyRequests ?? 5;
+    const url = `${this.publicUrl}/${seg(module)}/`;
+    const seen = new Map<string, number>();
+    let unreachable = 0;
+    for (let i = 0; i < requests; i++) {
+      let answer: string;
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+        await response.arrayBuffer();
+        const version = response.headers.get('x-cutover-version');
+        const backend = response.headers.get('x-cutover-backend') ?? '?';
+        answer =
+          version === null
+            ? `HTTP ${response.status} without a version (backend ${backend})`
+            : `version ${version} (backend ${backend})`;
+        if (version === expectedVersion) answer = `expected:${answer}`;
+      } catch (err) {
+        unreachable++;
+        answer = `error ${describeError(err)}`;
+      }
+      seen.set(answer, (seen.get(answer) ?? 0) + 1);
+    }
+    if (unreachable === requests) {
+      // The router itself is unreachable: transient, let the activity retry rather than conclude.
+      throw new Error(`cannot reach the router at ${url}: ${[...seen.keys()].join(', ')}`);
+    }
+    const summary = [...seen].map(([answer, n]) => `${n}x ${answer.replace(/^expected:/, '')}`).join(', ');
+    const matching = [...seen].filter(([answer]) => answer.startsWith('expected:')).reduce((sum, [, n]) => sum + n, 0);
+    return matching === requests
+      ? { status: 'verified', detail: `${module}: ${requests}/${requests} answers from ${summary}` }
+      : { status: 'not-verified', detail: `${module}: expected version ${expectedVersion}, got ${summary}` };
+  }
+
+  /** One admin API call; `tolerated` statuses resolve to undefined instead of throwing. */
+  private async call(method: string, path: string, body?: unknown, tolerated: number[] = []): Promise<unknown> {
+    const url = `${this.adminUrl}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new Error(`router admin API ${method} ${url} failed: ${describeError(err)}`);
+    }
+    const text = await response.text();
+    if (response.ok) return text ? (JSON.parse(text) as unknown) : undefined;
+    if (tolerated.includes(response.status)) return undefined;
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    const detail = `router admin API ${method} ${path} answered ${response.status}: ${message}`;
+    if (response.status >= 400 && response.status < 500)
+      throw new CutoverError(ErrorType.RouterRequestRejected, detail);
+    throw new Error(detail);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Typed errors with stable names. Permanent problems are thrown from
+ * activities as non-retryable ApplicationFailures whose `type` is one of
+ * these names; workflows match on `failure.type`, never on `instanceof`.
+ * Everything else is retried with backoff.
+ *
+ * Pure module (only @temporalio/common): workflows may import the names.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+
+export const ErrorType = {
+  /** The deployment spec failed validation. */
+  SpecInvalid: 'SpecInvalidError',
+  /** Replicas did not become healthy before the deadline. */
+  ReplicasUnhealthy: 'ReplicasUnhealthyError',
+  /** The router's rules do not read back as written. */
+  RuleReadbackMismatch: 'RuleReadbackMismatchError',
+  /** The router rejected a request (bad backend, invalid rule, missing permission...). */
+  RouterRequestRejected: 'RouterRequestRejectedError',
+  /** The platform rejected a request (bad command, unknown replica set...). */
+  PlatformRequestRejected: 'PlatformRequestRejectedError',
+  /** Modules route to a mix of colors/backends that Cutover did not create. */
+  InconsistentRouting: 'InconsistentRoutingError',
+  /** A driver kind named in the spec is not available in this worker. */
+  DriverUnavailable: 'DriverUnavailableError',
+  /** A referenced cloud resource (target group, listener...) does not exist. */
+  ResourceNotFound: 'ResourceNotFoundError',
+} as const;
+
+export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Every permanent error type: activity presets list these as non-retryable. */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.values(ErrorType);
+
+/** Throws-ready non-retryable failure of a stable type. */
+export function permanentFailure(type: ErrorTypeName, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    details: details === undefined ? undefined : [details],
+  });
+}
+
+/**
+ * Drivers throw plain Errors whose `name` is one of the stable names for
+ * permanent problems; this turns them into non-retryable failures at the
+ * activity boundary and lets everything else through (retried).
+ */
+export function classifyError(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Error && (NON_RETRYABLE_ERROR_TYPES as string[]).includes(err.name)) {
+    return permanentFailure(err.name as ErrorTypeName, err.message);
+  }
+  return err;
+}
+
+/** A driver-side error with a stable name (see ErrorType). */
+export class CutoverError extends Error {
+  constructor(type: ErrorTypeName, message: string) {
+    super(message);
+    this.name = type;
+  }
+}

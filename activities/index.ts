@@ -1,0 +1,293 @@
+/**
+ * The activities: every side effect a deployment takes, each idempotent (a
+ * retry or a restarted worker never launches a second copy or loses one),
+ * speaking only through the Platform and Router ports.
+ */
+import { Context } from '@temporalio/activity';
+import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spec';
+import type { LiveState, ModuleVerification } from '../workflows/types';
+import type { Drivers } from './drivers';
+import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
+import type { Color, ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
+import { backendName } from './ports';
+
+export interface DiscoverInput {
+  application: string;
+  modules: string[];
+  platform: PlatformConfig;
+  router: RouterConfig;
+}
+
+export interface ProvisionInput {
+  platform: PlatformConfig;
+  replicaSet: ReplicaSetSpec;
+}
+
+export interface AwaitHealthyInput {
+  platform: PlatformConfig;
+  replicaSet: string;
+  /** How many replicas must be healthy. */
+  expected: number;
+  modules: string[];
+  health: HealthCheck;
+  /** Absolute deadline (epoch ms), fixed by the workflow so a retried attempt keeps it. */
+  deadlineAt: number;
+}
+
+export interface AwaitHealthyResult {
+  healthy: number;
+  replicas: Replica[];
+}
+
+/** Carried in heartbeats so a retried attempt (e.g. after a worker crash) resumes its counts. */
+interface ProbeProgress {
+  successes: Record<string, number>;
+  lastFailure?: string;
+}
+
+export interface TrafficInput {
+  router: RouterConfig;
+  modules: string[];
+  backends: WeightedBackend[];
+}
+
+export interface RestoreInput {
+  router: RouterConfig;
+  modules: string[];
+  /** The rules as they were before (absent module = default rule). */
+  rules: Record<string, ModuleRule>;
+}
+
+export interface VerifyInput {
+  router: RouterConfig;
+  modules: string[];
+  version: string;
+  attempts: number;
+  intervalMs: number;
+}
+
+export interface DrainInput {
+  router: RouterConfig;
+  targets: string[];
+  timeoutMs: number;
+}
+
+function colorOfBackend(application: string, backend: string): Color | undefined {
+  if (backend === backendName(application, 'blue')) return 'blue';
+  if (backend === backendName(application, 'green')) return 'green';
+  return undefined;
+}
+
+/** The backend serving most of a module's traffic. */
+function primaryBackend(rule: ModuleRule): string | undefined {
+  return [...rule.backends].sort((a, b) => b.weight - a.weight)[0]?.backend;
+}
+
+function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
+  const norm = (x: WeightedBackend[]) =>
+    JSON.stringify(
+      x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)),
+    );
+  return norm(a) === norm(b);
+}
+
+/** Runs an activity body, turning driver errors with stable names into non-retryable failures. */
+async function guarded<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw classifyError(err);
+  }
+}
+
+export function createActivities(drivers: Drivers) {
+  return {
+    /** Reads what is live from the router and platform (never from a local file). */
+    async discoverLive(input: DiscoverInput): Promise<LiveState> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        const platform = drivers.platform(input.platform);
+        const rules = await router.readRules(input.modules);
+        const replicaSets = await platform.listReplicaSets(input.application);
+        const colors = new Map<string, Color | 'default' | 'foreign'>();
+        for (const module of input.modules) {
+          const rule = rules[module];
+          if (!rule) colors.set(module, 'default');
+          else colors.set(module, colorOfBackend(input.application, primaryBackend(rule) ?? '') ?? 'foreign');
+        }
+        const distinct = new Set(colors.values());
+        if (distinct.size > 1 || distinct.has('foreign')) {
+          const detail = [...colors.entries()].map(([m, c]) => `${m} -> ${c}`).join(', ');
+          throw new CutoverError(
+            ErrorType.InconsistentRouting,
+            `modules of ${input.application} do not route to one place (${detail}); finish or roll back the previous deployment first`,
+          );
+        }
+        const only = [...distinct][0];
+        const liveColor: Color | null = only === 'blue' || only === 'green' ? only : null;
+        let liveVersion: string | null = null;
+        if (liveColor) {
+          const targets = (await router.describeBackend(backendName(input.application, liveColor))) ?? [];
+          const candidates = replicaSets.filter((s) => s.color === liveColor);
+          const serving =
+            candidates.find((s) => s.replicas.some((r) => targets.includes(r.address))) ?? candidates[0];
+          liveVersion = serving?.version ?? null;
+        }
+        return { liveColor, liveVersion, rules, replicaSets };
+      });
+    },
+
+    /** Ensures the replica set exists with the requested count (idempotent). */
+    async provisionReplicaSet(input: ProvisionInput): Promise<ReplicaSetState> {
+      return guarded(async () => {
+        const platform = drivers.platform(input.platform);
+        const state = await platform.ensureReplicaSet(input.replicaSet);
+        if (state.desired !== input.replicaSet.replicas || state.replicas.length !== input.replicaSet.replicas) {
+          return platform.scaleReplicaSet(input.replicaSet.name, input.replicaSet.replicas);
+        }
+        return state;
+      });
+    },
+
+    /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. */
+    async awaitHealthy(input: AwaitHealthyInput): Promise<AwaitHealthyResult> {
+      const ctx = Context.current();
+      const platform = drivers.platform(input.platform);
+      const progress: ProbeProgress = (ctx.info.heartbeatDetails as ProbeProgress | undefined) ?? { successes: {} };
+      const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+      for (;;) {
+        const set = await guarded(() => platform.getReplicaSet(input.replicaSet));
+        if (!set) {
+          throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
+        }
+        const healthyReplicas: Replica[] = [];
+        for (const replica of set.replicas) {
+          let failure: string | undefined;
+          if (!replica.running) failure = `${replica.id} is not running`;
+          for (const p of paths) {
+            if (failure) break;
+            const result = await platform.probe(replica, p, input.health.timeout);
+            if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
+          }
+          progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
+          if (failure) progress.lastFailure = failure;
+          if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
+        }
+        ctx.heartbeat(progress);
+        if (healthyReplicas.length >= input.expected) {
+          return { healthy: healthyReplicas.length, replicas: set.replicas };
+        }
+        if (Date.now() >= input.deadlineAt) {
+          throw permanentFailure(
+            ErrorType.ReplicasUnhealthy,
+            `${healthyReplicas.length}/${input.expected} replicas of ${input.replicaSet} healthy by the deadline` +
+              (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
+          );
+        }
+        await ctx.sleep(input.health.interval);
+      }
+    },
+
+    /** Creates or updates a backend with exactly these targets. */
+    async publishBackend(input: { router: RouterConfig; backend: string; targets: string[] }): Promise<void> {
+      return guarded(() => drivers.router(input.router).ensureBackend(input.backend, input.targets));
+    },
+
+    async removeBackend(input: { router: RouterConfig; backend: string }): Promise<void> {
+      return guarded(() => drivers.router(input.router).removeBackend(input.backend));
+    },
+
+    async setPreview(input: { router: RouterConfig; modules: string[]; backend: string }): Promise<void> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        for (const module of input.modules) await router.setPreviewRule(module, input.backend);
+      });
+    },
+
+    async removePreview(input: { router: RouterConfig; modules: string[] }): Promise<void> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        for (const module of input.modules) await router.removePreviewRule(module);
+      });
+    },
+
+    /** Points every module's rule at `backends`, then reads the rules back and refuses a mismatch. */
+    async switchTraffic(input: TrafficInput): Promise<void> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        for (const module of input.modules) await router.setModuleRule(module, input.backends);
+        const after = await router.readRules(input.modules);
+        const wrong = input.modules.filter((m) => !after[m] || !sameBackends(after[m].backends, input.backends));
+        if (wrong.length) {
+          throw new CutoverError(
+            ErrorType.RuleReadbackMismatch,
+            `rules of ${wrong.join(', ')} do not read back as written (${JSON.stringify(input.backends)})`,
+          );
+        }
+      });
+    },
+
+    /** Puts each module's rule back as it was (removing rules that did not exist: migration rollback). */
+    async restoreRules(input: RestoreInput): Promise<void> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        for (const module of input.modules) {
+          const previous = input.rules[module];
+          if (previous) await router.setModuleRule(module, previous.backends);
+          else await router.removeModuleRule(module);
+        }
+        const after = await router.readRules(input.modules);
+        const wrong = input.modules.filter((m) => {
+          const previous = input.rules[m];
+          const now = after[m];
+          return previous ? !now || !sameBackends(now.backends, previous.backends) : now !== undefined;
+        });
+        if (wrong.length) {
+          throw new CutoverError(
+            ErrorType.RuleReadbackMismatch,
+            `rules of ${wrong.join(', ')} were not restored`,
+          );
+        }
+      });
+    },
+
+    /** Verifies through the load balancer that each module answers from `version` (retrying a few times). */
+    async verifyTraffic(input: VerifyInput): Promise<ModuleVerification[]> {
+      const ctx = Context.current();
+      const router = drivers.router(input.router);
+      const results: ModuleVerification[] = [];
+      for (const module of input.modules) {
+        let result = await guarded(() => router.verify(module, input.version));
+        for (let attempt = 1; attempt < input.attempts && result.status === 'not-verified'; attempt++) {
+          ctx.heartbeat({ module, attempt });
+          await ctx.sleep(input.intervalMs);
+          result = await guarded(() => router.verify(module, input.version));
+        }
+        results.push({ module, result });
+      }
+      return results;
+    },
+
+    /** Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. */
+    async drainTargets(input: DrainInput): Promise<{ drained: boolean; remaining: number }> {
+      const ctx = Context.current();
+      const router = drivers.router(input.router);
+      const started = Date.now();
+      for (;;) {
+        let remaining = 0;
+        for (const target of input.targets) remaining += (await guarded(() => router.inFlight(target))) ?? 0;
+        ctx.heartbeat({ remaining });
+        if (remaining === 0) return { drained: true, remaining };
+        if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining };
+        await ctx.sleep(200);
+      }
+    },
+
+    /** Retires every replica of the set (graceful stop); a no-op if it is gone. */
+    async retireReplicaSet(input: { platform: PlatformConfig; name: string }): Promise<void> {
+      return guarded(() => drivers.platform(input.platform).retireReplicaSet(input.name));
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

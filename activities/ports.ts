@@ -1,0 +1,118 @@
+/**
+ * The two ports every driver implements. Shaped around what every back end can
+ * do (local processes, Kubernetes Deployments, ECS services; local proxy,
+ * nginx upstreams, ALB target groups, Kubernetes Services), not around one.
+ *
+ * No provider SDK type appears here: drivers translate at their edge.
+ */
+
+export type Color = 'blue' | 'green';
+
+/** One running copy of one version of an application. */
+export interface Replica {
+  /** Stable id, unique within its replica set (e.g. "shop-2-0-0-green-0"). */
+  id: string;
+  /** Where the replica can be reached directly, e.g. "http://127.0.0.1:41234". Empty when not reachable from here. */
+  address: string;
+  /** Platform's own view: the process/pod is running (not necessarily healthy). */
+  running: boolean;
+}
+
+export interface ReplicaSetSpec {
+  /** Deterministic name, see replicaSetName(). */
+  name: string;
+  application: string;
+  version: string;
+  /** "blue"/"green" for blue-green; "rolling" for rolling updates. */
+  color: Color | 'rolling';
+  modules: string[];
+  replicas: number;
+  /** Non-secret configuration handed to each replica. */
+  env: Record<string, string>;
+}
+
+export interface ReplicaSetState {
+  name: string;
+  application: string;
+  version: string;
+  color: Color | 'rolling';
+  /** Replicas the platform is asked to keep. */
+  desired: number;
+  replicas: Replica[];
+}
+
+export type ProbeResult = { healthy: true } | { healthy: false; reason: string };
+
+export interface Platform {
+  readonly kind: string;
+  /** Creates the replica set with `spec.replicas` replicas, or returns the existing one (idempotent). */
+  ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState>;
+  /** Sets the desired replica count (launching or retiring the highest-numbered replicas). */
+  scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState>;
+  /** Launches one replica with the given id in an existing set; returns the existing one if already launched. */
+  launchReplica(name: string, replicaId: string): Promise<Replica>;
+  /** Retires one replica (graceful stop); a no-op if it is already gone. */
+  retireReplica(name: string, replicaId: string): Promise<void>;
+  getReplicaSet(name: string): Promise<ReplicaSetState | undefined>;
+  /** Everything that exists for an application: the source of truth after a restart. */
+  listReplicaSets(application: string): Promise<ReplicaSetState[]>;
+  /** Retires every replica of the set and forgets it; a no-op if it does not exist. */
+  retireReplicaSet(name: string): Promise<void>;
+  /** One health check of one replica (HTTP GET for reachable replicas; readiness for others). */
+  probe(replica: Replica, path: string, timeoutMs: number): Promise<ProbeResult>;
+}
+
+/** Where one module's traffic may go, with a weight (0..100). */
+export interface WeightedBackend {
+  backend: string;
+  weight: number;
+}
+
+/** A module's explicit rule; absent means the default rule (the platform server) serves it. */
+export interface ModuleRule {
+  module: string;
+  backends: WeightedBackend[];
+  /** Backend that requests marked for preview are sent to, if a preview route exists. */
+  preview?: string;
+}
+
+export type Verification =
+  | { status: 'verified'; detail: string }
+  | { status: 'not-verified'; detail: string }
+  | { status: 'not-supported'; detail: string };
+
+export interface Router {
+  readonly type: string;
+  /** The current explicit rule of each given module (missing key = default rule serves it). */
+  readRules(modules: string[]): Promise<Record<string, ModuleRule>>;
+  /** Creates the backend if needed and sets exactly these targets (idempotent). */
+  ensureBackend(backend: string, targets: string[]): Promise<void>;
+  /** Current targets of a backend, or undefined if it does not exist. */
+  describeBackend(backend: string): Promise<string[] | undefined>;
+  /** Removes a backend no rule uses any more (no-op if absent). */
+  removeBackend(backend: string): Promise<void>;
+  /** Points a module's explicit rule at these backends (creates the rule if absent). */
+  setModuleRule(module: string, backends: WeightedBackend[]): Promise<void>;
+  /** Deletes a module's explicit rule so the default rule serves it again (no-op if absent). */
+  removeModuleRule(module: string): Promise<void>;
+  /** Routes requests marked for preview to `backend` (without changing live traffic). */
+  setPreviewRule(module: string, backend: string): Promise<void>;
+  removePreviewRule(module: string): Promise<void>;
+  registerTargets(backend: string, targets: string[]): Promise<void>;
+  deregisterTargets(backend: string, targets: string[]): Promise<void>;
+  /** Requests still in flight to a target (undefined when the router cannot tell). */
+  inFlight(target: string): Promise<number | undefined>;
+  /** Checks through the load balancer that `module` answers from `expectedVersion`. */
+  verify(module: string, expectedVersion: string): Promise<Verification>;
+}
+
+/** Deterministic replica-set name from application + version + color (DNS-label safe). */
+export function replicaSetName(application: string, version: string, color: Color | 'rolling'): string {
+  const v = version.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return `${application}-${v}-${color}`.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Backend (upstream / target group / Service) name of one color of an application. */
+export function backendName(application: string, color: Color | 'rolling'): string {
+  return `${application}-${color}`;
+}

@@ -1,0 +1,198 @@
+/**
+ * CutoverClient: the typed API the CLI, the hook server and integrators use
+ * to start deployments and act on them. Specs are validated here, at the
+ * edge, before anything starts.
+ */
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import {
+  abortSignal,
+  approveSignal,
+  promoteUpdate,
+  rejectSignal,
+  rollbackSignal,
+  statusQuery,
+} from '../workflows/messages';
+import type { ApproveInput, DecisionInput, PromoteInput, PromoteResult } from '../workflows/messages';
+import { formatSpecIssues, validateSpec } from '../workflows/spec';
+import type { DeploymentSpec } from '../workflows/spec';
+import { deploymentId, FINAL_PHASES, WORKFLOW_TYPES } from '../workflows/types';
+import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../workflows/types';
+import { connectionOptions, temporalConfigFromEnv } from './connection';
+import type { TemporalConfig } from './connection';
+
+export type { DeploymentSpec, DeploymentSpecInput } from '../workflows/spec';
+export type { DeploymentResult, DeploymentStatus, Phase } from '../workflows/types';
+
+/** The spec failed validation; `issues` names every offending field. Nothing was started. */
+export class SpecInvalidError extends Error {
+  override readonly name = 'SpecInvalidError';
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(`invalid deployment spec: ${formatSpecIssues(issues)}`);
+  }
+}
+
+/** A deployment of this application and environment is already running. */
+export class DeploymentAlreadyRunningError extends Error {
+  override readonly name = 'DeploymentAlreadyRunningError';
+  constructor(readonly deploymentId: string) {
+    super(
+      `a deployment is already running as ${deploymentId}; wait for it, or act on it (cutover status ${deploymentId} / abort ${deploymentId})`,
+    );
+  }
+}
+
+export interface DeploymentSummary {
+  deploymentId: string;
+  runId: string;
+  workflowType: string;
+  status: string;
+  startTime: Date;
+  closeTime?: Date;
+  application?: string;
+  environment?: string;
+  version?: string;
+  phase?: string;
+}
+
+export interface StartOptions {
+  /** Override the business id deploy-<environment>-<application> (tests). */
+  deploymentId?: string;
+  searchAttributes?: boolean;
+}
+
+export class CutoverClient {
+  private constructor(
+    readonly temporal: Client,
+    private readonly config: TemporalConfig,
+    private readonly ownsConnection: Connection | undefined,
+  ) {}
+
+  static async connect(config: Partial<TemporalConfig> = {}): Promise<CutoverClient> {
+    const full = { ...temporalConfigFromEnv(), ...config };
+    const connection = await Connection.connect(connectionOptions(full));
+    return new CutoverClient(new Client({ connection, namespace: full.namespace }), full, connection);
+  }
+
+  /** Wraps an existing Temporal client (the caller keeps ownership of its connection). */
+  static fromClient(client: Client, config: Partial<TemporalConfig> = {}): CutoverClient {
+    return new CutoverClient(client, { ...temporalConfigFromEnv(), ...config }, undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.ownsConnection?.close();
+  }
+
+  /** Validates the spec and starts its deployment; refuses a second one for the same application+environment. */
+  async deploy(raw: unknown, options: StartOptions = {}): Promise<{ deploymentId: string; runId: string; spec: DeploymentSpec }> {
+    const result = validateSpec(raw);
+    if (!result.ok) throw new SpecInvalidError(result.issues);
+    const spec = result.spec;
+    const id = options.deploymentId ?? deploymentId(spec.environment, spec.application);
+    const input: DeploymentInput = { spec, searchAttributes: options.searchAttributes };
+    try {
+      const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.blueGreen, {
+        taskQueue: this.config.taskQueue,
+        workflowId: id,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      return { deploymentId: id, runId: handle.firstExecutionRunId, spec };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new DeploymentAlreadyRunningError(id);
+      throw err;
+    }
+  }
+
+  handle(id: string): WorkflowHandle {
+    return this.temporal.workflow.getHandle(id);
+  }
+
+  async status(id: string): Promise<DeploymentStatus> {
+    return this.handle(id).query(statusQuery);
+  }
+
+  async approve(id: string, input: ApproveInput): Promise<void> {
+    await this.handle(id).signal(approveSignal, input);
+  }
+
+  async reject(id: string, input: DecisionInput): Promise<void> {
+    await this.handle(id).signal(rejectSignal, input);
+  }
+
+  /** Approves with an answer: throws (WorkflowUpdateFailedError) if not waiting for exactly this version. */
+  async promote(id: string, input: PromoteInput): Promise<PromoteResult> {
+    return this.handle(id).executeUpdate(promoteUpdate, { args: [input] });
+  }
+
+  async abort(id: string, input: DecisionInput): Promise<void> {
+    await this.handle(id).signal(abortSignal, input);
+  }
+
+  async rollback(id: string, input: DecisionInput): Promise<void> {
+    await this.handle(id).signal(rollbackSignal, input);
+  }
+
+  /** Waits for the end; resolves with the result for every outcome (succeeded, rolled back, failed). */
+  async result(id: string): Promise<DeploymentResult> {
+    try {
+      return (await this.handle(id).result()) as DeploymentResult;
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+        const result = details?.[0] as DeploymentResult | undefined;
+        if (result && typeof result === 'object' && 'outcome' in result) return result;
+      }
+      throw err;
+    }
+  }
+
+  /** Deployments, newest first; optionally of one application / environment. */
+  async list(filter: { application?: string; environment?: string; limit?: number } = {}): Promise<DeploymentSummary[]> {
+    const clauses = [`TaskQueue = '${this.config.taskQueue}'`];
+    if (filter.application) clauses.push(`CutoverApplication = '${filter.application.replace(/'/g, '')}'`);
+    if (filter.environment) clauses.push(`CutoverEnvironment = '${filter.environment.replace(/'/g, '')}'`);
+    const out: DeploymentSummary[] = [];
+    for await (const wf of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
+      const sa = wf.typedSearchAttributes;
+      const get = (name: string) => {
+        const pair = sa.getAll().find((p) => p.key.name === name);
+        return pair ? String(pair.value) : undefined;
+      };
+      out.push({
+        deploymentId: wf.workflowId,
+        runId: wf.runId,
+        workflowType: wf.type,
+        status: wf.status.name,
+        startTime: wf.startTime,
+        closeTime: wf.closeTime,
+        application: get('CutoverApplication'),
+        environment: get('CutoverEnvironment'),
+        version: get('CutoverVersion'),
+        phase: get('CutoverPhase'),
+      });
+      if (out.length >= (filter.limit ?? 50)) break;
+    }
+    return out;
+  }
+
+  /**
+   * Yields the status each time it changes, until the deployment reaches a
+   * final phase (polling the `status` query; `intervalMs` between polls).
+   */
+  async *watch(id: string, intervalMs = 1000): AsyncGenerator<DeploymentStatus> {
+    let last = '';
+    for (;;) {
+      // A closed workflow still answers queries, so the final status is seen too.
+      const status = await this.status(id);
+      const key = JSON.stringify(status);
+      if (key !== last) {
+        last = key;
+        yield status;
+      }
+      if (FINAL_PHASES.includes(status.phase)) return;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}

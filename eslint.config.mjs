@@ -1,0 +1,110 @@
+// ESLint (flat config): type-checked typescript-eslint rules, import cycles, and the workflow sandbox's import rules.
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+// Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no drivers, no worker/client/activity
+// runtime (type imports of those are fine), like temporalio/samples-typescript's workflow lint rules.
+const ALLOWED_NODE_BUILTINS = new Set(['assert']);
+// Bare names here (fs, path, child_process, http, net, os, crypto, ...); every `node:*` name is banned by a pattern.
+const nodeBuiltins = builtinModules.filter(
+  (m) => !m.startsWith('_') && !m.startsWith('node:') && !ALLOWED_NODE_BUILTINS.has(m),
+);
+
+export default defineConfig(
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cutover/**', 'test-artifacts/**'],
+  },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.js', '.cjs', '.mjs', '.json'] })],
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'Workflow code runs in the Temporal sandbox: no Node built-ins (use an activity).',
+            })),
+            ...['@temporalio/worker', '@temporalio/client', '@temporalio/activity'].map((name) => ({
+              name,
+              allowTypeImports: true,
+              message: 'Workflow code may only import @temporalio/workflow (and types from the other packages).',
+            })),
+          ],
+          patterns: [
+            {
+              group: ['node:*', ...[...ALLOWED_NODE_BUILTINS].map((m) => `!node:${m}`)],
+              message: 'Workflow code runs in the Temporal sandbox: no Node built-ins (use an activity).',
+            },
+            {
+              group: ['**/activities/drivers', '**/activities/drivers/**'],
+              message: 'Workflow code must not import drivers: go through the ports (proxyActivities).',
+            },
+            {
+              regex: '(^|/)activities(/index)?$',
+              allowTypeImports: true,
+              message:
+                'Import only types from the activities barrel (`import type * as activities`): it pulls in drivers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      // jest's expect(...) matchers and mocks are typed loosely; these fight ordinary test code.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // Plain JavaScript config and launcher files are not in a tsconfig project: lint them without type information.
+    files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+);

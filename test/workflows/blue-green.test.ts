@@ -1,0 +1,357 @@
+/**
+ * Blue-green workflow logic with stubbed activities, on the time-skipping
+ * test server (day-long approval timeouts run instantly).
+ */
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { approveSignal, abortSignal, promoteUpdate, rejectSignal, rollbackSignal, statusQuery } from '../../workflows/messages';
+import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
+import { blueGreenSpec } from '../support/specs';
+import type { SpecOverrides } from '../support/specs';
+import { testServerPath } from '../support/temporal';
+import { createWorld } from './fake-activities';
+import type { World, WorldOptions } from './fake-activities';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let seq = 0;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServerPath() } },
+  });
+  // The time-skipping server knows no custom search attributes until they are registered.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTE_NAMES.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function quietLogger() {
+  const noop = () => undefined;
+  return { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
+}
+
+interface Run {
+  world: World;
+  handle: WorkflowHandle;
+  /** Resolves with the result, or with the DeploymentResult carried by the failure. */
+  outcome: () => Promise<{ result: DeploymentResult; failed: boolean; failureType?: string }>;
+  waitForPhase: (phase: Phase) => Promise<DeploymentStatus>;
+}
+
+async function withRun(
+  worldOptions: Partial<WorldOptions>,
+  specOverrides: SpecOverrides,
+  body: (run: Run) => Promise<void>,
+): Promise<void> {
+  const modules = specOverrides.modules ?? ['Catalog', 'Cart'];
+  const world = createWorld({ application: 'shop', modules, liveColor: 'blue', liveVersion: '1.0.0', ...worldOptions });
+  const taskQueue = `bg-unit-${++seq}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: world.activities,
+  });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('blueGreenDeployment', {
+      taskQueue,
+      workflowId: `deploy-test-shop-${seq}`,
+      args: [{ spec: blueGreenSpec({ modules, ...specOverrides }) }],
+    });
+    const run: Run = {
+      world,
+      handle,
+      outcome: async () => {
+        try {
+          return { result: (await handle.result()) as DeploymentResult, failed: false };
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          const cause = err.cause as { type?: string; details?: unknown[] } | undefined;
+          return { result: cause?.details?.[0] as DeploymentResult, failed: true, failureType: cause?.type };
+        }
+      },
+      waitForPhase: async (phase) => {
+        for (let i = 0; i < 400; i++) {
+          const status = await handle.query(statusQuery);
+          if (status.phase === phase) return status;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new Error(`never reached phase ${phase}`);
+      },
+    };
+    try {
+      await body(run);
+    } finally {
+      // A workflow left running without its worker would stop the test server from skipping time for later tests.
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  });
+}
+
+/** The validator's message of a refused update (the client wraps it in WorkflowUpdateFailedError). */
+async function updateRefusal(update: Promise<unknown>): Promise<string> {
+  try {
+    await update;
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    return err.cause?.message ?? err.message;
+  }
+  throw new Error('the update was accepted');
+}
+
+const required = { approval: { mode: 'required', timeout: '1d' } };
+
+describe('blue-green workflow', () => {
+  test('automatic approval: green launched, probed, switched, verified; blue retired', async () => {
+    await withRun({}, {}, async ({ world, outcome }) => {
+      const { result, failed } = await outcome();
+      expect(failed).toBe(false);
+      expect(result.outcome).toBe('succeeded');
+      expect(result.liveColor).toBe('green');
+      expect(result.liveVersion).toBe('2.0.0');
+      expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      expect(world.rules.Cart?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      expect(Object.keys(world.sets)).toEqual(['shop-2-0-0-green']);
+      expect(world.backends['shop-blue']).toBeUndefined();
+      const order = world.calls.map((c) => c.name);
+      expect(order.indexOf('verifyTraffic')).toBeGreaterThan(order.indexOf('switchTraffic'));
+      expect(order.indexOf('retireReplicaSet')).toBeGreaterThan(order.indexOf('verifyTraffic'));
+      expect(result.status.steps.every((s) => s.state === 'done' || s.state === 'skipped')).toBe(true);
+    });
+  });
+
+  test('deploying again from green targets blue', async () => {
+    await withRun({ liveColor: 'green' }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.liveColor).toBe('blue');
+      expect(world.rules.Catalog?.backends[0]?.backend).toBe('shop-blue');
+    });
+  });
+
+  test('required approval: waits at the gate, approve signal promotes', async () => {
+    await withRun({}, { strategy: required }, async ({ world, handle, outcome, waitForPhase }) => {
+      const waiting = await waitForPhase('AwaitingApproval');
+      expect(waiting.approval.pending).toBe(true);
+      expect(waiting.approval.deadline).toBeDefined();
+      expect(world.called('switchTraffic')).toBe(0);
+      await handle.signal(approveSignal, { by: 'alice', version: '2.0.0' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.approval.approved?.by).toBe('alice');
+    });
+  });
+
+  test('approve naming another version, or without "by", is ignored and recorded', async () => {
+    await withRun({}, { strategy: required }, async ({ handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(approveSignal, { by: 'mallory', version: '9.9.9' });
+      await handle.signal(approveSignal, { by: '' });
+      const status = await handle.query(statusQuery);
+      expect(status.phase).toBe('AwaitingApproval');
+      expect(status.events.map((e) => e.message).join('\n')).toMatch(/mallory ignored: it names version "9.9.9"/);
+      await handle.signal(approveSignal, { by: 'alice' });
+      expect((await outcome()).result.outcome).toBe('succeeded');
+    });
+  });
+
+  test('promote update: refused for another version, accepted for the waiting one', async () => {
+    await withRun({}, { strategy: required }, async ({ handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      expect(await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '3.0.0' }] }))).toMatch(
+        /version "3.0.0" but version "2.0.0" is waiting/,
+      );
+      const accepted = await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] });
+      expect(accepted).toMatchObject({ accepted: true, version: '2.0.0' });
+      expect((await outcome()).result.status.approval.approved?.by).toBe('bob');
+    });
+  });
+
+  test('promote update is refused when the deployment is not waiting for approval', async () => {
+    await withRun({}, { strategy: { rollbackWindow: '1h' } }, async ({ handle, outcome, waitForPhase }) => {
+      await waitForPhase('RollbackWindow');
+      expect(await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] }))).toMatch(
+        /not waiting for approval \(phase RollbackWindow\)/,
+      );
+      expect((await outcome()).result.outcome).toBe('succeeded');
+    });
+  });
+
+  test('reject rolls back: traffic never moves, green retired', async () => {
+    await withRun({}, { strategy: required }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(rejectSignal, { by: 'carol', reason: 'checkout broken' });
+      const { result, failed, failureType } = await outcome();
+      expect(failed).toBe(true);
+      expect(failureType).toBe('DeploymentRolledBack');
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/rejected by carol: checkout broken/);
+      expect(world.called('switchTraffic')).toBe(0);
+      expect(world.rules.Catalog?.backends[0]?.backend).toBe('shop-blue');
+      expect(Object.keys(world.sets)).toEqual(['shop-1.0.0-blue']);
+    });
+  });
+
+  test('approval timeout rolls back by default (a day passes instantly)', async () => {
+    await withRun({}, { strategy: required }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/approval timed out/);
+      expect(result.status.approval.timedOut).toBe(true);
+      expect(world.called('switchTraffic')).toBe(0);
+      expect(world.sets['shop-2-0-0-green']).toBeUndefined();
+    });
+  });
+
+  test('approval timeout with onTimeout=promote promotes', async () => {
+    const strategy = { approval: { mode: 'required', timeout: '2h', onTimeout: 'promote' } };
+    await withRun({}, { strategy }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.rules.Cart?.backends[0]?.backend).toBe('shop-green');
+    });
+  });
+
+  test('unhealthy green: rolled back, green retired, traffic never moved', async () => {
+    await withRun({ unhealthy: true }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/replicas of shop-2-0-0-green healthy/);
+      expect(world.called('switchTraffic')).toBe(0);
+      expect(world.sets['shop-2-0-0-green']).toBeUndefined();
+      expect(world.sets['shop-1.0.0-blue']).toBeDefined();
+    });
+  });
+
+  test('post-switch verification failure switches back automatically', async () => {
+    await withRun({ verifyFails: true }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/post-switch verification failed/);
+      expect(world.called('restoreRules')).toBe(1);
+      expect(world.rules.Catalog?.backends[0]?.backend).toBe('shop-blue');
+      expect(world.sets['shop-2-0-0-green']).toBeUndefined();
+      expect(result.liveColor).toBe('blue');
+    });
+  });
+
+  test('rollback signal inside the window switches back and retires green, keeps blue', async () => {
+    await withRun({}, { strategy: { rollbackWindow: '2h' } }, async ({ world, handle, outcome, waitForPhase }) => {
+      const inWindow = await waitForPhase('RollbackWindow');
+      expect(inWindow.rollbackWindowEndsAt).toBeDefined();
+      expect(world.rules.Catalog?.backends[0]?.backend).toBe('shop-green');
+      await handle.signal(rollbackSignal, { by: 'dave', reason: 'errors up' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/rollback requested by dave/);
+      expect(world.rules.Catalog?.backends[0]?.backend).toBe('shop-blue');
+      expect(Object.keys(world.sets)).toEqual(['shop-1.0.0-blue']);
+    });
+  });
+
+  test('the rollback window expires and blue is retired', async () => {
+    await withRun({}, { strategy: { rollbackWindow: '3d' } }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.sets['shop-1.0.0-blue']).toBeUndefined();
+    });
+  });
+
+  test('abort while probing cancels the probe and undoes green', async () => {
+    await withRun({ blockProbing: true }, {}, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingHealthy');
+      await handle.signal(abortSignal, { by: 'erin', reason: 'wrong build' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/aborted by erin: wrong build/);
+      expect(world.sets['shop-2-0-0-green']).toBeUndefined();
+      expect(world.called('switchTraffic')).toBe(0);
+      expect(result.status.steps.some((s) => s.name === 'undo: retire green' && s.state === 'compensated')).toBe(true);
+    });
+  });
+
+  test('abort during the rollback window rolls back', async () => {
+    await withRun({}, { strategy: { rollbackWindow: '1h' } }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('RollbackWindow');
+      await handle.signal(abortSignal, { by: 'frank' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(world.rules.Cart?.backends[0]?.backend).toBe('shop-blue');
+    });
+  });
+
+  test('migration off the platform server creates explicit rules, retires nothing', async () => {
+    await withRun({ liveColor: null }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.previousVersion).toBeNull();
+      expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      expect(world.called('retireReplicaSet')).toBe(0);
+    });
+  });
+
+  test('migration rollback removes the explicit rules again', async () => {
+    await withRun({ liveColor: null }, { strategy: { rollbackWindow: '1h' } }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('RollbackWindow');
+      expect(Object.keys(world.rules).sort()).toEqual(['Cart', 'Catalog']);
+      await handle.signal(rollbackSignal, { by: 'gina' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(world.rules).toEqual({});
+      expect(world.sets).toEqual({});
+      expect(result.liveColor).toBeNull();
+    });
+  });
+
+  test('module-by-module switch verifies each module before the next', async () => {
+    await withRun({}, { modules: ['A', 'B', 'C'], strategy: { switchMode: 'module-by-module' } }, async ({ world, outcome }) => {
+      await outcome();
+      const seq = world.calls.filter((c) => c.name === 'switchTraffic' || c.name === 'verifyTraffic');
+      expect(seq.map((c) => `${c.name}:${(c.input as { modules: string[] }).modules.join()}`)).toEqual([
+        'switchTraffic:A',
+        'verifyTraffic:A',
+        'switchTraffic:B',
+        'verifyTraffic:B',
+        'switchTraffic:C',
+        'verifyTraffic:C',
+      ]);
+    });
+  });
+
+  test('preview: route opened before approval with preview replicas, closed after; then full scale-up', async () => {
+    const strategy = { ...required, preview: { enabled: true }, previewReplicas: 1 };
+    await withRun({}, { replicas: 3, strategy }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      expect(world.previews).toEqual({ Catalog: 'shop-green', Cart: 'shop-green' });
+      expect(world.sets['shop-2-0-0-green']?.replicas).toHaveLength(1);
+      await handle.signal(approveSignal, { by: 'alice' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.previews).toEqual({});
+      expect(world.sets['shop-2-0-0-green']?.replicas).toHaveLength(3);
+      expect(world.backends['shop-green']).toHaveLength(3);
+    });
+  });
+
+  test('an invalid spec fails at once, naming the field, with no side effect', async () => {
+    await withRun({}, { replicas: 0 }, async ({ world, handle }) => {
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      const err = await handle.result().catch((e: WorkflowFailedError) => e);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(/replicas: .*>=1|replicas: Too small/i);
+      expect(world.calls).toHaveLength(0);
+    });
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Stubbed activities for workflow unit tests, typed as the real ones
+ * (`Activities`). A small in-memory "world" (rules, backends, replica sets)
+ * so assertions can be made on the end state, plus a log of every call.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities } from '../../activities';
+import { ErrorType } from '../../activities/errors';
+import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
+import type { ModuleVerification } from '../../workflows/types';
+
+export interface WorldOptions {
+  application: string;
+  modules: string[];
+  /** Color live at the start; null = platform server (migration). */
+  liveColor: 'blue' | 'green' | null;
+  liveVersion?: string;
+  /** Make awaitHealthy fail (unhealthy green). */
+  unhealthy?: boolean;
+  /** Make awaitHealthy block (heartbeating) until cancelled. */
+  blockProbing?: boolean;
+  /** Make verifyTraffic report not-verified. */
+  verifyFails?: boolean;
+}
+
+export interface World {
+  activities: Activities;
+  calls: { name: string; input: unknown }[];
+  rules: Record<string, ModuleRule>;
+  backends: Record<string, string[]>;
+  sets: Record<string, ReplicaSetState>;
+  previews: Record<string, string>;
+  called(name: keyof Activities): number;
+}
+
+export function createWorld(options: WorldOptions): World {
+  const rules: Record<string, ModuleRule> = {};
+  const backends: Record<string, string[]> = {};
+  const sets: Record<string, ReplicaSetState> = {};
+  const previews: Record<string, string> = {};
+  const calls: World['calls'] = [];
+  let nextPort = 20000;
+
+  if (options.liveColor) {
+    const name = `${options.application}-${options.liveVersion ?? '1'}-${options.liveColor}`;
+    const replicas = [0, 1].map((i) => ({ id: `${name}-${i}`, address: `http://127.0.0.1:${nextPort++}`, running: true }));
+    sets[name] = {
+      name,
+      application: options.application,
+      version: options.liveVersion ?? '1',
+      color: options.liveColor,
+      desired: 2,
+      replicas,
+    };
+    const backend = `${options.application}-${options.liveColor}`;
+    backends[backend] = replicas.map((r) => r.address);
+    for (const m of options.modules) rules[m] = { module: m, backends: [{ backend, weight: 100 }] };
+  }
+
+  const record = (name: string, input: unknown) => calls.push({ name, input: JSON.parse(JSON.stringify(input)) });
+
+  const activities: Activities = {
+    async discoverLive(input) {
+      record('discoverLive', input);
+      return {
+        liveColor: options.liveColor,
+        liveVersion: options.liveColor ? (options.liveVersion ?? '1') : null,
+        rules: JSON.parse(JSON.stringify(rules)),
+        replicaSets: Object.values(sets).map((s) => JSON.parse(JSON.stringify(s))),
+      };
+    },
+    async provisionReplicaSet(input) {
+      record('provisionReplicaSet', input);
+      const spec = input.replicaSet;
+      const existing = sets[spec.name];
+      const replicas = existing?.replicas ?? [];
+      while (replicas.length < spec.replicas) {
+        replicas.push({ id: `${spec.name}-${replicas.length}`, address: `http://127.0.0.1:${nextPort++}`, running: true });
+      }
+      sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
+      return sets[spec.name] as ReplicaSetState;
+    },
+    async awaitHealthy(input) {
+      record('awaitHealthy', input);
+      if (options.blockProbing) {
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(50); // rejects with CancelledFailure once the workflow cancels
+        }
+      }
+      if (options.unhealthy) {
+        throw ApplicationFailure.create({
+          type: ErrorType.ReplicasUnhealthy,
+          message: `0/${input.expected} replicas of ${input.replicaSet} healthy by the deadline`,
+          nonRetryable: true,
+        });
+      }
+      const set = sets[input.replicaSet] as ReplicaSetState;
+      return { healthy: set.replicas.length, replicas: set.replicas };
+    },
+    async publishBackend(input) {
+      record('publishBackend', input);
+      backends[input.backend] = input.targets;
+    },
+    async removeBackend(input) {
+      record('removeBackend', input);
+      delete backends[input.backend];
+    },
+    async setPreview(input) {
+      record('setPreview', input);
+      for (const m of input.modules) previews[m] = input.backend;
+    },
+    async removePreview(input) {
+      record('removePreview', input);
+      for (const m of input.modules) delete previews[m];
+    },
+    async switchTraffic(input) {
+      record('switchTraffic', input);
+      for (const m of input.modules) rules[m] = { module: m, backends: input.backends };
+    },
+    async restoreRules(input) {
+      record('restoreRules', input);
+      for (const m of input.modules) {
+        const previous = input.rules[m];
+        if (previous) rules[m] = previous;
+        else delete rules[m];
+      }
+    },
+    async verifyTraffic(input) {
+      record('verifyTraffic', input);
+      return input.modules.map(
+        (module): ModuleVerification => ({
+          module,
+          result: options.verifyFails
+            ? { status: 'not-verified', detail: 'answered from 1' }
+            : { status: 'verified', detail: `answered from ${input.version}` },
+        }),
+      );
+    },
+    async drainTargets(input) {
+      record('drainTargets', input);
+      return { drained: true, remaining: 0 };
+    },
+    async retireReplicaSet(input) {
+      record('retireReplicaSet', input);
+      delete sets[input.name];
+    },
+  };
+
+  return {
+    activities,
+    calls,
+    rules,
+    backends,
+    sets,
+    previews,
+    called: (name) => calls.filter((c) => c.name === name).length,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The worker process: bundles the workflows, registers the activities with
+ * the drivers injected, and polls the task queue.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { defaultDrivers } from '../activities/drivers';
+import type { Drivers } from '../activities/drivers';
+import { connectionOptions, temporalConfigFromEnv } from '../client/connection';
+import type { TemporalConfig } from '../client/connection';
+
+export interface CutoverWorkerOptions {
+  temporal?: Partial<TemporalConfig>;
+  drivers?: Drivers;
+  /** A prebuilt bundle (tests bundle once per suite); default: bundle ../workflows at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra worker options (identity, concurrency...). */
+  options?: Partial<WorkerOptions>;
+}
+
+export async function createWorker(opts: CutoverWorkerOptions = {}): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const config = { ...temporalConfigFromEnv(), ...opts.temporal };
+  const connection = await NativeConnection.connect(connectionOptions(config));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    activities: createActivities(opts.drivers ?? defaultDrivers()),
+    // Cancellation (an abort) reaches a heartbeating activity at its next sent heartbeat: keep that prompt.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    ...opts.options,
+  });
+  return { worker, close: () => connection.close() };
+}
+
+/** Runs until SIGINT/SIGTERM (the Temporal SDK's default shutdown signals), then drains and exits. */
+export async function runWorker(opts: CutoverWorkerOptions = {}): Promise<void> {
+  const { worker, close } = await createWorker(opts);
+  const config = { ...temporalConfigFromEnv(), ...opts.temporal };
+  console.error(`cutover worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace})`);
+  try {
+    await worker.run();
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * Blue-green deployment (also the way to migrate an application off the
+ * platform server): start green beside blue, probe it, optionally preview it,
+ * wait for approval, switch every module's rule to green, read the rules back
+ * and verify through the load balancer, keep blue for a rollback window, then
+ * retire blue. Any failure or abort undoes what was done, in reverse.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { Activities } from '../activities';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
+import type { Color, ReplicaSetState } from '../activities/ports';
+import { backendName, replicaSetName } from '../activities/ports';
+import { ApprovalGate } from './approval';
+import { abortSignal, rollbackSignal, statusQuery } from './messages';
+import type { DecisionInput } from './messages';
+import { Compensations } from './saga';
+import { formatSpecIssues, validateSpec } from './spec';
+import type { BlueGreenStrategy, DeploymentSpec } from './spec';
+import { DeploymentTracker } from './tracker';
+import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
+/** Router and platform API calls: short, retried with backoff. */
+const quickApiCall = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Launching or retiring replicas: may take a while per attempt. */
+const platformCall = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Long waits that heartbeat (probing, verifying, draining); a retried attempt resumes from its heartbeat. */
+const awaitHealthy = proxyActivities<Activities>({
+  startToCloseTimeout: '7 days',
+  heartbeatTimeout: '15 seconds',
+  retry: { ...retry, maximumAttempts: 20 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+const DRAIN_TIMEOUT_MS = 30_000;
+const VERIFY_ATTEMPTS = 10;
+const VERIFY_INTERVAL_MS = 1000;
+
+/** Thrown inside the runbook to end in "rolled back" with a reason. */
+class RollBack extends Error {
+  override readonly name = 'RollBack';
+}
+
+export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
+  const spec = parseSpec(input);
+  const strategy = spec.strategy;
+  const tracker = new DeploymentTracker(spec, 'blue-green', { searchAttributes: input.searchAttributes !== false });
+  const status = tracker.status;
+  setHandler(statusQuery, () => status);
+  const gate = new ApprovalGate(tracker, spec.version);
+  const undo = new Compensations();
+  const work = new CancellationScope();
+  let abortedBy: DecisionInput | undefined;
+  let rollbackBy: DecisionInput | undefined;
+  let inRollbackWindow = false;
+  let pastPointOfNoReturn = false;
+
+  setHandler(abortSignal, (by: DecisionInput) => {
+    if (pastPointOfNoReturn || abortedBy) {
+      tracker.event(`abort from ${by?.by ?? 'unknown'} ignored: ${abortedBy ? 'already aborting' : 'traffic is on the new version and the rollback window has closed'}`);
+      return;
+    }
+    abortedBy = { by: by?.by || 'unknown', reason: by?.reason };
+    tracker.event(`abort requested by ${abortedBy.by}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`);
+    work.cancel();
+  });
+  setHandler(rollbackSignal, (by: DecisionInput) => {
+    if (!inRollbackWindow) {
+      tracker.event(`rollback from ${by?.by ?? 'unknown'} ignored: not in the rollback window (use abort before the switch)`);
+      return;
+    }
+    rollbackBy = { by: by?.by || 'unknown', reason: by?.reason };
+  });
+
+  const platform = spec.platform;
+  const router = spec.router;
+  const modules = spec.modules;
+  let live: LiveState | undefined;
+  let green: Color = 'green';
+  let greenTargets: string[] = [];
+
+  try {
+    await work.run(async () => {
+      // 1. Find what is live.
+      tracker.setPhase('Discovering');
+      live = await tracker.step(
+        'discover live version',
+        () => quickApiCall.discoverLive({ application: spec.application, modules, platform, router }),
+        (l) => (l.liveColor ? `${l.liveColor} serves ${l.liveVersion ?? 'unknown version'}` : 'platform server (default rule) serves every module'),
+      );
+      green = live.liveColor === 'green' ? 'blue' : 'green';
+      status.liveColor = live.liveColor;
+      status.liveVersion = live.liveVersion;
+      status.previousVersion = live.liveVersion;
+      status.targetColor = green;
+      const greenName = replicaSetName(spec.application, spec.version, green);
+      const greenBackend = backendName(spec.application, green);
+
+      // 2. Clear leftovers of an earlier, interrupted deployment in green's color.
+      for (const stale of live.replicaSets.filter((s) => s.color === green && s.name !== greenName)) {
+        await tracker.step(`retire leftover ${stale.name}`, () =>
+          platformCall.retireReplicaSet({ platform, name: stale.name }),
+        );
+      }
+
+      // 3. Scale up green (a smaller preview count first, if asked).
+      tracker.setPhase('ScalingUp');
+      const firstCount = strategy.previewReplicas ?? spec.replicas;
+      undo.push('retire green', async () => {
+        await awaitHealthy.drainTargets({ router, targets: greenTargets, timeoutMs: DRAIN_TIMEOUT_MS });
+        await quickApiCall.removeBackend({ router, backend: greenBackend });
+        await platformCall.retireReplicaSet({ platform, name: greenName });
+      });
+      let greenSet = await scaleUp(greenName, green, firstCount);
+
+      // 4. Probe every green replica directly.
+      greenSet = await waitUntilHealthy(greenSet, firstCount);
+
+      // 5. Preview: marked requests reach green before anyone approves.
+      if (strategy.preview.enabled) {
+        tracker.setPhase('TestTrafficShift');
+        undo.push('remove preview route', () => quickApiCall.removePreview({ router, modules }));
+        await tracker.step('publish green backend', () =>
+          quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+        );
+        await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
+          quickApiCall.setPreview({ router, modules, backend: greenBackend }),
+        );
+      } else {
+        tracker.skip('preview', 'preview disabled');
+      }
+
+      // 6. Approval gate.
+      tracker.setPhase('AwaitingApproval');
+      const outcome = await gate.wait('promotion', {
+        mode: strategy.approval.mode,
+        timeoutMs: strategy.approval.timeout,
+        onTimeout: strategy.approval.onTimeout,
+      });
+      if (outcome.kind === 'rejected') {
+        throw new RollBack(`rejected by ${outcome.decision.by}${outcome.decision.reason ? `: ${outcome.decision.reason}` : ''}`);
+      }
+      if (outcome.kind === 'timed-out' && outcome.action === 'rollback') {
+        throw new RollBack('approval timed out');
+      }
+
+      if (strategy.preview.enabled) {
+        await tracker.step('close preview route', () => quickApiCall.removePreview({ router, modules }));
+        undo.discard('remove preview route');
+      }
+
+      // 7. Full green before it takes production traffic.
+      if (firstCount < spec.replicas) {
+        tracker.setPhase('ScalingUpFull');
+        greenSet = await scaleUp(greenName, green, spec.replicas);
+        greenSet = await waitUntilHealthy(greenSet, spec.replicas);
+      }
+
+      // 8. Switch production traffic, read it back, verify through the load balancer.
+      tracker.setPhase('ProductionTrafficShift');
+      await tracker.step('publish green backend', () =>
+        quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+      );
+      const previousRules = live.rules;
+      undo.push('switch traffic back', () => quickApiCall.restoreRules({ router, modules, rules: previousRules }));
+      const batches = strategy.switchMode === 'module-by-module' ? modules.map((m) => [m]) : [modules];
+      for (const batch of batches) {
+        await tracker.step(`switch ${batch.join(', ')} to ${green}`, () =>
+          quickApiCall.switchTraffic({ router, modules: batch, backends: [{ backend: greenBackend, weight: 100 }] }),
+        );
+        tracker.setPhase('Verifying');
+        await verify(batch);
+        tracker.setPhase('ProductionTrafficShift');
+      }
+      status.liveColor = green;
+      status.liveVersion = spec.version;
+      tracker.event(`traffic switched to ${green} (${spec.version})`);
+
+      // 9. Rollback window: blue stays up; a rollback signal switches back instantly.
+      await rollbackWindow(strategy);
+    });
+
+    // 10. Point of no return: retire blue.
+    pastPointOfNoReturn = true;
+    undo.clear();
+    tracker.setPhase('RetiringOld');
+    await retireOld(live as LiveState, green);
+    return await finish('succeeded');
+  } catch (err) {
+    return await rollBackAndFail(err);
+  }
+
+  // ---- the steps, in runbook order ----
+
+  async function scaleUp(name: string, color: Color, replicas: number): Promise<ReplicaSetState> {
+    const set = await tracker.step(
+      `scale up ${color} to ${replicas} (${spec.version})`,
+      () =>
+        platformCall.provisionReplicaSet({
+          platform,
+          replicaSet: {
+            name,
+            application: spec.application,
+            version: spec.version,
+            color,
+            modules,
+            replicas,
+            env: spec.platform.env,
+          },
+        }),
+      (s) => `${s.replicas.length} replicas launched`,
+    );
+    status.replicas.launched = set.replicas.length;
+    greenTargets = addresses(set);
+    return set;
+  }
+
+  async function waitUntilHealthy(set: ReplicaSetState, expected: number): Promise<ReplicaSetState> {
+    tracker.setPhase('AwaitingHealthy');
+    const result = await tracker.step(
+      `wait until ${expected} ${set.color} replicas are healthy`,
+      () =>
+        awaitHealthy.awaitHealthy({
+          platform,
+          replicaSet: set.name,
+          expected,
+          modules,
+          health: spec.health,
+          deadlineAt: Date.now() + spec.health.deadline,
+        }),
+      (r) => `${r.healthy}/${expected} healthy`,
+    );
+    status.replicas.healthy = result.healthy;
+    return { ...set, replicas: result.replicas };
+  }
+
+  async function verify(batch: string[]): Promise<void> {
+    const results = await tracker.step(
+      `verify ${batch.join(', ')} answer from ${spec.version}`,
+      () =>
+        awaitHealthy.verifyTraffic({
+          router,
+          modules: batch,
+          version: spec.version,
+          attempts: VERIFY_ATTEMPTS,
+          intervalMs: VERIFY_INTERVAL_MS,
+        }),
+      (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
+    );
+    const failed = results.filter((r) => r.result.status === 'not-verified');
+    if (failed.length) {
+      throw new RollBack(
+        `post-switch verification failed: ${failed.map((f) => `${f.module} (${f.result.detail})`).join('; ')}`,
+      );
+    }
+  }
+
+  async function rollbackWindow(s: BlueGreenStrategy): Promise<void> {
+    tracker.setPhase('RollbackWindow');
+    if (s.rollbackWindow <= 0) {
+      tracker.skip('rollback window', 'rollbackWindow is 0');
+      return;
+    }
+    status.rollbackWindowEndsAt = new Date(Date.now() + s.rollbackWindow).toISOString();
+    inRollbackWindow = true;
+    try {
+      await tracker.step(`keep ${live?.liveColor ?? 'platform server'} for the rollback window`, async () => {
+        await condition(() => rollbackBy !== undefined, s.rollbackWindow);
+      });
+    } finally {
+      inRollbackWindow = false;
+      delete status.rollbackWindowEndsAt;
+    }
+    if (rollbackBy) {
+      throw new RollBack(`rollback requested by ${rollbackBy.by}${rollbackBy.reason ? `: ${rollbackBy.reason}` : ''}`);
+    }
+  }
+
+  async function retireOld(previous: LiveState, newColor: Color): Promise<void> {
+    const oldSets = previous.replicaSets.filter((s) => s.color !== newColor && s.color !== 'rolling');
+    if (!previous.liveColor) {
+      tracker.skip('retire old', 'migrated from the platform server: nothing of ours to retire');
+      return;
+    }
+    const oldBackend = backendName(spec.application, previous.liveColor);
+    const oldTargets = oldSets.flatMap((s) => addresses(s));
+    await tracker.step(
+      `drain ${previous.liveColor}`,
+      () => awaitHealthy.drainTargets({ router, targets: oldTargets, timeoutMs: DRAIN_TIMEOUT_MS }),
+      (r) => (r.drained ? 'no request in flight' : `${r.remaining} requests still in flight after the drain timeout`),
+    );
+    for (const set of oldSets) {
+      await tracker.step(`retire ${set.name}`, () => platformCall.retireReplicaSet({ platform, name: set.name }));
+    }
+    await tracker.step(`remove backend ${oldBackend}`, () => quickApiCall.removeBackend({ router, backend: oldBackend }));
+  }
+
+  async function rollBackAndFail(err: unknown): Promise<DeploymentResult> {
+    const reason = describeFailure(err, abortedBy);
+    tracker.event(`rolling back: ${reason}`);
+    tracker.setPhase('RollingBack');
+    const hadWork = undo.size > 0;
+    const report = await undo.run((name, ok, error) => tracker.compensated(name, ok, error));
+    status.liveColor = live?.liveColor ?? null;
+    status.liveVersion = live?.liveVersion ?? null;
+    const rolledBack = report.failed.length === 0 && (hadWork || err instanceof RollBack || isCancellation(err));
+    const detail = report.failed.length
+      ? `${reason}; compensation failed: ${report.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`
+      : reason;
+    const result = await finish(rolledBack ? 'rolled-back' : 'failed', detail);
+    throw ApplicationFailure.create({
+      type: rolledBack ? 'DeploymentRolledBack' : 'DeploymentFailed',
+      message: detail,
+      nonRetryable: true,
+      details: [result],
+    });
+  }
+
+  async function finish(outcome: Outcome, reason?: string): Promise<DeploymentResult> {
+    status.outcome = outcome;
+    status.reason = reason;
+    tracker.setPhase(outcome === 'succeeded' ? 'Succeeded' : outcome === 'rolled-back' ? 'RolledBack' : 'Failed');
+    tracker.event(outcome === 'succeeded' ? `${spec.version} is live on ${green}` : `${outcome}: ${reason ?? ''}`);
+    await condition(allHandlersFinished);
+    return { outcome, reason, liveColor: status.liveColor, liveVersion: status.liveVersion, status };
+  }
+}
+
+function parseSpec(input: DeploymentInput): DeploymentSpec {
+  const result = validateSpec(input?.spec);
+  if (!result.ok) {
+    throw ApplicationFailure.create({
+      type: ErrorType.SpecInvalid,
+      message: `invalid deployment spec: ${formatSpecIssues(result.issues)}`,
+      nonRetryable: true,
+      details: [result.issues],
+    });
+  }
+  if (result.spec.strategy.type !== 'blue-green') {
+    throw ApplicationFailure.create({
+      type: ErrorType.SpecInvalid,
+      message: `strategy.type: expected "blue-green" for this workflow, got "${result.spec.strategy.type}"`,
+      nonRetryable: true,
+    });
+  }
+  return result.spec;
+}
+
+function addresses(set: ReplicaSetState): string[] {
+  return set.replicas.map((r) => r.address).filter((a) => a !== '');
+}
+
+function describeFailure(err: unknown, abortedBy: DecisionInput | undefined): string {
+  if (abortedBy && isCancellation(err)) {
+    return `aborted by ${abortedBy.by}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`;
+  }
+  if (err instanceof RollBack) return err.message;
+  if (err instanceof ApplicationFailure) return err.message;
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof Error) return `${err.message}: ${cause.message}`;
+    return err.message;
+  }
+  return String(err);
+}

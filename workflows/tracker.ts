@@ -1,0 +1,101 @@
+/**
+ * The deployment's visible state: phase (mirrored into a search attribute),
+ * named steps with their timing, and a bounded list of notable events.
+ * Everything here is deterministic workflow state; the `status` query reads it.
+ */
+import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { DeploymentSpec } from './spec';
+import { applicationKey, environmentKey, phaseKey, strategyKey, versionKey } from './search-attributes';
+import type { DeploymentStatus, Phase, StepRecord } from './types';
+
+const MAX_EVENTS = 50;
+const MAX_STEPS = 200;
+
+export interface TrackerOptions {
+  /** Upsert search attributes (off only where the server has none registered, e.g. some unit tests). */
+  searchAttributes: boolean;
+}
+
+export class DeploymentTracker {
+  readonly status: DeploymentStatus;
+
+  constructor(
+    spec: DeploymentSpec,
+    strategy: DeploymentStatus['strategy'],
+    private readonly options: TrackerOptions,
+  ) {
+    const approval = spec.strategy.approval;
+    this.status = {
+      deploymentId: workflowInfo().workflowId,
+      application: spec.application,
+      environment: spec.environment,
+      strategy,
+      version: spec.version,
+      phase: 'Validating',
+      liveColor: null,
+      liveVersion: null,
+      previousVersion: null,
+      targetColor: null,
+      replicas: { desired: spec.replicas, launched: 0, healthy: 0 },
+      approval: { mode: approval.mode, pending: false, onTimeout: approval.onTimeout },
+      steps: [],
+      events: [],
+    };
+    if (options.searchAttributes) {
+      upsertSearchAttributes([
+        { key: applicationKey, value: spec.application },
+        { key: environmentKey, value: spec.environment },
+        { key: strategyKey, value: strategy },
+        { key: versionKey, value: spec.version },
+        { key: phaseKey, value: 'Validating' },
+      ]);
+    }
+  }
+
+  setPhase(phase: Phase): void {
+    if (this.status.phase === phase) return;
+    this.status.phase = phase;
+    if (this.options.searchAttributes) upsertSearchAttributes([{ key: phaseKey, value: phase }]);
+    log.info('phase', { phase });
+  }
+
+  event(message: string): void {
+    this.status.events.push({ at: new Date().toISOString(), message });
+    if (this.status.events.length > MAX_EVENTS) this.status.events.splice(0, this.status.events.length - MAX_EVENTS);
+  }
+
+  /** Runs one named step of the runbook, recording when it ran and how it ended. */
+  async step<T>(name: string, body: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+    const record: StepRecord = { name, state: 'running', startedAt: new Date().toISOString() };
+    this.status.steps.push(record);
+    if (this.status.steps.length > MAX_STEPS) this.status.steps.splice(0, this.status.steps.length - MAX_STEPS);
+    try {
+      const result = await body();
+      record.state = 'done';
+      record.detail = detail?.(result);
+      return result;
+    } catch (err) {
+      record.state = 'failed';
+      record.detail = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      record.endedAt = new Date().toISOString();
+    }
+  }
+
+  skip(name: string, why: string): void {
+    const now = new Date().toISOString();
+    this.status.steps.push({ name, state: 'skipped', startedAt: now, endedAt: now, detail: why });
+  }
+
+  compensated(name: string, ok: boolean, error?: string): void {
+    const now = new Date().toISOString();
+    this.status.steps.push({
+      name: `undo: ${name}`,
+      state: ok ? 'compensated' : 'failed',
+      startedAt: now,
+      endedAt: now,
+      detail: error,
+    });
+  }
+}
