@@ -36,5 +36,7 @@ temporal-up:
 temporal-down:
 	bash scripts/temporal-server.sh stop
 
+# Stops the dev server first (its pid file lives in .cutover).
 clean:
+	bash scripts/temporal-server.sh stop
 	rm -rf dist .cutover

@@ -21,6 +21,20 @@ export class ProgressPrinter {
   constructor(private readonly write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {}
 
   update(status: DeploymentStatus): void {
+    // Finished steps and events first, then the phase they led to.
+    status.steps.forEach((step, i) => {
+      const key = `${i}:${step.name}`;
+      if (this.seenSteps.get(key) === step.state) return;
+      this.seenSteps.set(key, step.state);
+      if (step.state === 'running') return; // printed when it ends, with its result
+      this.write(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);
+    });
+    for (const event of status.events) {
+      const key = `${event.at}:${event.message}`;
+      if (this.seenEvents.has(key)) continue;
+      this.seenEvents.add(key);
+      this.write(`  • ${event.message}`);
+    }
     if (status.phase !== this.phase) {
       this.phase = status.phase;
       const r = status.replicas;
@@ -34,19 +48,6 @@ export class ProgressPrinter {
             ` cutover approve ${status.deploymentId} --by <you> --version ${status.version}`,
         );
       }
-    }
-    status.steps.forEach((step, i) => {
-      const key = `${i}:${step.name}`;
-      if (this.seenSteps.get(key) === step.state) return;
-      this.seenSteps.set(key, step.state);
-      if (step.state === 'running') return; // printed when it ends, with its result
-      this.write(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);
-    });
-    for (const event of status.events) {
-      const key = `${event.at}:${event.message}`;
-      if (this.seenEvents.has(key)) continue;
-      this.seenEvents.add(key);
-      this.write(`  • ${event.message}`);
     }
     if (status.outcome) {
       this.write(`[${status.deploymentId}] ${status.outcome.toUpperCase()}${status.reason ? `: ${status.reason}` : ''}`);

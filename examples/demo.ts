@@ -18,6 +18,7 @@ import { newLocalPlatformDriver } from '../activities/drivers/local';
 import { CutoverClient } from '../client/client';
 import { ProgressPrinter } from '../client/progress';
 import type { DeploymentSpecInput } from '../workflows/spec';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { startLoad } from './load';
 import type { LoadReport } from './load';
@@ -58,6 +59,7 @@ function report(label: string, load: LoadReport): void {
 }
 
 async function main(): Promise<number> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') }); // the demo prints its own progress
   const root = projectRoot();
   ensureTemporal(root);
   const stateDir = path.join(root, '.cutover', 'demo');

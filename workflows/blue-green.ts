@@ -147,7 +147,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       if (strategy.preview.enabled) {
         tracker.setPhase('TestTrafficShift');
         undo.push('remove preview route', () => quickApiCall.removePreview({ router, modules }));
-        await tracker.step('publish green backend', () =>
+        await tracker.step(`publish ${green} backend`, () =>
           quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
         );
         await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
@@ -185,7 +185,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
       // 8. Switch production traffic, read it back, verify through the load balancer.
       tracker.setPhase('ProductionTrafficShift');
-      await tracker.step('publish green backend', () =>
+      await tracker.step(`publish ${green} backend (${greenSet.replicas.length} targets)`, () =>
         quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
       );
       const previousRules = live.rules;

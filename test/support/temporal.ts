@@ -107,8 +107,11 @@ export interface DevServer {
   pid: number;
   logFile: string;
   dbFilename: string;
-  /** SIGTERM to the server's process group, SIGKILL after a grace period; removes the temp dir it made. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM to the server's process group, SIGKILL after a grace period; then removes the temp dir it made (with the
+   * default database and the log) unless `keepData` is set, e.g. to start a server again on the same `dbFilename`.
+   */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -185,8 +188,8 @@ function newsFetchFlag(temporalBin: string): string[] {
 
 /**
  * Ties the server's life to its owner's: a detached shell that, once the owner (jest, or the jest worker that started
- * the server) is gone without stopping the server (Ctrl-C, SIGTERM, SIGKILL), stops the server's process group. It
- * exits by itself as soon as the server is gone. It also removes the temp dir (database, log) the run left.
+ * the server) is gone without stopping the server (Ctrl-C, SIGTERM, SIGKILL), stops the server and removes the temp
+ * dir (database, log) it left. It exits by itself as soon as the server is gone.
  */
 const WATCHDOG = `
 owner=$1; server=$2; dir=$3
@@ -208,6 +211,9 @@ function startWatchdog(serverPid: number, dir: string): void {
   );
   watchdog.unref();
 }
+
+/** The server process ended before it was ready (typically: a port taken between choosing it and binding it). */
+class ExitedEarlyError extends Error {}
 
 async function startOnce(options: DevServerOptions, dir: string): Promise<DevServer> {
   const port = options.port ?? (await freePort());
@@ -246,12 +252,7 @@ async function startOnce(options: DevServerOptions, dir: string): Promise<DevSer
   const deadline = Date.now() + (options.startTimeoutSeconds ?? 60) * 1000;
   while (Date.now() < deadline) {
     if (exited || !alive(pid)) {
-      throw Object.assign(
-        new Error(`Temporal dev server exited during start-up; log ${logFile}:\n${logTail(logFile)}`),
-        {
-          exitedEarly: true,
-        },
-      );
+      throw new ExitedEarlyError(`Temporal dev server exited during start-up; log ${logFile}:\n${logTail(logFile)}`);
     }
     if ((await isReady(address)) && (await uiAnswers(uiUrl))) {
       return { address, uiUrl, pid, logFile, dbFilename, stop: () => killGroup(pid, 5_000) };
@@ -274,15 +275,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   for (let attempt = 1; ; attempt++) {
     try {
       const server = await startOnce(options, dir);
+      let stopped = false;
       return {
         ...server,
-        stop: async () => {
-          await server.stop();
-          rmSync(dir, { recursive: true, force: true });
+        stop: async (stopOptions) => {
+          // Idempotent: a second call only removes the data (the pid may belong to another process by then).
+          if (!stopped) {
+            stopped = true;
+            await server.stop();
+          }
+          if (!stopOptions?.keepData) rmSync(dir, { recursive: true, force: true });
         },
       };
     } catch (err) {
-      if (attempt >= attempts || !(err as { exitedEarly?: boolean }).exitedEarly) throw err;
+      if (attempt >= attempts || !(err instanceof ExitedEarlyError)) throw err;
     }
   }
 }

@@ -2,7 +2,7 @@
  * The real Temporal servers are there: the dev server from the jest global setup (with Cutover's search attributes
  * and its Web UI), and the time-skipping test server from `make provision`.
  */
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
@@ -10,6 +10,7 @@ import {
   CUTOVER_SEARCH_ATTRIBUTES,
   createTimeSkippingEnv,
   devServerAddress,
+  startDevServer,
   testServerPath,
 } from '../support/temporal';
 
@@ -96,5 +97,32 @@ describe('createTimeSkippingEnv()', () => {
     await handle.terminate('only checking the search attributes');
     const described = await handle.describe();
     expect(described.status.name).toBe('TERMINATED');
+  });
+});
+
+describe('startDevServer()', () => {
+  it('restarts on the same database and keeps the workflows (stop with keepData)', async () => {
+    const first = await startDevServer();
+    let second: Awaited<ReturnType<typeof startDevServer>> | undefined;
+    try {
+      const port = Number(first.address.split(':')[1]);
+      const connection = await Connection.connect({ address: first.address });
+      const client = new Client({ connection });
+      await client.workflow.start('noSuchWorkflow', { taskQueue: 'tooling-restart', workflowId: 'survives-restart' });
+      await connection.close();
+      await first.stop({ keepData: true });
+
+      second = await startDevServer({ dbFilename: first.dbFilename, port });
+      const again = await Connection.connect({ address: second.address });
+      try {
+        const described = await new Client({ connection: again }).workflow.getHandle('survives-restart').describe();
+        expect(described.status.name).toBe('RUNNING');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
   });
 });

@@ -1,0 +1,67 @@
+/** The deployment spec schema: defaults, durations, and errors that name the field. */
+import { parseDuration, validateSpec } from '../../workflows/spec';
+import { blueGreenSpec } from '../support/specs';
+
+describe('deployment spec', () => {
+  test('fills in defaults and turns durations into milliseconds', () => {
+    const result = validateSpec({
+      application: 'shop',
+      version: '2.0.0',
+      modules: ['Catalog'],
+      platform: { kind: 'local' },
+      router: { kind: 'local', adminUrl: 'http://127.0.0.1:1', publicUrl: 'http://127.0.0.1:2' },
+      strategy: { type: 'blue-green', rollbackWindow: '2h' },
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.environment).toBe('default');
+    expect(result.spec.replicas).toBe(2);
+    expect(result.spec.health).toMatchObject({ path: '/{module}/_ping.html', successThreshold: 2, deadline: 300_000 });
+    expect(result.spec.strategy).toMatchObject({
+      rollbackWindow: 7_200_000,
+      switchMode: 'all-at-once',
+      approval: { mode: 'automatic', onTimeout: 'rollback' },
+    });
+  });
+
+  test.each([
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['1.5m', 90_000],
+    ['2h', 7_200_000],
+    ['3d', 259_200_000],
+    [1234, 1234],
+  ])('duration %p is %p ms', (input, ms) => {
+    expect(parseDuration(input)).toBe(ms);
+  });
+
+  test.each([
+    [{ replicas: 0 }, 'replicas'],
+    [{ application: 'Shop_1' }, 'application'],
+    [{ modules: [] }, 'modules'],
+    [{ modules: ['Cart', 'Cart'] }, 'modules'],
+    [{ modules: ['../etc'] }, 'modules.0'],
+    [{ version: '' }, 'version'],
+    [{ strategy: { rollbackWindow: 'soon' } }, 'strategy.rollbackWindow'],
+    [{ strategy: { approval: { mode: 'sometimes' } } }, 'strategy.approval.mode'],
+    [{ strategy: { previewReplicas: 5 } }, 'strategy.previewReplicas'],
+    [{ health: { path: 'ping' } }, 'health.path'],
+    [{ adminUrl: 'not a url' }, 'router.adminUrl'],
+  ])('rejects %j naming %s', (overrides, field) => {
+    const result = validateSpec(blueGreenSpec(overrides as Parameters<typeof blueGreenSpec>[0]));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => i.field)).toContain(field);
+  });
+
+  test('rejects unknown fields (a typo must not be silently ignored)', () => {
+    const result = validateSpec({ ...blueGreenSpec(), replicaz: 3 });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues[0]?.message).toMatch(/replicaz/);
+  });
+
+  test('rejects an unknown router kind, naming router.kind', () => {
+    const result = validateSpec({ ...blueGreenSpec(), router: { kind: 'haproxy' } });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues.map((i) => i.field)).toContain('router.kind');
+  });
+});
