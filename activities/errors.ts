@@ -49,7 +49,7 @@ export function permanentFailure(type: ErrorTypeName, message: string, details?:
  */
 export function classifyError(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof Error && (NON_RETRYABLE_ERROR_TYPES as string[]).includes(err.name)) {
+  if (err instanceof Error && NON_RETRYABLE_ERROR_TYPES.includes(err.name)) {
     return permanentFailure(err.name as ErrorTypeName, err.message);
   }
   return err;

@@ -85,9 +85,7 @@ function primaryBackend(rule: ModuleRule): string | undefined {
 
 function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   const norm = (x: WeightedBackend[]) =>
-    JSON.stringify(
-      x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)),
-    );
+    JSON.stringify(x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)));
   return norm(a) === norm(b);
 }
 
@@ -129,8 +127,7 @@ export function createActivities(drivers: Drivers) {
         if (liveColor) {
           const targets = (await router.describeBackend(backendName(input.application, liveColor))) ?? [];
           const candidates = replicaSets.filter((s) => s.color === liveColor);
-          const serving =
-            candidates.find((s) => s.replicas.some((r) => targets.includes(r.address))) ?? candidates[0];
+          const serving = candidates.find((s) => s.replicas.some((r) => targets.includes(r.address))) ?? candidates[0];
           liveVersion = serving?.version ?? null;
         }
         return { liveColor, liveVersion, rules, replicaSets };
@@ -243,10 +240,7 @@ export function createActivities(drivers: Drivers) {
           return previous ? !now || !sameBackends(now.backends, previous.backends) : now !== undefined;
         });
         if (wrong.length) {
-          throw new CutoverError(
-            ErrorType.RuleReadbackMismatch,
-            `rules of ${wrong.join(', ')} were not restored`,
-          );
+          throw new CutoverError(ErrorType.RuleReadbackMismatch, `rules of ${wrong.join(', ')} were not restored`);
         }
       });
     },

@@ -116,7 +116,11 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
       const raw = readSpecFile(file);
       const code = await withClient(async (client) => {
         const started = await client.deploy(raw, { deploymentId: opts.id });
-        print(Boolean(opts.json), started, () => `started ${started.deploymentId} (${started.spec.application} ${started.spec.version})`);
+        print(
+          Boolean(opts.json),
+          started,
+          () => `started ${started.deploymentId} (${started.spec.application} ${started.spec.version})`,
+        );
         return opts.watch ? watchUntilDone(client, started.deploymentId) : EXIT.ok;
       });
       process.exitCode = code;
@@ -157,13 +161,20 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
         const rows = await client.list(opts);
         print(Boolean(opts.json), rows, () =>
           rows
-            .map((r) => `${r.deploymentId}\t${r.status}\t${r.phase ?? '-'}\t${r.version ?? '-'}\t${r.startTime.toISOString()}`)
+            .map(
+              (r) =>
+                `${r.deploymentId}\t${r.status}\t${r.phase ?? '-'}\t${r.version ?? '-'}\t${r.startTime.toISOString()}`,
+            )
             .join('\n'),
         );
       });
     });
 
-  const decision = (name: string, description: string, act: (c: CutoverClient, id: string, by: string, o: Record<string, string | undefined>) => Promise<void>) =>
+  const decision = (
+    name: string,
+    description: string,
+    act: (c: CutoverClient, id: string, by: string, o: Record<string, string | undefined>) => Promise<void>,
+  ) =>
     program
       .command(name)
       .description(description)

@@ -84,7 +84,10 @@ export class CutoverClient {
   }
 
   /** Validates the spec and starts its deployment; refuses a second one for the same application+environment. */
-  async deploy(raw: unknown, options: StartOptions = {}): Promise<{ deploymentId: string; runId: string; spec: DeploymentSpec }> {
+  async deploy(
+    raw: unknown,
+    options: StartOptions = {},
+  ): Promise<{ deploymentId: string; runId: string; spec: DeploymentSpec }> {
     const result = validateSpec(raw);
     if (!result.ok) throw new SpecInvalidError(result.issues);
     const spec = result.spec;
@@ -149,7 +152,9 @@ export class CutoverClient {
   }
 
   /** Deployments, newest first; optionally of one application / environment. */
-  async list(filter: { application?: string; environment?: string; limit?: number } = {}): Promise<DeploymentSummary[]> {
+  async list(
+    filter: { application?: string; environment?: string; limit?: number } = {},
+  ): Promise<DeploymentSummary[]> {
     const clauses = [`TaskQueue = '${this.config.taskQueue}'`];
     if (filter.application) clauses.push(`CutoverApplication = '${filter.application.replace(/'/g, '')}'`);
     if (filter.environment) clauses.push(`CutoverEnvironment = '${filter.environment.replace(/'/g, '')}'`);

@@ -50,7 +50,9 @@ export class ProgressPrinter {
       }
     }
     if (status.outcome) {
-      this.write(`[${status.deploymentId}] ${status.outcome.toUpperCase()}${status.reason ? `: ${status.reason}` : ''}`);
+      this.write(
+        `[${status.deploymentId}] ${status.outcome.toUpperCase()}${status.reason ? `: ${status.reason}` : ''}`,
+      );
     }
   }
 }
@@ -70,6 +72,7 @@ export function formatStatus(status: DeploymentStatus): string {
   ];
   if (status.rollbackWindowEndsAt) lines.push(`rollback     possible until ${status.rollbackWindowEndsAt}`);
   lines.push('steps');
-  for (const step of status.steps) lines.push(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);
+  for (const step of status.steps)
+    lines.push(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);
   return lines.join('\n');
 }

@@ -40,7 +40,9 @@ async function deployUnderLoad(
   await new Promise((r) => setTimeout(r, 1000)); // traffic flows before the deployment starts
   const started = await client.deploy(spec);
   const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
-  console.log(`\nDeployment ${started.deploymentId}: watch it at http://127.0.0.1:${uiPort}/namespaces/default/workflows/${started.deploymentId}`);
+  console.log(
+    `\nDeployment ${started.deploymentId}: watch it at http://127.0.0.1:${uiPort}/namespaces/default/workflows/${started.deploymentId}`,
+  );
   const printer = new ProgressPrinter();
   let outcome = 'unknown';
   for await (const status of client.watch(started.deploymentId, 250)) {
@@ -111,7 +113,9 @@ async function main(): Promise<number> {
     await stack.stop();
   }
   const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
-  console.log(`\nTemporal UI (still running; \`make temporal-down\` stops it): http://127.0.0.1:${uiPort}/namespaces/default/workflows`);
+  console.log(
+    `\nTemporal UI (still running; \`make temporal-down\` stops it): http://127.0.0.1:${uiPort}/namespaces/default/workflows`,
+  );
   return exitCode;
 }
 

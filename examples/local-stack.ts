@@ -46,7 +46,11 @@ function distFile(rel: string): string {
 }
 
 /** Spawns a node process and resolves with the first JSON line it prints on stdout. */
-function spawnWithJsonLine<T>(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<{ child: ChildProcess; info: T }> {
+function spawnWithJsonLine<T>(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+): Promise<{ child: ChildProcess; info: T }> {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', log] });

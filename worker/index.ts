@@ -19,7 +19,9 @@ export interface CutoverWorkerOptions {
   options?: Partial<WorkerOptions>;
 }
 
-export async function createWorker(opts: CutoverWorkerOptions = {}): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function createWorker(
+  opts: CutoverWorkerOptions = {},
+): Promise<{ worker: Worker; close: () => Promise<void> }> {
   const config = { ...temporalConfigFromEnv(), ...opts.temporal };
   const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
@@ -41,7 +43,9 @@ export async function createWorker(opts: CutoverWorkerOptions = {}): Promise<{ w
 export async function runWorker(opts: CutoverWorkerOptions = {}): Promise<void> {
   const { worker, close } = await createWorker(opts);
   const config = { ...temporalConfigFromEnv(), ...opts.temporal };
-  console.error(`cutover worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace})`);
+  console.error(
+    `cutover worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace})`,
+  );
   try {
     await worker.run();
   } finally {

@@ -63,12 +63,13 @@ export class ApprovalGate {
     this.decision = undefined;
     status.approval.pending = true;
     status.approval.deadline = new Date(Date.now() + policy.timeoutMs).toISOString();
-    this.tracker.event(`waiting for approval at ${stage} (timeout ${status.approval.deadline}, then ${policy.onTimeout})`);
+    this.tracker.event(
+      `waiting for approval at ${stage} (timeout ${status.approval.deadline}, then ${policy.onTimeout})`,
+    );
     try {
       const decided = await condition(() => this.decision !== undefined, policy.timeoutMs);
       const decision = this.decision as GateOutcome | undefined;
-      const outcome: GateOutcome =
-        decided && decision ? decision : { kind: 'timed-out', action: policy.onTimeout };
+      const outcome: GateOutcome = decided && decision ? decision : { kind: 'timed-out', action: policy.onTimeout };
       if (outcome.kind === 'approved') status.approval.approved = outcome.decision;
       if (outcome.kind === 'rejected') status.approval.rejected = outcome.decision;
       if (outcome.kind === 'timed-out') {

@@ -84,7 +84,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
   setHandler(abortSignal, (by: DecisionInput) => {
     if (pastPointOfNoReturn || abortedBy) {
-      tracker.event(`abort from ${by?.by ?? 'unknown'} ignored: ${abortedBy ? 'already aborting' : 'traffic is on the new version and the rollback window has closed'}`);
+      tracker.event(
+        `abort from ${by?.by ?? 'unknown'} ignored: ${abortedBy ? 'already aborting' : 'traffic is on the new version and the rollback window has closed'}`,
+      );
       return;
     }
     abortedBy = { by: by?.by || 'unknown', reason: by?.reason };
@@ -93,7 +95,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   });
   setHandler(rollbackSignal, (by: DecisionInput) => {
     if (!inRollbackWindow) {
-      tracker.event(`rollback from ${by?.by ?? 'unknown'} ignored: not in the rollback window (use abort before the switch)`);
+      tracker.event(
+        `rollback from ${by?.by ?? 'unknown'} ignored: not in the rollback window (use abort before the switch)`,
+      );
       return;
     }
     rollbackBy = { by: by?.by || 'unknown', reason: by?.reason };
@@ -113,7 +117,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       live = await tracker.step(
         'discover live version',
         () => quickApiCall.discoverLive({ application: spec.application, modules, platform, router }),
-        (l) => (l.liveColor ? `${l.liveColor} serves ${l.liveVersion ?? 'unknown version'}` : 'platform server (default rule) serves every module'),
+        (l) =>
+          l.liveColor
+            ? `${l.liveColor} serves ${l.liveVersion ?? 'unknown version'}`
+            : 'platform server (default rule) serves every module',
       );
       green = live.liveColor === 'green' ? 'blue' : 'green';
       status.liveColor = live.liveColor;
@@ -165,7 +172,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
         onTimeout: strategy.approval.onTimeout,
       });
       if (outcome.kind === 'rejected') {
-        throw new RollBack(`rejected by ${outcome.decision.by}${outcome.decision.reason ? `: ${outcome.decision.reason}` : ''}`);
+        throw new RollBack(
+          `rejected by ${outcome.decision.by}${outcome.decision.reason ? `: ${outcome.decision.reason}` : ''}`,
+        );
       }
       if (outcome.kind === 'timed-out' && outcome.action === 'rollback') {
         throw new RollBack('approval timed out');
@@ -319,7 +328,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     for (const set of oldSets) {
       await tracker.step(`retire ${set.name}`, () => platformCall.retireReplicaSet({ platform, name: set.name }));
     }
-    await tracker.step(`remove backend ${oldBackend}`, () => quickApiCall.removeBackend({ router, backend: oldBackend }));
+    await tracker.step(`remove backend ${oldBackend}`, () =>
+      quickApiCall.removeBackend({ router, backend: oldBackend }),
+    );
   }
 
   async function rollBackAndFail(err: unknown): Promise<DeploymentResult> {
@@ -363,10 +374,11 @@ function parseSpec(input: DeploymentInput): DeploymentSpec {
       details: [result.issues],
     });
   }
-  if (result.spec.strategy.type !== 'blue-green') {
+  const strategyType = (result.spec.strategy as { type: string }).type;
+  if (strategyType !== 'blue-green') {
     throw ApplicationFailure.create({
       type: ErrorType.SpecInvalid,
-      message: `strategy.type: expected "blue-green" for this workflow, got "${result.spec.strategy.type}"`,
+      message: `strategy.type: expected "blue-green" for this workflow, got "${strategyType}"`,
       nonRetryable: true,
     });
   }

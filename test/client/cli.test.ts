@@ -42,11 +42,17 @@ describe('cutover CLI', () => {
     const file = writeSpec('good.yaml', blueGreenSpec({ application: 'cli-good' }));
     const { code, stdout } = await cutover('validate', file, '--json');
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ application: 'cli-good', strategy: { type: 'blue-green', rollbackWindow: 0 } });
+    expect(JSON.parse(stdout)).toMatchObject({
+      application: 'cli-good',
+      strategy: { type: 'blue-green', rollbackWindow: 0 },
+    });
   });
 
   test('deploy refuses a bad spec with exit 2, names each field, and starts nothing', async () => {
-    const spec = { ...blueGreenSpec({ application: 'cli-bad', replicas: 0 }), strategy: { type: 'blue-green', rollbackWindow: 'later' } };
+    const spec = {
+      ...blueGreenSpec({ application: 'cli-bad', replicas: 0 }),
+      strategy: { type: 'blue-green', rollbackWindow: 'later' },
+    };
     const file = writeSpec('bad.yaml', spec);
     const { code, stderr } = await cutover('deploy', file);
     expect(code).toBe(2);

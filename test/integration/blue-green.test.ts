@@ -193,9 +193,9 @@ describe('blue-green on the local platform and router', () => {
   test('a second deployment of the same application is refused, naming the running one', async () => {
     const id = await f.deploy('1.0.0', { strategy: approvalRequired });
     await f.waitForPhase(id, 'AwaitingApproval');
-    await expect(
-      f.client.deploy(f.spec('1.0.1'), { deploymentId: id }),
-    ).rejects.toThrow(new RegExp(`already running as ${id}`));
+    await expect(f.client.deploy(f.spec('1.0.1'), { deploymentId: id })).rejects.toThrow(
+      new RegExp(`already running as ${id}`),
+    );
     await f.client.abort(id, { by: 'test' });
     expect((await f.result(id)).outcome).toBe('rolled-back');
   });

@@ -102,7 +102,8 @@ export async function createFixture(name: string, modules = ['Catalog', 'Cart'])
         publicUrl: stack.publicUrl,
         ...overrides,
       }),
-    load: (headers) => startLoad({ url: stack.publicUrl, paths: modules.map((m) => `/${m}/`), connections: 4, headers }),
+    load: (headers) =>
+      startLoad({ url: stack.publicUrl, paths: modules.map((m) => `/${m}/`), connections: 4, headers }),
     async startInProcessWorker() {
       const { worker, close } = await createWorker({
         temporal: { address: temporalAddress(), taskQueue },

@@ -27,7 +27,7 @@ export function blueGreenSpec(o: SpecOverrides = {}): DeploymentSpecInput {
       adminUrl: o.adminUrl ?? 'http://127.0.0.1:9901',
       publicUrl: o.publicUrl ?? 'http://127.0.0.1:9900',
     },
-    strategy: { type: 'blue-green', rollbackWindow: '0s', ...o.strategy } as DeploymentSpecInput['strategy'],
+    strategy: { type: 'blue-green', rollbackWindow: '0s', ...o.strategy },
     health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s', ...o.health },
   };
 }

@@ -7,7 +7,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { approveSignal, abortSignal, promoteUpdate, rejectSignal, rollbackSignal, statusQuery } from '../../workflows/messages';
+import {
+  approveSignal,
+  abortSignal,
+  promoteUpdate,
+  rejectSignal,
+  rollbackSignal,
+  statusQuery,
+} from '../../workflows/messages';
 import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
@@ -171,9 +178,9 @@ describe('blue-green workflow', () => {
   test('promote update: refused for another version, accepted for the waiting one', async () => {
     await withRun({}, { strategy: required }, async ({ handle, outcome, waitForPhase }) => {
       await waitForPhase('AwaitingApproval');
-      expect(await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '3.0.0' }] }))).toMatch(
-        /version "3.0.0" but version "2.0.0" is waiting/,
-      );
+      expect(
+        await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '3.0.0' }] })),
+      ).toMatch(/version "3.0.0" but version "2.0.0" is waiting/);
       const accepted = await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] });
       expect(accepted).toMatchObject({ accepted: true, version: '2.0.0' });
       expect((await outcome()).result.status.approval.approved?.by).toBe('bob');
@@ -183,9 +190,9 @@ describe('blue-green workflow', () => {
   test('promote update is refused when the deployment is not waiting for approval', async () => {
     await withRun({}, { strategy: { rollbackWindow: '1h' } }, async ({ handle, outcome, waitForPhase }) => {
       await waitForPhase('RollbackWindow');
-      expect(await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] }))).toMatch(
-        /not waiting for approval \(phase RollbackWindow\)/,
-      );
+      expect(
+        await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] })),
+      ).toMatch(/not waiting for approval \(phase RollbackWindow\)/);
       expect((await outcome()).result.outcome).toBe('succeeded');
     });
   });
@@ -304,31 +311,39 @@ describe('blue-green workflow', () => {
   });
 
   test('migration rollback removes the explicit rules again', async () => {
-    await withRun({ liveColor: null }, { strategy: { rollbackWindow: '1h' } }, async ({ world, handle, outcome, waitForPhase }) => {
-      await waitForPhase('RollbackWindow');
-      expect(Object.keys(world.rules).sort()).toEqual(['Cart', 'Catalog']);
-      await handle.signal(rollbackSignal, { by: 'gina' });
-      const { result } = await outcome();
-      expect(result.outcome).toBe('rolled-back');
-      expect(world.rules).toEqual({});
-      expect(world.sets).toEqual({});
-      expect(result.liveColor).toBeNull();
-    });
+    await withRun(
+      { liveColor: null },
+      { strategy: { rollbackWindow: '1h' } },
+      async ({ world, handle, outcome, waitForPhase }) => {
+        await waitForPhase('RollbackWindow');
+        expect(Object.keys(world.rules).sort()).toEqual(['Cart', 'Catalog']);
+        await handle.signal(rollbackSignal, { by: 'gina' });
+        const { result } = await outcome();
+        expect(result.outcome).toBe('rolled-back');
+        expect(world.rules).toEqual({});
+        expect(world.sets).toEqual({});
+        expect(result.liveColor).toBeNull();
+      },
+    );
   });
 
   test('module-by-module switch verifies each module before the next', async () => {
-    await withRun({}, { modules: ['A', 'B', 'C'], strategy: { switchMode: 'module-by-module' } }, async ({ world, outcome }) => {
-      await outcome();
-      const seq = world.calls.filter((c) => c.name === 'switchTraffic' || c.name === 'verifyTraffic');
-      expect(seq.map((c) => `${c.name}:${(c.input as { modules: string[] }).modules.join()}`)).toEqual([
-        'switchTraffic:A',
-        'verifyTraffic:A',
-        'switchTraffic:B',
-        'verifyTraffic:B',
-        'switchTraffic:C',
-        'verifyTraffic:C',
-      ]);
-    });
+    await withRun(
+      {},
+      { modules: ['A', 'B', 'C'], strategy: { switchMode: 'module-by-module' } },
+      async ({ world, outcome }) => {
+        await outcome();
+        const seq = world.calls.filter((c) => c.name === 'switchTraffic' || c.name === 'verifyTraffic');
+        expect(seq.map((c) => `${c.name}:${(c.input as { modules: string[] }).modules.join()}`)).toEqual([
+          'switchTraffic:A',
+          'verifyTraffic:A',
+          'switchTraffic:B',
+          'verifyTraffic:B',
+          'switchTraffic:C',
+          'verifyTraffic:C',
+        ]);
+      },
+    );
   });
 
   test('preview: route opened before approval with preview replicas, closed after; then full scale-up', async () => {

@@ -44,7 +44,11 @@ export function createWorld(options: WorldOptions): World {
 
   if (options.liveColor) {
     const name = `${options.application}-${options.liveVersion ?? '1'}-${options.liveColor}`;
-    const replicas = [0, 1].map((i) => ({ id: `${name}-${i}`, address: `http://127.0.0.1:${nextPort++}`, running: true }));
+    const replicas = [0, 1].map((i) => ({
+      id: `${name}-${i}`,
+      address: `http://127.0.0.1:${nextPort++}`,
+      running: true,
+    }));
     sets[name] = {
       name,
       application: options.application,
@@ -76,7 +80,11 @@ export function createWorld(options: WorldOptions): World {
       const existing = sets[spec.name];
       const replicas = existing?.replicas ?? [];
       while (replicas.length < spec.replicas) {
-        replicas.push({ id: `${spec.name}-${replicas.length}`, address: `http://127.0.0.1:${nextPort++}`, running: true });
+        replicas.push({
+          id: `${spec.name}-${replicas.length}`,
+          address: `http://127.0.0.1:${nextPort++}`,
+          running: true,
+        });
       }
       sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
       return sets[spec.name] as ReplicaSetState;
@@ -130,14 +138,12 @@ export function createWorld(options: WorldOptions): World {
     },
     async verifyTraffic(input) {
       record('verifyTraffic', input);
-      return input.modules.map(
-        (module): ModuleVerification => ({
-          module,
-          result: options.verifyFails
-            ? { status: 'not-verified', detail: 'answered from 1' }
-            : { status: 'verified', detail: `answered from ${input.version}` },
-        }),
-      );
+      return input.modules.map((module): ModuleVerification => ({
+        module,
+        result: options.verifyFails
+          ? { status: 'not-verified', detail: 'answered from 1' }
+          : { status: 'verified', detail: `answered from ${input.version}` },
+      }));
     },
     async drainTargets(input) {
       record('drainTargets', input);

@@ -47,7 +47,7 @@ describe('deployment spec', () => {
     [{ health: { path: 'ping' } }, 'health.path'],
     [{ adminUrl: 'not a url' }, 'router.adminUrl'],
   ])('rejects %j naming %s', (overrides, field) => {
-    const result = validateSpec(blueGreenSpec(overrides as Parameters<typeof blueGreenSpec>[0]));
+    const result = validateSpec(blueGreenSpec(overrides));
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.issues.map((i) => i.field)).toContain(field);
