@@ -24,7 +24,12 @@ lint:
 	echo '> tsc -p tsconfig.json --noEmit'; npx tsc -p tsconfig.json --noEmit || rc=1; \
 	exit $$rc
 
-test: provision build
+# The tests drive real nginx and a real Chromium (Debian packages), so `make test` provisions them too.
+TEST_PROVISION_ARGS ?= --with nginx,chromium
+
+test:
+	bash scripts/provision.sh $(TEST_PROVISION_ARGS) $(PROVISION_ARGS)
+	$(MAKE) build
 	npx jest $(JEST_ARGS)
 
 demo: provision build
