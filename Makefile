@@ -8,7 +8,7 @@ JEST_ARGS ?=
 # Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
 PROVISION_ARGS ?=
 
-.PHONY: provision build lint test demo temporal-up temporal-down clean
+.PHONY: provision build lint test demo bench temporal-up temporal-down clean
 
 provision:
 	bash scripts/provision.sh $(PROVISION_ARGS)
@@ -34,6 +34,10 @@ test:
 
 demo: provision build
 	node dist/examples/demo.js
+
+# Benchmarks print figures (ratios against a baseline measured in the same run); see docs/benchmarks.md.
+bench: provision build
+	node dist/bench/router-overhead.js
 
 temporal-up:
 	bash scripts/temporal-server.sh start
