@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 import { CutoverError, ErrorType } from '../errors';
 import type { Platform, Router } from '../ports';
+import { newAwsAlbDriver } from './aws-alb';
 import { newLocalPlatformDriver, newLocalRouterDriver } from './local';
 
 export interface Drivers {
@@ -57,6 +58,10 @@ export function defaultDrivers(defaults: DriverDefaults = {}): Drivers {
       switch (config.kind) {
         case 'local':
           return newLocalRouterDriver({ adminUrl: config.adminUrl, publicUrl: config.publicUrl });
+        case 'aws-alb': {
+          const { kind: _kind, ...albConfig } = config;
+          return newAwsAlbDriver(albConfig);
+        }
         default:
           throw new CutoverError(
             ErrorType.DriverUnavailable,

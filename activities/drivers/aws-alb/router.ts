@@ -1,0 +1,528 @@
+/**
+ * The Router port over an Application Load Balancer, in the OutSystems layout: the listener's default action
+ * forwards to the platform server's target group (backend "default"); each module has a rule `path-pattern
+ * /<Module>*` forwarding to target groups (a backend = a target group); a preview rule adds an http-header
+ * condition in front of it.
+ *
+ * - Every write is idempotent under retry: rules are found by their conditions (never remembered), a rule is
+ *   created only when none exists for the module, a retried CreateRule that finds its priority taken re-reads.
+ * - Before a target group gets traffic it is attached with weight 0 (so the ALB starts health-checking it) and
+ *   its targets must be healthy in DescribeTargetHealth; then the weights move (all at once, or in steps).
+ * - verify() reads the rule back and checks target health; it checks the answering version only when the
+ *   load balancer's URL is configured (otherwise: not-supported).
+ */
+import { CutoverError, ErrorType } from '../../errors';
+import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
+import { verifyThroughUrl } from '../http-verify';
+import type { AlbForward, AlbRule, AlbTarget, AlbTargetGroup, ElbV2Api } from './api';
+import { PriorityInUseError, TAG_BACKEND, TAG_MANAGED_BY, TAG_MODULE, TAG_ROLE } from './api';
+import type { Clock } from './health';
+import { isReady, waitUntilDrained, waitUntilHealthy } from './health';
+import {
+  choosePriority,
+  fromTarget,
+  isModuleRule,
+  isPreviewRule,
+  renderPathPatterns,
+  sameForward,
+  shiftSteps,
+  targetGroupName,
+  targetGroupNameFromArn,
+  targetKey,
+  toTarget,
+} from './naming';
+
+/** The driver's configuration: the spec's `router` section of kind aws-alb, durations in milliseconds. */
+export interface AwsAlbRouterConfig {
+  region: string;
+  endpoint?: string;
+  listenerArn: string;
+  platformTargetGroupArn?: string;
+  targetGroups?: {
+    vpcId: string;
+    port: number;
+    protocol: 'HTTP' | 'HTTPS';
+    namePrefix: string;
+    healthCheck: {
+      path: string;
+      interval: number;
+      timeout: number;
+      healthyThreshold: number;
+      unhealthyThreshold: number;
+      matcher: string;
+    };
+    deregistrationDelay: number;
+  };
+  targetGroupArns: Record<string, string>;
+  rulePriorities: { first: number; last: number };
+  pathPatterns: string[];
+  previewHeader: string;
+  shift?: { steps: number[]; interval: number };
+  targetHealthTimeout: number;
+  drainTimeout: number;
+  publicUrl?: string;
+}
+
+/** The backend name of the platform server's target group (the listener's default action). */
+export const DEFAULT_BACKEND = 'default';
+
+export interface AlbRouterDeps {
+  api: ElbV2Api;
+  clock: Clock;
+  /** Between two DescribeTargetHealth calls while waiting (default 2 s). */
+  pollMs?: number;
+}
+
+interface ResolvedGroup {
+  arn: string;
+  /** Pre-created (named in targetGroupArns): never deleted, only emptied. */
+  preCreated: boolean;
+  protocol: string;
+}
+
+export class AlbRouter implements Router {
+  readonly type = 'aws-alb';
+  private readonly groups = new Map<string, ResolvedGroup>();
+  private readonly backendByArn = new Map<string, string>();
+  /** The platform server's target group ARN; null once looked up and not found (the default action is no forward). */
+  private platformArn: string | null | undefined;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly config: AwsAlbRouterConfig,
+    private readonly deps: AlbRouterDeps,
+  ) {
+    this.pollMs = deps.pollMs ?? 2_000;
+    for (const [backend, arn] of Object.entries(config.targetGroupArns ?? {})) {
+      this.groups.set(backend, { arn, preCreated: true, protocol: 'HTTP' });
+      this.backendByArn.set(arn, backend);
+    }
+  }
+
+  private get api(): ElbV2Api {
+    return this.deps.api;
+  }
+
+  // ---- rules ----
+
+  async readRules(modules: string[]): Promise<Record<string, ModuleRule>> {
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    await this.learnBackendNames(rules);
+    const out: Record<string, ModuleRule> = {};
+    for (const module of modules) {
+      const live = this.findModuleRule(rules, module);
+      if (!live) continue;
+      const preview = this.findPreviewRule(rules, module)?.forward?.[0];
+      const backends: WeightedBackend[] = live.forward
+        ? live.forward.map((f) => ({ backend: this.backendOf(f.targetGroupArn), weight: f.weight }))
+        : [{ backend: `rule-${String(live.priority)}-${live.actionTypes.join('+')}`, weight: 100 }];
+      // A rule sending all its traffic to the platform server's target group is the default rule in effect.
+      if (backends.filter((b) => b.weight > 0).every((b) => b.backend === DEFAULT_BACKEND)) continue;
+      out[module] = {
+        module,
+        backends,
+        ...(preview ? { preview: this.backendOf(preview.targetGroupArn) } : {}),
+      };
+    }
+    return out;
+  }
+
+  async setModuleRule(module: string, backends: WeightedBackend[]): Promise<void> {
+    checkWeights(backends);
+    const desired: AlbForward[] = [];
+    for (const b of backends) desired.push({ targetGroupArn: await this.arnForRule(b.backend), weight: b.weight });
+    let rules = await this.api.describeRules(this.config.listenerArn);
+    let rule = this.findModuleRule(rules, module);
+    if (rule && !rule.forward) throw this.foreignRule(module, rule);
+    if (rule && sameForward(rule.forward, desired)) return;
+
+    // 1. Every target group about to get traffic must be health-checked and healthy first.
+    const current = new Map((rule?.forward ?? []).map((f) => [f.targetGroupArn, f.weight]));
+    const platform = await this.platformTargetGroup();
+    const incoming = desired.filter(
+      (f) => f.weight > 0 && (current.get(f.targetGroupArn) ?? 0) === 0 && f.targetGroupArn !== platform,
+    );
+    for (const f of incoming) {
+      const inUse = rules.some((r) => r.forward?.some((x) => x.targetGroupArn === f.targetGroupArn));
+      if (!inUse) {
+        // Attach it with weight 0: the ALB starts health checks, and no request goes there yet.
+        const attached = [...(rule?.forward ?? []), { targetGroupArn: f.targetGroupArn, weight: 0 }];
+        if (rule?.forward) {
+          rule = await this.api.modifyRuleForward(rule.arn, attached);
+        } else if (platform) {
+          rule = await this.createRule(
+            module,
+            'module',
+            [{ targetGroupArn: platform, weight: 100 }, ...attached],
+            rules,
+          );
+        }
+        rules = rule ? [...rules.filter((r) => r.arn !== rule?.arn), rule] : rules;
+      }
+      await waitUntilHealthy(this.api, this.groupRef(f.targetGroupArn), undefined, true, this.waitOptions());
+    }
+
+    // 2. Move the weights: in steps (optional), then to the desired ones.
+    if (rule?.forward && this.config.shift) {
+      for (const step of shiftSteps(rule.forward, desired, this.config.shift.steps)) {
+        rule = this.expectForward(await this.api.modifyRuleForward(rule.arn, step), step);
+        await this.deps.clock.sleep(this.config.shift.interval);
+      }
+    }
+    if (rule?.forward) {
+      if (!sameForward(rule.forward, desired)) {
+        this.expectForward(await this.api.modifyRuleForward(rule.arn, desired), desired);
+      }
+    } else {
+      this.expectForward(await this.createRule(module, 'module', desired, rules), desired);
+    }
+  }
+
+  async removeModuleRule(module: string): Promise<void> {
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    const rule = this.findModuleRule(rules, module);
+    if (rule) await this.api.deleteRule(rule.arn);
+  }
+
+  async setPreviewRule(module: string, backend: string): Promise<void> {
+    const arn = await this.arnForRule(backend);
+    const forward = [{ targetGroupArn: arn, weight: 100 }];
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    const existing = this.findPreviewRule(rules, module);
+    if (existing && !sameForward(existing.forward, forward)) await this.api.modifyRuleForward(existing.arn, forward);
+    if (!existing) await this.createRule(module, 'preview', forward, rules);
+    // The preview rule puts the group in use: marked requests must find healthy targets.
+    await waitUntilHealthy(this.api, this.groupRef(arn), undefined, true, this.waitOptions());
+  }
+
+  async removePreviewRule(module: string): Promise<void> {
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    const rule = this.findPreviewRule(rules, module);
+    if (rule) await this.api.deleteRule(rule.arn);
+  }
+
+  // ---- backends (target groups) ----
+
+  async ensureBackend(backend: string, targets: string[]): Promise<void> {
+    const wanted = targets.map(toTarget);
+    const group = await this.group(backend, true);
+    if (!group) throw new Error(`unreachable: no target group for ${backend}`);
+    const registered = (await this.api.describeTargetHealth(group.arn))
+      .filter((h) => h.state !== 'draining')
+      .map((h) => h.target);
+    const have = new Set(registered.map(targetKey));
+    const want = new Set(wanted.map(targetKey));
+    const missing = uniqueTargets(wanted.filter((t) => !have.has(targetKey(t))));
+    const extra = registered.filter((t) => !want.has(targetKey(t)));
+    if (missing.length) await this.api.registerTargets(group.arn, missing);
+    if (extra.length) await this.api.deregisterTargets(group.arn, extra);
+  }
+
+  async describeBackend(backend: string): Promise<string[] | undefined> {
+    const group = await this.group(backend, false);
+    if (!group) return undefined;
+    return (await this.api.describeTargetHealth(group.arn))
+      .filter((h) => h.state !== 'draining')
+      .map((h) => fromTarget(h.target, group.protocol));
+  }
+
+  async removeBackend(backend: string): Promise<void> {
+    const group = await this.group(backend, false);
+    if (!group) return;
+    if (group.preCreated) {
+      // Not ours to delete: leave it empty.
+      const registered = (await this.api.describeTargetHealth(group.arn)).map((h) => h.target);
+      if (registered.length) await this.api.deregisterTargets(group.arn, registered);
+      return;
+    }
+    await this.api.deleteTargetGroup(group.arn);
+    this.groups.delete(backend);
+  }
+
+  async registerTargets(backend: string, targets: string[]): Promise<void> {
+    const wanted = uniqueTargets(targets.map(toTarget));
+    const group = await this.group(backend, false);
+    if (!group) throw unknownBackend(backend);
+    if (wanted.length) await this.api.registerTargets(group.arn, wanted);
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    const inUse = rules.some((r) => r.forward?.some((f) => f.targetGroupArn === group.arn));
+    await waitUntilHealthy(this.api, { arn: group.arn, label: backend }, wanted, inUse, this.waitOptions());
+  }
+
+  async deregisterTargets(backend: string, targets: string[]): Promise<void> {
+    const leaving = uniqueTargets(targets.map(toTarget));
+    const group = await this.group(backend, false);
+    if (!group) return;
+    const keys = new Set(leaving.map(targetKey));
+    const registered = (await this.api.describeTargetHealth(group.arn)).filter(
+      (h) => keys.has(targetKey(h.target)) && h.state !== 'draining',
+    );
+    if (registered.length)
+      await this.api.deregisterTargets(
+        group.arn,
+        registered.map((h) => h.target),
+      );
+    // Honour the deregistration delay: return only once nothing can reach them any more.
+    await waitUntilDrained(this.api, { arn: group.arn, label: backend }, leaving, {
+      ...this.waitOptions(),
+      timeoutMs: this.config.drainTimeout,
+    });
+  }
+
+  /** Not observable through the ELBv2 API: deregisterTargets waits out the deregistration delay instead. */
+  inFlight(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  async verify(module: string, expectedVersion: string): Promise<Verification> {
+    const rules = await this.api.describeRules(this.config.listenerArn);
+    await this.learnBackendNames(rules);
+    const rule = this.findModuleRule(rules, module);
+    if (!rule?.forward) {
+      return {
+        status: 'not-verified',
+        detail: rule
+          ? `${module}: its rule does not forward (${rule.actionTypes.join(', ')})`
+          : `${module}: no rule on the listener: the default action (platform server) serves it`,
+      };
+    }
+    const total = rule.forward.reduce((sum, f) => sum + f.weight, 0);
+    const parts: string[] = [];
+    let unhealthy = false;
+    for (const f of rule.forward.filter((x) => x.weight > 0)) {
+      const health = await this.api.describeTargetHealth(f.targetGroupArn);
+      const ready = health.filter((h) => isReady(h, true)).length;
+      if (ready === 0) unhealthy = true;
+      const share = Math.round((f.weight * 100) / total);
+      parts.push(`${share}% to ${this.backendOf(f.targetGroupArn)} (${ready}/${health.length} targets healthy)`);
+    }
+    const summary = `${module}: rule ${String(rule.priority)} forwards ${parts.join(', ')}`;
+    if (unhealthy) return { status: 'not-verified', detail: `${summary}: no healthy target behind a weighted group` };
+    if (!this.config.publicUrl) {
+      return {
+        status: 'not-supported',
+        detail: `${summary}; the answering version cannot be checked without sending requests through the load balancer (router.publicUrl is not set)`,
+      };
+    }
+    const answer = await verifyThroughUrl({ publicUrl: this.config.publicUrl, module, expectedVersion });
+    return { status: answer.status, detail: `${answer.detail}; ${summary}` };
+  }
+
+  // ---- helpers ----
+
+  private findModuleRule(rules: AlbRule[], module: string): AlbRule | undefined {
+    return rules.find((r) => isModuleRule(r, module, this.config.pathPatterns));
+  }
+
+  private findPreviewRule(rules: AlbRule[], module: string): AlbRule | undefined {
+    return rules.find((r) => isPreviewRule(r, module, this.config.pathPatterns, this.config.previewHeader));
+  }
+
+  private foreignRule(module: string, rule: AlbRule): CutoverError {
+    return new CutoverError(
+      ErrorType.RouterRequestRejected,
+      `the rule of ${module} (priority ${String(rule.priority)}) does ${rule.actionTypes.join(' + ')}, not a plain ` +
+        'forward: Cutover does not change rules it cannot reproduce; make it a forward rule or remove it',
+    );
+  }
+
+  /**
+   * Creates a rule for the module at a free priority: a preview rule in front of the module's rule, a module rule
+   * behind its preview rule. A retried call that lost its answer finds the priority taken: then the rule is re-read
+   * (it may be ours) or the next free priority is tried.
+   */
+  private async createRule(
+    module: string,
+    role: 'module' | 'preview',
+    forward: AlbForward[],
+    rules: AlbRule[],
+  ): Promise<AlbRule> {
+    let known = rules;
+    for (let attempt = 1; ; attempt++) {
+      const live = this.findModuleRule(known, module);
+      const preview = this.findPreviewRule(known, module);
+      const existing = role === 'module' ? live : preview;
+      if (existing) {
+        if (!existing.forward) throw this.foreignRule(module, existing);
+        return sameForward(existing.forward, forward) ? existing : this.api.modifyRuleForward(existing.arn, forward);
+      }
+      const used = new Set(known.map((r) => r.priority).filter((p): p is number => typeof p === 'number'));
+      const bound =
+        role === 'preview'
+          ? { below: typeof live?.priority === 'number' ? live.priority : undefined }
+          : { above: typeof preview?.priority === 'number' ? preview.priority : undefined };
+      const priority = choosePriority(role, module, used, this.config.rulePriorities, bound);
+      if (priority === undefined) {
+        throw new CutoverError(
+          ErrorType.RouterRequestRejected,
+          `no free rule priority for the ${role} rule of ${module} in ${this.config.rulePriorities.first}..` +
+            `${this.config.rulePriorities.last} (${used.size} rules on the listener): widen router.rulePriorities`,
+        );
+      }
+      const pathPatterns = live?.conditions.pathPatterns ?? renderPathPatterns(this.config.pathPatterns, module);
+      try {
+        return await this.api.createRule({
+          listenerArn: this.config.listenerArn,
+          priority,
+          pathPatterns,
+          ...(role === 'preview' ? { httpHeader: { name: this.config.previewHeader, values: ['*'] } } : {}),
+          forward,
+          tags: { [TAG_MANAGED_BY]: 'cutover', [TAG_MODULE]: module, [TAG_ROLE]: role },
+        });
+      } catch (err) {
+        if (!(err instanceof PriorityInUseError) || attempt >= 5) throw err;
+        known = await this.api.describeRules(this.config.listenerArn);
+      }
+    }
+  }
+
+  /** A rule read back from the API (CreateRule/ModifyRule answer) must forward exactly as asked. */
+  private expectForward(rule: AlbRule, forward: AlbForward[]): AlbRule {
+    if (!sameForward(rule.forward, forward)) {
+      throw new CutoverError(
+        ErrorType.RuleReadbackMismatch,
+        `rule ${rule.arn} reads back as ${JSON.stringify(rule.forward)}, not ${JSON.stringify(forward)}`,
+      );
+    }
+    return rule;
+  }
+
+  /** The target group a rule may forward to: "default" is the platform server's; others must exist already. */
+  private async arnForRule(backend: string): Promise<string> {
+    if (backend === DEFAULT_BACKEND) {
+      const platform = await this.platformTargetGroup();
+      if (!platform) {
+        throw new CutoverError(
+          ErrorType.RouterRequestRejected,
+          'backend "default": the listener\'s default action does not forward to a target group; set router.platformTargetGroupArn',
+        );
+      }
+      return platform;
+    }
+    const group = await this.group(backend, false);
+    if (!group) throw unknownBackend(backend);
+    return group.arn;
+  }
+
+  private async platformTargetGroup(): Promise<string | undefined> {
+    if (this.platformArn === undefined) {
+      if (this.config.platformTargetGroupArn) {
+        this.platformArn = this.config.platformTargetGroupArn;
+      } else {
+        const listener = await this.api.describeListener(this.config.listenerArn);
+        const forward = listener.defaultForward;
+        this.platformArn = forward?.length === 1 && forward[0] ? forward[0].targetGroupArn : null;
+      }
+      if (this.platformArn) this.backendByArn.set(this.platformArn, DEFAULT_BACKEND);
+    }
+    return this.platformArn ?? undefined;
+  }
+
+  /**
+   * The target group of a backend: pre-created (targetGroupArns), else found by its deterministic name and
+   * checked to be Cutover's (tag), else created (when `create` and a targetGroups policy is configured).
+   */
+  private async group(backend: string, create: boolean): Promise<ResolvedGroup | undefined> {
+    const known = this.groups.get(backend);
+    if (known) return known;
+    const policy = this.config.targetGroups;
+    const name = targetGroupName(policy?.namePrefix ?? '', backend);
+    let found: AlbTargetGroup | undefined = await this.api.findTargetGroup(name);
+    let created = false;
+    if (found) {
+      const tags = (await this.api.describeTags([found.arn]))[found.arn] ?? {};
+      if (tags[TAG_BACKEND] !== backend) {
+        throw new CutoverError(
+          ErrorType.RouterRequestRejected,
+          `target group ${name} exists but is not Cutover's target group of backend "${backend}" (tag ${TAG_BACKEND} ` +
+            `is ${JSON.stringify(tags[TAG_BACKEND] ?? null)}): name it in router.targetGroupArns to use it, or rename it`,
+        );
+      }
+    } else {
+      if (!create) return undefined;
+      if (!policy) {
+        throw new CutoverError(
+          ErrorType.ResourceNotFound,
+          `no target group for backend "${backend}": add it to router.targetGroupArns, or set router.targetGroups ` +
+            'so that Cutover creates it',
+        );
+      }
+      const result = await this.api.createTargetGroup({
+        name,
+        vpcId: policy.vpcId,
+        port: policy.port,
+        protocol: policy.protocol,
+        healthCheck: {
+          path: policy.healthCheck.path,
+          intervalSeconds: Math.max(5, Math.round(policy.healthCheck.interval / 1000)),
+          timeoutSeconds: Math.max(2, Math.round(policy.healthCheck.timeout / 1000)),
+          healthyThreshold: policy.healthCheck.healthyThreshold,
+          unhealthyThreshold: policy.healthCheck.unhealthyThreshold,
+          matcher: policy.healthCheck.matcher,
+        },
+        tags: { [TAG_MANAGED_BY]: 'cutover', [TAG_BACKEND]: backend },
+      });
+      created = !result.existed;
+      found = result;
+    }
+    if (policy && (created || found.vpcId === policy.vpcId)) {
+      // Also after a crash between creating the group and setting its delay: set once per driver instance.
+      await this.api.setDeregistrationDelay(found.arn, Math.round(policy.deregistrationDelay / 1000));
+    }
+    const group: ResolvedGroup = { arn: found.arn, preCreated: false, protocol: found.protocol ?? 'HTTP' };
+    this.groups.set(backend, group);
+    this.backendByArn.set(found.arn, backend);
+    return group;
+  }
+
+  private groupRef(arn: string): { arn: string; label: string } {
+    return { arn, label: this.backendOf(arn) };
+  }
+
+  /** Backend names of every target group the rules forward to (tags read once per group). */
+  private async learnBackendNames(rules: AlbRule[]): Promise<void> {
+    await this.platformTargetGroup();
+    const unknown = [...new Set(rules.flatMap((r) => (r.forward ?? []).map((f) => f.targetGroupArn)))].filter(
+      (arn) => !this.backendByArn.has(arn),
+    );
+    if (unknown.length === 0) return;
+    const tags = await this.api.describeTags(unknown);
+    for (const arn of unknown) {
+      const backend = tags[arn]?.[TAG_BACKEND];
+      // A group Cutover did not create keeps its own name: the workflow then sees a foreign backend.
+      this.backendByArn.set(arn, backend ?? targetGroupNameFromArn(arn));
+    }
+  }
+
+  private backendOf(arn: string): string {
+    return this.backendByArn.get(arn) ?? targetGroupNameFromArn(arn);
+  }
+
+  private waitOptions() {
+    return { timeoutMs: this.config.targetHealthTimeout, pollMs: this.pollMs, clock: this.deps.clock };
+  }
+}
+
+function checkWeights(backends: WeightedBackend[]): void {
+  for (const b of backends) {
+    if (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > 100) {
+      throw new CutoverError(ErrorType.RouterRequestRejected, `weight of ${b.backend} must be 0..100, got ${b.weight}`);
+    }
+  }
+  if (!backends.some((b) => b.weight > 0)) {
+    throw new CutoverError(ErrorType.RouterRequestRejected, 'at least one backend needs a weight above 0');
+  }
+}
+
+function unknownBackend(backend: string): CutoverError {
+  return new CutoverError(
+    ErrorType.RouterRequestRejected,
+    `unknown backend "${backend}": no target group for it (publish the backend first)`,
+  );
+}
+
+function uniqueTargets(targets: AlbTarget[]): AlbTarget[] {
+  const seen = new Map<string, AlbTarget>();
+  for (const t of targets) seen.set(targetKey(t), t);
+  return [...seen.values()];
+}
