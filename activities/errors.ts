@@ -25,6 +25,16 @@ export const ErrorType = {
   DriverUnavailable: 'DriverUnavailableError',
   /** A referenced cloud resource (target group, listener...) does not exist. */
   ResourceNotFound: 'ResourceNotFoundError',
+  /** An OutSystems bundle is missing, unreadable, too large, or holds an entry that would escape its directory. */
+  BundleInvalid: 'BundleInvalidError',
+  /** A hook profile's build command failed. */
+  BuildFailed: 'BuildFailedError',
+  /** A Container Run / Update Configurations found no build or release to deploy. */
+  BuildNotFound: 'BuildNotFoundError',
+  /** A hook path (TargetPath, ResultPath, ConfigPath) is outside the configured roots. */
+  HookPathRejected: 'HookPathRejectedError',
+  /** A rolling batch made no progress (no new replica became healthy) within the progress deadline. */
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceededError',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

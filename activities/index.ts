@@ -10,6 +10,7 @@ import type { Drivers } from './drivers';
 import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
 import type { Color, ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
+import { createHookActivities } from './hooks';
 
 export interface DiscoverInput {
   application: string;
@@ -100,6 +101,9 @@ async function guarded<T>(body: () => Promise<T>): Promise<T> {
 
 export function createActivities(drivers: Drivers) {
   return {
+    // The OutSystems hook operations' own activities (activities/hooks.ts).
+    ...createHookActivities(drivers),
+
     /** Reads what is live from the router and platform (never from a local file). */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
       return guarded(async () => {

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { CutoverClient, DeploymentAlreadyRunningError, SpecInvalidError } from './client';
+import type { DeploymentStatus } from './client';
+import { formatHookDeadline } from './hooks/deadline';
 import { formatStatus, ProgressPrinter } from './progress';
 import { formatSpecIssues, validateSpec } from '../workflows/spec';
 
@@ -65,6 +67,16 @@ async function watchUntilDone(client: CutoverClient, id: string): Promise<number
     last = status;
   }
   return last?.outcome === 'succeeded' ? EXIT.ok : EXIT.deploymentFailed;
+}
+
+/** For a deployment started by an OutSystems hook: how long LifeTime still waits for its result. */
+function hookLine(status: DeploymentStatus): string {
+  return status.hook ? `\n${formatHookDeadline(status.hook)}` : '';
+}
+
+async function hookNote(client: CutoverClient, id: string): Promise<string> {
+  const status = await client.status(id).catch(() => undefined);
+  return status?.hook ? ` (${formatHookDeadline(status.hook)})` : '';
 }
 
 function requireBy(by: string | undefined): string {
@@ -144,7 +156,7 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
           return last?.outcome === 'succeeded' ? EXIT.ok : EXIT.deploymentFailed;
         }
         const status = await client.status(id);
-        print(Boolean(opts.json), status, () => formatStatus(status));
+        print(Boolean(opts.json), status, () => `${formatStatus(status)}${hookLine(status)}`);
         return EXIT.ok;
       });
       process.exitCode = code;
@@ -184,8 +196,11 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
       .option('--version <version>', 'the version you mean (refused if another is waiting)')
       .action(async (id: string, opts: Record<string, string | undefined>) => {
         const by = requireBy(opts.by);
-        await withClient((client) => act(client, id, by, opts));
-        process.stdout.write(`${name} sent to ${id}\n`);
+        const note = await withClient(async (client) => {
+          await act(client, id, by, opts);
+          return hookNote(client, id);
+        });
+        process.stdout.write(`${name} sent to ${id}${note}\n`);
       });
 
   decision('approve', 'approve the deployment waiting at its approval gate', (c, id, by, o) =>
@@ -213,12 +228,33 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
       await withClient(async (client) => {
         try {
           const result = await client.promote(id, { by, version: opts.version, comment: opts.reason });
-          process.stdout.write(`promoted ${result.version} (${id})\n`);
+          process.stdout.write(`promoted ${result.version} (${id})${await hookNote(client, id)}\n`);
         } catch (err) {
           const cause = (err as { cause?: Error }).cause;
           throw new CliError(cause?.message ?? (err as Error).message, EXIT.refused);
         }
       });
+    });
+
+  const hooks = program.command('hooks').description('the OutSystems deployment-zone hooks (docs/outsystems-hooks.md)');
+  hooks
+    .command('serve')
+    .description('serve the four Automatic-mode hook endpoints (runs until SIGINT/SIGTERM)')
+    .requiredOption('--config <file>', 'hook configuration (YAML), e.g. examples/hooks.yaml')
+    .option('--port <port>', 'port to listen on (default: server.port of the configuration, else 8480)')
+    .option('--host <host>', 'address to bind (default: server.host of the configuration, else 127.0.0.1)')
+    .action(async (opts: { config: string; port?: string; host?: string }) => {
+      const { serveHooks } = await import('./hooks/serve');
+      const port = opts.port === undefined ? undefined : Number(opts.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) {
+        throw new CliError(`--port must be a port number, got "${opts.port}"`, EXIT.badInput);
+      }
+      try {
+        await serveHooks({ configFile: opts.config, port, host: opts.host });
+      } catch (err) {
+        if ((err as Error).name === 'HookConfigError') throw new CliError((err as Error).message, EXIT.badInput);
+        throw err;
+      }
     });
 
   program

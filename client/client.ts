@@ -18,6 +18,9 @@ import { formatSpecIssues, validateSpec } from '../workflows/spec';
 import type { DeploymentSpec } from '../workflows/spec';
 import { deploymentId, FINAL_PHASES, WORKFLOW_TYPES } from '../workflows/types';
 import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../workflows/types';
+import { HOOK_WORKFLOW_TYPES, hookWorkflowId } from '../workflows/hook-types';
+import type { HookOperationInput, HookOperationResult, HookOperationStatus } from '../workflows/hook-types';
+import { hookStatusQuery } from '../workflows/outsystems-hooks';
 import { connectionOptions, temporalConfigFromEnv } from './connection';
 import type { TemporalConfig } from './connection';
 
@@ -113,7 +116,58 @@ export class CutoverClient {
   }
 
   async status(id: string): Promise<DeploymentStatus> {
-    return this.handle(id).query(statusQuery);
+    const handle = this.handle(id);
+    const [status, hook] = await Promise.all([handle.query(statusQuery), this.hookOf(handle)]);
+    return hook ? { ...status, hook } : status;
+  }
+
+  /** For a deployment started by an OutSystems hook: its deadline and operation (from the deployment's memo). */
+  private async hookOf(handle: WorkflowHandle): Promise<DeploymentStatus['hook']> {
+    try {
+      const memo = (await handle.describe()).memo ?? {};
+      const { hookDeadline, hookWorkflowId, hookStage, operationId } = memo;
+      if (typeof hookDeadline !== 'string' || typeof hookWorkflowId !== 'string') return undefined;
+      return {
+        deadline: hookDeadline,
+        workflowId: hookWorkflowId,
+        stage: String(hookStage),
+        operationId: String(operationId),
+      };
+    } catch {
+      return undefined; // the status query answered; the memo is an extra
+    }
+  }
+
+  /**
+   * Starts the workflow of one OutSystems hook call, or finds the one already started for it (same id:
+   * hook-<ApplicationKey>-<OperationId>-<stage>). A closed one is never re-run: `closed` says so.
+   */
+  async startHookOperation(input: HookOperationInput): Promise<{ workflowId: string; runId: string; closed: boolean }> {
+    const workflowId = hookWorkflowId(input.call.applicationKey, input.call.operationId, input.stage);
+    try {
+      const handle = await this.temporal.workflow.start(HOOK_WORKFLOW_TYPES.operation, {
+        taskQueue: this.config.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, closed: false };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const description = await this.handle(workflowId).describe();
+      return { workflowId, runId: description.runId, closed: true };
+    }
+  }
+
+  /** The state of a hook operation (stage, deadline, child deployment, result once written). */
+  async hookStatus(workflowId: string): Promise<HookOperationStatus> {
+    return this.handle(workflowId).query(hookStatusQuery);
+  }
+
+  /** Waits for a hook operation's result (what it wrote into the result file). */
+  async hookResult(workflowId: string): Promise<HookOperationResult> {
+    return (await this.handle(workflowId).result()) as HookOperationResult;
   }
 
   async approve(id: string, input: ApproveInput): Promise<void> {

@@ -96,6 +96,11 @@ export interface DeploymentStatus {
   events: { at: string; message: string }[];
   outcome?: Outcome;
   reason?: string;
+  /**
+   * Deployments started by an OutSystems hook: when LifeTime stops waiting for the hook's result file (ISO time)
+   * and the hook operation's workflow id. Filled in by the client from the deployment's memo.
+   */
+  hook?: { deadline: string; workflowId: string; stage: string; operationId: string };
 }
 
 export interface DeploymentResult {

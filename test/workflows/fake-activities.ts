@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
+import type { HookActivities } from '../../activities/hooks';
 import { ErrorType } from '../../activities/errors';
 import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
@@ -64,7 +65,27 @@ export function createWorld(options: WorldOptions): World {
 
   const record = (name: string, input: unknown) => calls.push({ name, input: JSON.parse(JSON.stringify(input)) });
 
+  // The OutSystems hook activities are not part of the blue-green world: calling one fails loudly.
+  const notFaked = (name: string) => () =>
+    Promise.reject(new Error(`activity ${name} is not faked by this test world`));
+  const hookActivities = Object.fromEntries(
+    (
+      [
+        'prepareBuild',
+        'readBuild',
+        'snapshotConfig',
+        'readRelease',
+        'recordRelease',
+        'forgetRelease',
+        'listApplicationReplicaSets',
+        'isWorkflowRunning',
+        'writeHookResult',
+      ] as const
+    ).map((name) => [name, notFaked(name)]),
+  ) as unknown as HookActivities;
+
   const activities: Activities = {
+    ...hookActivities,
     async discoverLive(input) {
       record('discoverLive', input);
       return {
@@ -86,7 +107,11 @@ export function createWorld(options: WorldOptions): World {
           running: true,
         });
       }
-      sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
+      sets[spec.name] = {
+        ...spec,
+        desired: spec.replicas,
+        replicas: replicas.slice(0, spec.replicas),
+      };
       return sets[spec.name] as ReplicaSetState;
     },
     async awaitHealthy(input) {

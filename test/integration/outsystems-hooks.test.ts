@@ -1,0 +1,254 @@
+/**
+ * The OutSystems hook protocol end to end, on real parts: LifeTime's GETs (Base64 parameters, token as an extra
+ * URL parameter) against the hook server, the Temporal dev server with a worker, the local platform (real
+ * processes started from the unpacked bundle) and the local router, with a load generator through the router
+ * counting failed requests.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { projectRoot } from '../../examples/local-stack';
+import { hookWorkflowId, versionFromOperation } from '../../workflows/hook-types';
+import { deploymentId } from '../../workflows/types';
+import { createFixture } from '../support/local-fixture';
+import type { Fixture } from '../support/local-fixture';
+import { hookConfig, lifeTimeGet, makeHookDirs, startHookServer, waitForFile, writeZip } from '../support/hooks';
+import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
+
+const KEY = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
+const OP_BUILD = '11111111-2222-4333-8444-555555555555';
+const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
+const OP_REMOVE = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
+
+/** Environment variables and working directory of the application's live replicas, read from /proc. */
+function replicaProcesses(application: string): { env: Record<string, string>; cwd: string }[] {
+  const out: { env: Record<string, string>; cwd: string }[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const env = Object.fromEntries(
+        fs
+          .readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      if (env.CUTOVER_APP !== application || env.CUTOVER_REPLICA_ID === 'platform-server') continue;
+      out.push({ env, cwd: fs.readlinkSync(`/proc/${pid}/cwd`) });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
+describe('OutSystems deployment-zone hooks', () => {
+  let f: Fixture;
+  let dirs: HookDirs;
+  let server: RunningHookServer;
+  let envName: string;
+  const hookIds: string[] = [];
+
+  beforeEach(async () => {
+    f = await createFixture('hooks');
+    await f.startInProcessWorker();
+    dirs = makeHookDirs('it');
+    envName = 'test';
+    const profile = {
+      environment: envName,
+      replicas: 2,
+      platform: { kind: 'local', stateDir: f.platformDir },
+      router: { kind: 'local', adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl },
+      strategy: { type: 'blue-green', rollbackWindow: '0s', approval: { mode: 'required', timeout: '10m' } },
+      health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },
+    };
+    server = await startHookServer(
+      hookConfig(dirs, {
+        profiles: { containers: profile },
+        applications: [{ name: 'Customer Portal', application: f.application, profile: 'containers' }],
+      }),
+      f.client,
+    );
+  });
+
+  afterEach(async () => {
+    for (const id of [...hookIds, deploymentId(envName, f.application)]) {
+      await f.client
+        .handle(id)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
+    hookIds.length = 0;
+    await server.close();
+    await f.close();
+    fs.rmSync(dirs.base, { recursive: true, force: true });
+  });
+
+  function params(operationId: string, overrides: HookParams = {}): HookParams {
+    return {
+      Address: 'lifetime.example.internal',
+      ApplicationName: 'Customer Portal',
+      ApplicationKey: KEY,
+      OperationId: operationId,
+      TargetPath: dirs.target,
+      ResultPath: dirs.result,
+      ConfigPath: dirs.config,
+      ModuleNames: JSON.stringify(f.modules),
+      ...overrides,
+    };
+  }
+
+  const resultFile = (op: string, ext: string) => path.join(dirs.result, `${KEY}_${op}.${ext}`);
+
+  /** The bundle LifeTime leaves in TargetPath: the sample app plus a manifest saying how a replica starts. */
+  async function givenBundle(operationId: string): Promise<void> {
+    await writeZip(path.join(dirs.target, `${KEY}_${operationId}.zip`), {
+      'cutover.json': JSON.stringify({ command: [process.execPath, 'app/server.js'] }),
+      'app/server.js': fs.readFileSync(path.join(projectRoot(), 'dist/examples/sample-app/server.js')),
+      'app/README.txt': 'the application',
+    });
+  }
+
+  async function call(stage: Parameters<typeof lifeTimeGet>[1], op: string, overrides: HookParams = {}) {
+    const res = await lifeTimeGet(server, stage, params(op, overrides));
+    if (res.body.workflowId) hookIds.push(res.body.workflowId);
+    return res;
+  }
+
+  test('Build -> Run -> Update Configurations -> Remove, with 0 failed requests through the router', async () => {
+    // Given: the platform server serves every module; traffic flows through the router.
+    expect(await f.versionOf('Catalog')).toBe('platform-server');
+    const load = f.load();
+    await givenBundle(OP_BUILD);
+    const version = versionFromOperation(OP_BUILD);
+    const appDeployment = deploymentId(envName, f.application);
+
+    // When: Container Build.
+    const build = await call('build', OP_BUILD);
+    // Then: 2xx at once; the bundle is unpacked into the version's directory; an empty .preparedone.
+    expect(build.status).toBe(202);
+    expect(await waitForFile(resultFile(OP_BUILD, 'preparedone'))).toBe('');
+    const bundleDir = path.join(dirs.builds, f.application, 'builds', OP_BUILD);
+    expect(fs.readFileSync(path.join(bundleDir, 'app', 'README.txt'), 'utf8')).toBe('the application');
+
+    // When: Container Run (the profile requires approval).
+    const run = await call('run', OP_BUILD);
+    // Then: answered before the work is done — the deployment waits at its gate, with the hook's deadline.
+    expect(run.status).toBe(202);
+    const waiting = await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    expect(fs.existsSync(resultFile(OP_BUILD, 'deploydone'))).toBe(false);
+    const hookStatus = await f.client.hookStatus(run.body.workflowId);
+    expect(waiting.hook).toEqual({
+      deadline: hookStatus.hookDeadline,
+      workflowId: hookWorkflowId(KEY, OP_BUILD, 'run'),
+      stage: 'run',
+      operationId: OP_BUILD,
+    });
+    const minutesLeft = (Date.parse(hookStatus.hookDeadline) - Date.now()) / 60_000;
+    expect(minutesLeft).toBeGreaterThan(20);
+    expect(minutesLeft).toBeLessThanOrEqual(30);
+    // The gate closes before the hook times out (deadline minus finishMargin, 2 minutes by default).
+    expect(Date.parse(waiting.approval.deadline!)).toBeLessThanOrEqual(Date.parse(hookStatus.hookDeadline) - 120_000);
+
+    // When: a configuration change arrives while the Run still waits: it waits for the application.
+    fs.writeFileSync(path.join(dirs.config, 'app.config'), 'FeatureX=on\n');
+    const configs = await call('configs', OP_CONFIG);
+    expect(configs.status).toBe(202);
+    await waitUntil(
+      async () => (await f.client.hookStatus(configs.body.workflowId)).state === 'waiting-for-application',
+    );
+
+    await f.client.approve(appDeployment, { by: 'release-manager', version });
+    // Then: the Run reports success; the modules answer from the new version, started from the bundle.
+    expect(await waitForFile(resultFile(OP_BUILD, 'deploydone'))).toBe('');
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe(version);
+
+    // The configuration update runs next, as its own deployment of the same version.
+    const configWaiting = await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    expect(configWaiting.version).toBe(version);
+    await f.client.approve(appDeployment, { by: 'release-manager' });
+    expect(await waitForFile(resultFile(OP_CONFIG, 'configsdone'))).toBe('');
+    const replicas = replicaProcesses(f.application);
+    expect(replicas).toHaveLength(2);
+    for (const r of replicas) {
+      expect(r.cwd).toBe(bundleDir);
+      expect(r.env.CUTOVER_VERSION).toBe(version);
+      expect(r.env.CUTOVER_OPERATION_ID).toBe(OP_BUILD);
+      expect(fs.readFileSync(path.join(r.env.CUTOVER_CONFIG_DIR!, 'app.config'), 'utf8')).toBe('FeatureX=on\n');
+      expect(r.env.CUTOVER_CONFIG_REVISION).toMatch(/^[0-9a-f]{12}$/);
+    }
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe(version);
+
+    // When: Container Remove.
+    const remove = await call('remove', OP_REMOVE);
+    expect(remove.status).toBe(202);
+    expect(await waitForFile(resultFile(OP_REMOVE, 'undeploydone'))).toBe('');
+    const report = await load.stop();
+
+    // Then: every container is gone, the explicit rules are deleted, the platform server serves the modules again.
+    expect(replicaProcesses(f.application)).toEqual([]);
+    expect(await f.platform.listReplicaSets(f.application)).toEqual([]);
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe('platform-server');
+    const rules = (await (await fetch(`${f.stack.adminUrl}/rules`)).json()) as { rules: Record<string, unknown> };
+    for (const m of f.modules) expect(rules.rules[m]).toBeUndefined();
+    expect(report.failed).toBe(0);
+    expect(report.byVersion[version]).toBeGreaterThan(0);
+  });
+
+  test('a failure is reported as {"Error":{"Message":...}}; re-delivery starts nothing new and yields the same result', async () => {
+    const op = '12345678-0000-4000-8000-000000000001';
+    // When: a Container Run for an operation that was never built.
+    const first = await call('run', op);
+    const content = await waitForFile(resultFile(op, 'deploydone'));
+
+    // Then: the error document LifeTime shows to the operator.
+    expect(first.status).toBe(202);
+    expect(JSON.parse(content)).toEqual({
+      Error: {
+        Message: `no build of operation ${op} for ${f.application}: the Container Build hook must run (and succeed) first`,
+      },
+    });
+
+    // When: LifeTime re-delivers the same call (once with the file there, once after it was removed).
+    const again = await call('run', op);
+    fs.rmSync(resultFile(op, 'deploydone'));
+    const afterRemoval = await call('run', op);
+
+    // Then: the same (closed) workflow run answers, nothing runs again, and the file is the same.
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ alreadyDone: true, workflowId: first.body.workflowId, runId: first.body.runId });
+    expect(afterRemoval.body).toMatchObject({ alreadyDone: true, runId: first.body.runId });
+    expect(fs.readFileSync(resultFile(op, 'deploydone'), 'utf8')).toBe(content);
+    const runs: string[] = [];
+    for await (const wf of f.client.temporal.workflow.list({ query: `WorkflowId = '${first.body.workflowId}'` })) {
+      runs.push(wf.runId);
+    }
+    expect(runs).toEqual([first.body.runId]);
+  });
+
+  test('a bundle whose entries would escape its directory (zip-slip) fails the Build; nothing is written outside', async () => {
+    const op = '12345678-0000-4000-8000-000000000002';
+    // Zip tools refuse to write such entries: write "xx/xx/escaped.txt", then patch the name to "../../escaped.txt".
+    const zipFile = path.join(dirs.target, `${KEY}_${op}.zip`);
+    await writeZip(zipFile, { 'ok.txt': 'fine', 'xx/xx/escaped.txt': 'evil' });
+    const bytes = fs.readFileSync(zipFile);
+    let at = bytes.indexOf('xx/xx/');
+    for (; at >= 0; at = bytes.indexOf('xx/xx/', at)) bytes.write('../../', at);
+    fs.writeFileSync(zipFile, bytes);
+
+    const res = await call('build', op);
+    const content = await waitForFile(resultFile(op, 'preparedone'));
+
+    expect(res.status).toBe(202);
+    expect(JSON.parse(content).Error.Message).toMatch(/invalid relative path: \.\.\/\.\.\/escaped\.txt/);
+    expect(fs.existsSync(path.join(dirs.builds, f.application, 'escaped.txt'))).toBe(false);
+    expect(fs.existsSync(path.join(dirs.builds, f.application, 'builds', op))).toBe(false);
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}

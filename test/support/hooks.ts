@@ -1,0 +1,149 @@
+/**
+ * Test support for the OutSystems hooks: LifeTime's side of the protocol
+ * (GETs with Base64 parameters and the token as an extra URL parameter,
+ * polling ResultPath for the result file), real zip bundles, and a hook
+ * server with a configuration rooted in a temp directory.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import * as yazl from 'yazl';
+import type { CutoverClient } from '../../client/client';
+import { validateHookConfig } from '../../client/hooks/config';
+import type { HookConfig, HookConfigInput } from '../../client/hooks/config';
+import { hookQuery } from '../../client/hooks/params';
+import type { ProtocolParameter } from '../../client/hooks/params';
+import { buildHookServer, hookPath } from '../../client/hooks/server';
+import type { HookStage } from '../../workflows/hook-types';
+
+export const HOOK_TOKEN = 'test-token-0123456789abcdef';
+
+/** Writes a real zip file with these entries (name -> content). */
+export async function writeZip(file: string, entries: Record<string, string | Buffer>): Promise<void> {
+  const zip = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(entries)) {
+    zip.addBuffer(Buffer.isBuffer(content) ? content : Buffer.from(content), name, { mode: 0o100644 });
+  }
+  zip.end();
+  await new Promise<void>((resolve, reject) => {
+    const out = fs.createWriteStream(file);
+    out.on('close', resolve);
+    out.on('error', reject);
+    zip.outputStream.on('error', reject).pipe(out);
+  });
+}
+
+export interface HookDirs {
+  base: string;
+  /** TargetPath: where LifeTime leaves the bundles. */
+  target: string;
+  /** ResultPath: where LifeTime polls for result files. */
+  result: string;
+  /** ConfigPath: the application's configuration files. */
+  config: string;
+  builds: string;
+  /** A directory outside every root. */
+  outside: string;
+}
+
+export function makeHookDirs(name: string): HookDirs {
+  const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `cutover-hooks-${name}-`)));
+  const dirs: HookDirs = {
+    base,
+    target: path.join(base, 'deploy', 'target'),
+    result: path.join(base, 'deploy', 'result'),
+    config: path.join(base, 'config'),
+    builds: path.join(base, 'builds'),
+    outside: path.join(base, 'outside'),
+  };
+  for (const dir of [dirs.target, dirs.result, dirs.config, dirs.outside]) fs.mkdirSync(dir, { recursive: true });
+  return dirs;
+}
+
+export function hookConfig(dirs: HookDirs, overrides: Partial<HookConfigInput>): HookConfig {
+  return validateHookConfig({
+    auth: { tokenEnv: 'CUTOVER_HOOK_TOKEN' },
+    roots: {
+      target: [path.join(dirs.base, 'deploy')],
+      result: [path.join(dirs.base, 'deploy')],
+      config: [dirs.config],
+    },
+    buildsRoot: dirs.builds,
+    profiles: {},
+    applications: [],
+    ...overrides,
+  });
+}
+
+export interface RunningHookServer {
+  url: string;
+  app: FastifyInstance;
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+export async function startHookServer(
+  config: HookConfig,
+  client: CutoverClient,
+  extra: { exclusiveRetryMs?: number } = {},
+): Promise<RunningHookServer> {
+  const logs: Record<string, unknown>[] = [];
+  const app = await buildHookServer({
+    config,
+    token: HOOK_TOKEN,
+    client,
+    log: (entry) => logs.push(entry),
+    exclusiveRetryMs: extra.exclusiveRetryMs ?? 500,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, app, logs, close: () => app.close() };
+}
+
+/** What the hook server answers (JSON), loosely: each test reads the fields it expects. */
+export interface HookAnswer {
+  started?: boolean;
+  alreadyDone?: boolean;
+  workflowId: string;
+  runId?: string;
+  resultFile?: string;
+  error?: string;
+  message: string;
+  issues?: { parameter: string; message: string }[];
+}
+
+export type HookParams = Partial<Record<ProtocolParameter, string>>;
+
+/** One hook call exactly as LifeTime makes it: GET, each parameter Base64, the token as an extra parameter. */
+export async function lifeTimeGet(
+  server: { url: string },
+  stage: HookStage,
+  params: HookParams,
+  options: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: HookAnswer; text: string }> {
+  const extra: Record<string, string> = options.token === null ? {} : { token: options.token ?? HOOK_TOKEN };
+  const res = await fetch(`${server.url}${hookPath(stage)}?${hookQuery(params, extra)}`, { headers: options.headers });
+  const text = await res.text();
+  let body: unknown = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { message: text };
+  }
+  return { status: res.status, body: body as HookAnswer, text };
+}
+
+/** Polls for a file like LifeTime polls ResultPath; resolves with its content. */
+export async function waitForFile(file: string, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${file} did not appear within ${timeoutMs} ms`);
+}

@@ -1,0 +1,399 @@
+/**
+ * One workflow per OutSystems hook call (workflow id
+ * `hook-<ApplicationKey>-<OperationId>-<stage>`, so a re-delivered call finds
+ * the same run): do the stage's work, then write the result file LifeTime
+ * waits for — empty on success, {"Error":{"Message":...}} on failure.
+ *
+ * - Container Build: unpack the bundle into the version's directory (and run the profile's build command).
+ * - Container Run: deploy that build with the profile's strategy, as a child deployment.
+ * - Update Configurations: deploy the live build again with the new configuration.
+ * - Container Remove: retire every replica set of the application and delete its explicit rules.
+ *
+ * Run, Update Configurations and Remove run as a child with the application's
+ * business id `deploy-<environment>-<application>`: two operations for the same
+ * application never run at once; a second one waits for the first (until its
+ * hook deadline).
+ */
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  condition,
+  defineQuery,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  allHandlersFinished,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { RetryPolicy } from '@temporalio/common';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
+import { backendName } from '../activities/ports';
+import { blueGreenDeployment } from './blue-green';
+import { resultFileName, versionFromOperation } from './hook-types';
+import type {
+  BuildRecord,
+  ConfigSnapshot,
+  HookOperationInput,
+  HookOperationResult,
+  HookOperationState,
+  HookOperationStatus,
+  ReleaseRecord,
+  RetireApplicationInput,
+  RetireApplicationResult,
+} from './hook-types';
+import { formatSpecIssues, validateSpec } from './spec';
+import type { DeploymentSpec } from './spec';
+import { deploymentId } from './types';
+import type { DeploymentResult } from './types';
+
+/** The state of one hook operation: stage, deadline, what it waits for, its result once written. */
+export const hookStatusQuery = defineQuery<HookOperationStatus>('hookStatus');
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
+/** File and API work that ends quickly. */
+const quickApiCall = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+
+/** Unpacking a bundle and running a build command: long, heartbeating. */
+const buildCall = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
+/** The result file is the only thing LifeTime sees: keep trying for a while. */
+const resultCall = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 30 },
+});
+
+/** Draining, retiring (as in the blue-green workflow). */
+const platformCall = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const awaitDrained = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry,
+});
+
+const DRAIN_TIMEOUT_MS = 30_000;
+const EXCLUSIVE_RETRY_MS = 5_000;
+
+/** Thrown inside a stage to end it with this message in the result file. */
+class StageFailed extends Error {
+  override readonly name = 'StageFailed';
+}
+
+export async function outSystemsHookOperation(input: HookOperationInput): Promise<HookOperationResult> {
+  const { call, stage } = input;
+  const fileName = resultFileName(call.applicationKey, call.operationId, stage);
+  const status: HookOperationStatus = {
+    workflowId: workflowInfo().workflowId,
+    stage,
+    applicationKey: call.applicationKey,
+    applicationName: call.applicationName,
+    operationId: call.operationId,
+    application: input.application,
+    hookDeadline: input.hookDeadline,
+    state: 'preparing',
+  };
+  setHandler(hookStatusQuery, () => status);
+  const deadline = Date.parse(input.hookDeadline);
+  const profile = input.profile;
+  const environment = profile.environment ?? 'default';
+  const appDeploymentId = deploymentId(environment, input.application);
+  const version = versionFromOperation(call.operationId);
+
+  let outcome: Omit<HookOperationResult, 'resultFile' | 'content'>;
+  try {
+    outcome = await runStage();
+  } catch (err) {
+    outcome = { ok: false, message: describeFailure(err) };
+  }
+  setState('writing-result');
+  const content = outcome.ok ? '' : JSON.stringify({ Error: { Message: outcome.message ?? 'failed' } });
+  await resultCall.writeHookResult({
+    resultPath: input.paths.result,
+    resultRoots: input.roots.result,
+    fileName,
+    content,
+  });
+  const result: HookOperationResult = { ...outcome, resultFile: fileName, content };
+  status.result = result;
+  setState('done', outcome.ok ? 'succeeded' : outcome.message);
+  await condition(allHandlersFinished);
+  return result;
+
+  // ---- the stages ----
+
+  async function runStage(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    switch (stage) {
+      case 'build':
+        return build();
+      case 'run':
+        return run();
+      case 'configs':
+        return updateConfigurations();
+      case 'remove':
+        return remove();
+    }
+  }
+
+  async function build(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    if (!input.paths.target) throw new StageFailed('TargetPath is missing');
+    const platform = profile.platform as { kind: string; command?: string[] };
+    const record = await buildCall.prepareBuild({
+      targetPath: input.paths.target,
+      targetRoots: input.roots.target,
+      applicationKey: call.applicationKey,
+      operationId: call.operationId,
+      application: input.application,
+      version,
+      buildsRoot: input.buildsRoot,
+      build: input.build,
+      profileCommand: platform.kind === 'local' ? platform.command : undefined,
+    });
+    log.info('bundle prepared', { bundleDir: record.bundleDir, commandSource: record.commandSource });
+    return { ok: true, version: record.version };
+  }
+
+  async function run(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    const built: BuildRecord = await quickApiCall.readBuild({
+      buildsRoot: input.buildsRoot,
+      application: input.application,
+      operationId: call.operationId,
+    });
+    const config = input.paths.config ? await snapshot(input.paths.config) : undefined;
+    return deploy(() =>
+      Promise.resolve({
+        application: input.application,
+        version: built.version,
+        operationId: call.operationId,
+        bundleDir: built.bundleDir,
+        command: built.command,
+        modules: call.modules,
+        config,
+        updatedAt: '',
+      }),
+    );
+  }
+
+  async function updateConfigurations(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    if (!input.paths.config) throw new StageFailed('ConfigPath is missing');
+    const config = await snapshot(input.paths.config);
+    // A configuration-only change: the live build, redeployed with the new configuration (blue-green). The live
+    // release is read once the application is free, so a change that waited for a Run applies to its result.
+    return deploy(async () => {
+      const live = await quickApiCall.readRelease({ buildsRoot: input.buildsRoot, application: input.application });
+      if (!live) {
+        throw new StageFailed(
+          `${input.application} has no release deployed by the hook server yet: nothing to reconfigure (a Container Run must succeed first)`,
+        );
+      }
+      return { ...live, modules: call.modules.length ? call.modules : live.modules, config };
+    });
+  }
+
+  async function remove(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    const live = await quickApiCall.readRelease({ buildsRoot: input.buildsRoot, application: input.application });
+    const modules = [...new Set([...call.modules, ...(live?.modules ?? [])])];
+    // The profile's platform and router with their defaults filled in (validated as a whole spec).
+    const normalized = validateSpec({ ...profile, application: input.application, version, modules: ['_'] });
+    if (!normalized.ok)
+      throw new StageFailed(`the deployment profile is invalid: ${formatSpecIssues(normalized.issues)}`);
+    const retireInput: RetireApplicationInput = {
+      application: input.application,
+      modules,
+      platform: normalized.spec.platform,
+      router: normalized.spec.router,
+    };
+    setState('waiting-for-application');
+    const child = await startExclusive(() =>
+      startChild(retireApplication, {
+        workflowId: appDeploymentId,
+        args: [retireInput],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        memo: hookMemo(),
+      }),
+    );
+    setState('retiring', `running as ${appDeploymentId}`);
+    const retired = await child.result();
+    await quickApiCall.forgetRelease({ buildsRoot: input.buildsRoot, application: input.application });
+    log.info('application removed', { ...retired });
+    return { ok: true, deploymentId: appDeploymentId };
+  }
+
+  // ---- helpers ----
+
+  async function snapshot(configPath: string): Promise<ConfigSnapshot> {
+    return quickApiCall.snapshotConfig({
+      configPath,
+      configRoots: input.roots.config,
+      application: input.application,
+      operationId: call.operationId,
+      buildsRoot: input.buildsRoot,
+    });
+  }
+
+  /** Runs the release as the profile's deployment; records it as live when it succeeds. */
+  async function deploy(
+    prepare: () => Promise<ReleaseRecord>,
+  ): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
+    setState('waiting-for-application');
+    let release: ReleaseRecord | undefined;
+    const child = await startExclusive(async () => {
+      release = await prepare();
+      return startChild(blueGreenDeployment, {
+        workflowId: appDeploymentId,
+        args: [{ spec: deploymentSpec(release), searchAttributes: input.searchAttributes }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        memo: hookMemo(),
+      });
+    });
+    if (!release) throw new StageFailed('no release to deploy');
+    setState('deploying', `running as ${appDeploymentId}`);
+    let result: DeploymentResult;
+    try {
+      result = await child.result();
+    } catch (err) {
+      const failed = deploymentResultOf(err);
+      if (!failed) throw err;
+      return {
+        ok: false,
+        message: `deployment ${appDeploymentId} of ${input.application} ${release.version} ${failed.outcome}: ${failed.reason ?? 'no reason given'}`,
+        deploymentId: appDeploymentId,
+        version: release.version,
+        outcome: failed.outcome,
+      };
+    }
+    await quickApiCall.recordRelease({
+      buildsRoot: input.buildsRoot,
+      release: { ...release, updatedAt: new Date().toISOString() },
+    });
+    return { ok: true, deploymentId: appDeploymentId, version: release.version, outcome: result.outcome };
+  }
+
+  /** The profile completed into a spec; an approval gate is cut to close before the hook times out. */
+  function deploymentSpec(release: ReleaseRecord): DeploymentSpec {
+    const platform = profile.platform as { kind: string; env?: Record<string, string>; command?: string[] };
+    const env: Record<string, string> = {
+      ...(platform.env ?? {}),
+      CUTOVER_BUNDLE_DIR: release.bundleDir,
+      CUTOVER_OPERATION_ID: release.operationId,
+      OUTSYSTEMS_APPLICATION_KEY: call.applicationKey,
+      ...(release.config
+        ? { CUTOVER_CONFIG_DIR: release.config.dir, CUTOVER_CONFIG_REVISION: release.config.revision }
+        : {}),
+    };
+    const raw = {
+      ...profile,
+      application: input.application,
+      version: release.version,
+      modules: release.modules,
+      platform: { ...platform, env, ...(release.command ? { command: release.command } : {}) },
+    };
+    const validated = validateSpec(raw);
+    if (!validated.ok)
+      throw new StageFailed(`the deployment profile is invalid: ${formatSpecIssues(validated.issues)}`);
+    const spec = validated.spec;
+    const approval = (spec.strategy as { approval?: { mode: string; timeout: number } }).approval;
+    if (approval?.mode === 'required') {
+      const remaining = deadline - Date.now() - input.finishMarginMs;
+      if (remaining <= 0) throw new StageFailed('the hook deadline has passed before the deployment could start');
+      approval.timeout = Math.min(approval.timeout, remaining);
+    }
+    return spec;
+  }
+
+  /** Starts the application's child; while another operation of the application runs, waits for it. */
+  async function startExclusive<T>(start: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        // Checked first so that what `start` reads (the live release) is read once the other operation is over.
+        if (await quickApiCall.isWorkflowRunning({ workflowId: appDeploymentId })) {
+          throw new WorkflowExecutionAlreadyStartedError('application busy', appDeploymentId, '');
+        }
+        return await start();
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        if (Date.now() >= deadline) {
+          throw new StageFailed(
+            `another operation on ${input.application} (${appDeploymentId}) was still running at the hook deadline`,
+          );
+        }
+        if (status.detail === undefined || !status.detail.startsWith('waiting')) {
+          log.info('another operation of the application is running: waiting', { deploymentId: appDeploymentId });
+        }
+        setState('waiting-for-application', `waiting for ${appDeploymentId} to finish`);
+        await sleep(Math.min(input.exclusiveRetryMs ?? EXCLUSIVE_RETRY_MS, Math.max(1, deadline - Date.now())));
+      }
+    }
+  }
+
+  function hookMemo(): Record<string, unknown> {
+    return {
+      hookDeadline: input.hookDeadline,
+      hookWorkflowId: status.workflowId,
+      hookStage: stage,
+      operationId: call.operationId,
+    };
+  }
+
+  function setState(state: HookOperationState, detail?: string): void {
+    status.state = state;
+    status.detail = detail;
+  }
+}
+
+/**
+ * Container Remove's work, with the application's business id: delete the
+ * modules' explicit rules (the default rule serves them again), drain, retire
+ * every replica set, remove the backends.
+ */
+export async function retireApplication(input: RetireApplicationInput): Promise<RetireApplicationResult> {
+  const { platform, router, modules, application } = input;
+  const sets = await quickApiCall.listApplicationReplicaSets({ platform, application });
+  await quickApiCall.removePreview({ router, modules });
+  await quickApiCall.restoreRules({ router, modules, rules: {} });
+  const targets = sets.flatMap((s) => s.replicas.map((r) => r.address).filter((a) => a !== ''));
+  await awaitDrained.drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
+  for (const set of sets) await platformCall.retireReplicaSet({ platform, name: set.name });
+  for (const color of ['blue', 'green'] as const) {
+    await quickApiCall.removeBackend({ router, backend: backendName(application, color) });
+  }
+  return { retiredReplicaSets: sets.map((s) => s.name), rulesRemoved: modules };
+}
+
+/** The deployment's result carried by its failure (rolled back / failed), if that is what ended it. */
+function deploymentResultOf(err: unknown): DeploymentResult | undefined {
+  if (!(err instanceof ChildWorkflowFailure)) return undefined;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const details = cause.details?.[0] as DeploymentResult | undefined;
+  return details && typeof details === 'object' && 'outcome' in details ? details : undefined;
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof StageFailed) return err.message;
+  if (err instanceof ChildWorkflowFailure) {
+    const cause = err.cause;
+    return `${err.execution?.workflowId ?? 'child workflow'} failed: ${cause?.message ?? err.message}`;
+  }
+  if (err instanceof ApplicationFailure) return err.message;
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof Error && cause.message) return cause.message;
+    return err.message;
+  }
+  return String(err);
+}
