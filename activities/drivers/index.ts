@@ -10,6 +10,7 @@ import { CutoverError, ErrorType } from '../errors';
 import type { Platform, Router } from '../ports';
 import { newAwsAlbDriver } from './aws-alb';
 import { newLocalPlatformDriver, newLocalRouterDriver } from './local';
+import { newNginxDriver } from './nginx';
 
 export interface Drivers {
   platform(config: PlatformConfig): Platform;
@@ -61,6 +62,10 @@ export function defaultDrivers(defaults: DriverDefaults = {}): Drivers {
         case 'aws-alb': {
           const { kind: _kind, ...albConfig } = config;
           return newAwsAlbDriver(albConfig);
+        }
+        case 'nginx': {
+          const { kind: _kind, ...nginxConfig } = config;
+          return newNginxDriver(nginxConfig);
         }
         default:
           throw new CutoverError(

@@ -1,0 +1,362 @@
+/**
+ * The Router port over nginx, in the OutSystems pattern: `location /` proxies to the platform server, and one
+ * file per module (`<Module>.location`, included with `include <confDir>/*.location;`) proxies its path to an
+ * upstream per color (a backend = an `upstream` block in its own file), with weights and a preview route.
+ *
+ * Every change: under a lock file (one writer per confDir, across workers), compute the new files from what is on
+ * disk, write them atomically, `nginx -t` (refused: the previous files are put back and the call fails,
+ * non-retryable), graceful reload without dropping keep-alive requests (control.ts), then check through nginx that
+ * the module answers from the expected backend. A retried call finds the files already written: no reload, it only
+ * waits for workers of the earlier reload to finish and checks again.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { CutoverError, ErrorType } from '../../errors';
+import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
+import { verifyThroughUrl } from '../http-verify';
+import { describeError } from '../local/error-info';
+import { withLock } from '../local/lock-file';
+import { NginxControl } from './control';
+import type { FileChange } from './files';
+import { applyChecked, readOptional } from './files';
+import type { BackendState, ModuleState, RenderContext } from './render';
+import {
+  CLOSE_LOCATION_FILE,
+  DEFAULT_BACKEND,
+  DRAIN_FILE,
+  VARS_FILE,
+  backendFile,
+  moduleHttpFile,
+  moduleLocationFile,
+  parseForeignLocation,
+  parseState,
+  renderBackend,
+  renderCloseLocation,
+  renderDrain,
+  renderModuleHttp,
+  renderModuleLocation,
+  renderVars,
+} from './render';
+
+/** The driver's configuration: the spec's `router` section of kind nginx, durations in milliseconds. */
+export interface NginxRouterConfig {
+  confDir: string;
+  nginxConf: string;
+  nginxBin: string;
+  prefix?: string;
+  pidFile: string;
+  reloadCommand?: string[];
+  defaultUpstream: string;
+  publicUrl: string;
+  previewHeader: string;
+  reload: { drain: number; timeout: number };
+  /** Requests sent by verify() (default 5). */
+  verifyRequests?: number;
+}
+
+const BACKEND_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/** What a module must answer from after a change (checked through nginx). */
+interface RoutingCheck {
+  module: string;
+  backends: string[];
+  headers?: Record<string, string>;
+}
+
+export class NginxRouter implements Router {
+  readonly type = 'nginx';
+  private readonly control: NginxControl;
+  private readonly ctx: RenderContext;
+
+  constructor(private readonly config: NginxRouterConfig) {
+    this.control = new NginxControl(config);
+    this.ctx = {
+      confDir: config.confDir,
+      defaultUpstream: config.defaultUpstream,
+      previewHeader: config.previewHeader,
+    };
+  }
+
+  // ---- rules ----
+
+  async readRules(modules: string[]): Promise<Record<string, ModuleRule>> {
+    const out: Record<string, ModuleRule> = {};
+    for (const module of modules) {
+      const state = await this.readModule(module);
+      if (!state || !state.backends.some((b) => b.weight > 0 && b.backend !== DEFAULT_BACKEND)) continue;
+      out[module] = { module, backends: state.backends, ...(state.preview ? { preview: state.preview } : {}) };
+    }
+    return out;
+  }
+
+  async setModuleRule(module: string, backends: WeightedBackend[]): Promise<void> {
+    checkWeights(backends);
+    await this.locked(async () => {
+      for (const b of backends) await this.requireBackend(b.backend);
+      const state = (await this.readModule(module)) ?? { module, backends: [] };
+      return {
+        changes: this.moduleChanges({ ...state, backends }),
+        check: { module, backends: backends.filter((b) => b.weight > 0).map((b) => b.backend) },
+      };
+    });
+  }
+
+  async removeModuleRule(module: string): Promise<void> {
+    await this.locked(async () => {
+      const state = await this.readModule(module);
+      if (!state || state.backends.length === 0) return { changes: [] };
+      return {
+        changes: this.moduleChanges({ ...state, backends: [] }),
+        check: { module, backends: [DEFAULT_BACKEND] },
+      };
+    });
+  }
+
+  async setPreviewRule(module: string, backend: string): Promise<void> {
+    await this.locked(async () => {
+      await this.requireBackend(backend);
+      const state = (await this.readModule(module)) ?? { module, backends: [] };
+      return {
+        changes: this.moduleChanges({ ...state, preview: backend }),
+        check: { module, backends: [backend], headers: { [this.config.previewHeader]: '1' } },
+      };
+    });
+  }
+
+  async removePreviewRule(module: string): Promise<void> {
+    await this.locked(async () => {
+      const state = await this.readModule(module);
+      if (!state?.preview) return { changes: [] };
+      const { preview: _dropped, ...rest } = state;
+      return { changes: this.moduleChanges(rest) };
+    });
+  }
+
+  // ---- backends (upstreams) ----
+
+  async ensureBackend(backend: string, targets: string[]): Promise<void> {
+    checkBackendName(backend);
+    const wanted = canonicalTargets(targets);
+    await this.locked(() => Promise.resolve({ changes: [this.backendChange({ backend, targets: wanted })] }));
+  }
+
+  async describeBackend(backend: string): Promise<string[] | undefined> {
+    return (await this.readBackend(backend))?.targets;
+  }
+
+  async removeBackend(backend: string): Promise<void> {
+    await this.locked(async () => {
+      if (!(await this.readBackend(backend))) return { changes: [] };
+      const users = await this.usersOf(backend);
+      if (users.length) {
+        throw new CutoverError(
+          ErrorType.RouterRequestRejected,
+          `backend "${backend}" is still used by ${users.join(', ')}: switch those away first`,
+        );
+      }
+      return { changes: [{ name: backendFile(backend), content: null }] };
+    });
+  }
+
+  async registerTargets(backend: string, targets: string[]): Promise<void> {
+    const adding = canonicalTargets(targets);
+    await this.locked(async () => {
+      const state = await this.readBackend(backend);
+      if (!state) throw unknownBackend(backend);
+      const merged = [...state.targets, ...adding.filter((t) => !state.targets.includes(t))];
+      return { changes: [this.backendChange({ backend, targets: merged })] };
+    });
+  }
+
+  /** Returns once the reload is complete: every old worker has exited, so no request is in flight to the targets. */
+  async deregisterTargets(backend: string, targets: string[]): Promise<void> {
+    const leaving = new Set(canonicalTargets(targets));
+    await this.locked(async () => {
+      const state = await this.readBackend(backend);
+      if (!state) return { changes: [] };
+      return {
+        changes: [this.backendChange({ backend, targets: state.targets.filter((t) => !leaving.has(t)) })],
+      };
+    });
+  }
+
+  /** Open-source nginx does not report requests per upstream server; deregisterTargets waits for old workers instead. */
+  inFlight(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  async verify(module: string, expectedVersion: string): Promise<Verification> {
+    return verifyThroughUrl({
+      publicUrl: this.config.publicUrl,
+      module,
+      expectedVersion,
+      requests: this.config.verifyRequests ?? 5,
+    });
+  }
+
+  // ---- the change procedure ----
+
+  /**
+   * Under the lock: compute the changes from the files on disk, apply them with `nginx -t`, reload (or, when nothing
+   * changed, wait for a reload of an earlier attempt to finish), then check the routing through nginx.
+   */
+  private async locked(plan: () => Promise<{ changes: FileChange[]; check?: RoutingCheck }>): Promise<void> {
+    await fs.mkdir(this.config.confDir, { recursive: true });
+    const lockFile = path.join(this.config.confDir, '.cutover.lock');
+    await withLock(lockFile, { waitMs: 45_000, staleMs: 120_000 }, async () => {
+      const { changes, check } = await plan();
+      if (changes.length === 0) return;
+      const changed = await applyChecked(this.config.confDir, [...this.layoutChanges(), ...changes], () =>
+        this.control.test(),
+      );
+      if (changed.length > 0) await this.control.reload();
+      else await this.control.settle();
+      if (check) await this.checkRouting(check);
+    });
+  }
+
+  private layoutChanges(): FileChange[] {
+    return layoutFiles(this.ctx);
+  }
+
+  private moduleChanges(state: ModuleState): FileChange[] {
+    const empty = state.backends.length === 0 && !state.preview;
+    return [
+      { name: moduleHttpFile(state.module), content: empty ? null : renderModuleHttp(state, this.ctx) },
+      { name: moduleLocationFile(state.module), content: empty ? null : renderModuleLocation(state, this.ctx) },
+    ];
+  }
+
+  private backendChange(state: BackendState): FileChange {
+    return { name: backendFile(state.backend), content: renderBackend(state) };
+  }
+
+  /** After a reload: a few requests through nginx must come back from one of the expected backends. */
+  private async checkRouting(check: RoutingCheck): Promise<void> {
+    const url = `${this.config.publicUrl.replace(/\/+$/, '')}/${encodeURIComponent(check.module)}/`;
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      let backend: string;
+      try {
+        const response = await fetch(url, { headers: check.headers, signal: AbortSignal.timeout(10_000) });
+        await response.arrayBuffer();
+        backend = response.headers.get('x-cutover-backend') ?? DEFAULT_BACKEND;
+      } catch (err) {
+        throw new Error(`after the reload, ${url} did not answer: ${describeError(err)}`);
+      }
+      answers.push(backend);
+    }
+    const wrong = answers.filter((b) => !check.backends.includes(b));
+    if (wrong.length) {
+      throw new Error(
+        `after the reload, ${url} answers from ${[...new Set(answers)].join(', ')}, expected ${check.backends.join(' or ')}: ` +
+          'is router.publicUrl this nginx, and does its configuration include the files in confDir?',
+      );
+    }
+  }
+
+  // ---- reading the files ----
+
+  private async readModule(module: string): Promise<ModuleState | undefined> {
+    const text = await readOptional(path.join(this.config.confDir, moduleLocationFile(module)));
+    if (text === null) return undefined;
+    const state = parseState<ModuleState>(text, 'module');
+    if (state) return state;
+    // A hand-made file (OutSystems pattern): report where it proxies, so the workflow sees a foreign backend.
+    const upstream = parseForeignLocation(text) ?? 'unknown';
+    const backend = upstream.startsWith('cutover_b_') ? upstream.slice('cutover_b_'.length) : upstream;
+    return { module, backends: [{ backend, weight: 100 }] };
+  }
+
+  private async readBackend(backend: string): Promise<BackendState | undefined> {
+    if (!BACKEND_RE.test(backend)) return undefined;
+    const text = await readOptional(path.join(this.config.confDir, backendFile(backend)));
+    return text === null ? undefined : parseState<BackendState>(text, 'backend');
+  }
+
+  private async requireBackend(backend: string): Promise<void> {
+    if (backend === DEFAULT_BACKEND) return;
+    if (!(await this.readBackend(backend))) throw unknownBackend(backend);
+  }
+
+  /** Modules whose live or preview route uses the backend. */
+  private async usersOf(backend: string): Promise<string[]> {
+    const users: string[] = [];
+    for (const name of await fs.readdir(this.config.confDir)) {
+      if (!name.endsWith('.location') || name === CLOSE_LOCATION_FILE) continue;
+      const state = await this.readModule(name.slice(0, -'.location'.length));
+      if (!state) continue;
+      if (state.backends.some((b) => b.backend === backend)) users.push(`the rule of ${state.module}`);
+      if (state.preview === backend) users.push(`the preview of ${state.module}`);
+    }
+    return users;
+  }
+}
+
+/** The files every change needs (the keep-alive drain hook and the x-cutover-backend variable). */
+export function layoutFiles(ctx: RenderContext): FileChange[] {
+  return [
+    { name: VARS_FILE, content: renderVars() },
+    { name: CLOSE_LOCATION_FILE, content: renderCloseLocation(ctx) },
+    { name: DRAIN_FILE, content: renderDrain(ctx) },
+  ];
+}
+
+/**
+ * Writes Cutover's layout files into confDir (idempotent; no nginx -t, no reload). Run it before nginx first starts
+ * with the include lines: the reload that would otherwise install them cannot drain keep-alive connections yet,
+ * because the workers it replaces were started without the hook.
+ */
+export async function prepareConfDir(
+  config: Pick<NginxRouterConfig, 'confDir' | 'defaultUpstream' | 'previewHeader'>,
+): Promise<void> {
+  await fs.mkdir(config.confDir, { recursive: true });
+  const ctx = { confDir: config.confDir, defaultUpstream: config.defaultUpstream, previewHeader: config.previewHeader };
+  await applyChecked(config.confDir, layoutFiles(ctx), () => Promise.resolve());
+}
+
+function checkWeights(backends: WeightedBackend[]): void {
+  for (const b of backends) {
+    if (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > 100) {
+      throw new CutoverError(ErrorType.RouterRequestRejected, `weight of ${b.backend} must be 0..100, got ${b.weight}`);
+    }
+  }
+  if (!backends.some((b) => b.weight > 0)) {
+    throw new CutoverError(ErrorType.RouterRequestRejected, 'at least one backend needs a weight above 0');
+  }
+}
+
+function checkBackendName(backend: string): void {
+  if (!BACKEND_RE.test(backend) || backend === DEFAULT_BACKEND) {
+    throw new CutoverError(
+      ErrorType.RouterRequestRejected,
+      `backend name "${backend}": lower-case letters, digits and dashes, not "${DEFAULT_BACKEND}"`,
+    );
+  }
+}
+
+function unknownBackend(backend: string): CutoverError {
+  return new CutoverError(ErrorType.RouterRequestRejected, `unknown backend "${backend}" (publish it first)`);
+}
+
+/** Targets as http://host:port (deduplicated, in order); anything else is refused. */
+function canonicalTargets(targets: string[]): string[] {
+  const out: string[] = [];
+  for (const target of targets) {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      throw new CutoverError(ErrorType.RouterRequestRejected, `target "${target}" is not a URL (http://host:port)`);
+    }
+    if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+      throw new CutoverError(
+        ErrorType.RouterRequestRejected,
+        `target "${target}" must be http://host:port (no path; https upstreams are not supported)`,
+      );
+    }
+    const canonical = url.origin;
+    if (!out.includes(canonical)) out.push(canonical);
+  }
+  return out;
+}
