@@ -347,12 +347,20 @@ export function createHookActivities(drivers: Drivers) {
       await fs.mkdir(tmp);
       try {
         await unpackBundle(zipFile, tmp, input.build.maxBundleBytes, (count) => ctx.heartbeat({ entries: count }));
-        if (input.build.command) await runBuildCommand(input.build.command, tmp, input);
       } catch (err) {
         await fs.rm(tmp, { recursive: true, force: true });
         throw classifyError(err);
       }
       await renameIntoPlace(tmp, bundleDir);
+      // Built in place, so "{bundleDir}" is the version's directory; only the record below marks the build done.
+      if (input.build.command) {
+        try {
+          await runBuildCommand(input.build.command, bundleDir, input);
+        } catch (err) {
+          await fs.rm(bundleDir, { recursive: true, force: true });
+          throw classifyError(err);
+        }
+      }
       const record: BuildRecord = {
         application: input.application,
         operationId: input.operationId,

@@ -18,6 +18,7 @@ const KEY = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
 const OP_BUILD = '11111111-2222-4333-8444-555555555555';
 const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
 const OP_REMOVE = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
+const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 
 /** Environment variables and working directory of the application's live replicas, read from /proc. */
 function replicaProcesses(application: string): { env: Record<string, string>; cwd: string }[] {
@@ -62,8 +63,14 @@ describe('OutSystems deployment-zone hooks', () => {
     };
     server = await startHookServer(
       hookConfig(dirs, {
-        profiles: { containers: profile },
-        applications: [{ name: 'Customer Portal', application: f.application, profile: 'containers' }],
+        profiles: {
+          containers: profile,
+          failingBuild: { ...profile, build: { command: ['/bin/sh', '-c', 'echo compiling {bundleDir}; exit 3'] } },
+        },
+        applications: [
+          { name: 'Customer Portal', application: f.application, profile: 'containers' },
+          { key: BROKEN_KEY, application: `${f.application}-b`, profile: 'failingBuild' },
+        ],
       }),
       f.client,
     );
@@ -222,6 +229,27 @@ describe('OutSystems deployment-zone hooks', () => {
       runs.push(wf.runId);
     }
     expect(runs).toEqual([first.body.runId]);
+  });
+
+  test('a failing build command and a configuration update before any Run report their errors', async () => {
+    const op = '12345678-0000-4000-8000-000000000003';
+    await writeZip(path.join(dirs.target, `${BROKEN_KEY}_${op}.zip`), { 'app.txt': 'x' });
+    fs.writeFileSync(path.join(dirs.config, 'app.config'), 'A=1\n');
+
+    const build = await call('build', op, { ApplicationKey: BROKEN_KEY });
+    const configs = await call('configs', op);
+    const buildResult = JSON.parse(await waitForFile(path.join(dirs.result, `${BROKEN_KEY}_${op}.preparedone`)));
+    const configsResult = JSON.parse(await waitForFile(resultFile(op, 'configsdone')));
+
+    expect([build.status, configs.status]).toEqual([202, 202]);
+    const bundleDir = path.join(dirs.builds, `${f.application}-b`, 'builds', op);
+    expect(buildResult.Error.Message).toBe(
+      `build command "/bin/sh" exited with code 3; last output:\ncompiling ${bundleDir}`,
+    );
+    expect(fs.existsSync(bundleDir)).toBe(false);
+    expect(configsResult.Error.Message).toBe(
+      `${f.application} has no release deployed by the hook server yet: nothing to reconfigure (a Container Run must succeed first)`,
+    );
   });
 
   test('a bundle whose entries would escape its directory (zip-slip) fails the Build; nothing is written outside', async () => {
