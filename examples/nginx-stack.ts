@@ -13,10 +13,24 @@ import * as path from 'node:path';
 import { prepareConfDir } from '../activities/drivers/nginx';
 import type { NginxRouterConfig } from '../activities/drivers/nginx';
 
-/** The nginx binary: NGINX_BIN, else the Debian path, else whatever `nginx` is on PATH. */
+/** The nginx binary: NGINX_BIN, else the Debian path, else `nginx` on PATH; a clear error when there is none. */
 export function nginxBin(): string {
   if (process.env.NGINX_BIN) return process.env.NGINX_BIN;
-  return fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+  const candidates = ['/usr/sbin/nginx', ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nginx'))];
+  const found = candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) {
+    throw new Error(
+      'nginx is not installed: run `bash scripts/provision.sh --with nginx` (or `make test PROVISION_ARGS="--with nginx"`), or set NGINX_BIN',
+    );
+  }
+  return found;
 }
 
 export interface NginxServer {
@@ -128,6 +142,7 @@ export async function startNginx(opts: {
     const log = fs.openSync(path.join(dir, 'nginx.stderr'), 'a');
     const child = spawn(nginxBin(), ['-c', nginxConf, '-p', `${dir}/`], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
+    child.on('error', () => undefined); // a failed spawn shows up below as "nginx did not start"
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 15_000;
     let ready = false;

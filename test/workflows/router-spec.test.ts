@@ -1,0 +1,89 @@
+/** The spec's `router` section for the ALB and nginx drivers: the example specs, defaults, and refused fields. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { validateSpec } from '../../workflows/spec';
+import type { DeploymentSpecInput } from '../../workflows/spec';
+import { blueGreenSpec } from '../support/specs';
+
+const LISTENER =
+  'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop-lb/50dc6c495c0c9188/f2f7dc8efc522ab2';
+
+function withRouter(router: Record<string, unknown>): DeploymentSpecInput {
+  return { ...blueGreenSpec(), router: router as DeploymentSpecInput['router'] };
+}
+
+function fieldsOf(router: Record<string, unknown>): string[] {
+  const result = validateSpec(withRouter(router));
+  return result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`);
+}
+
+test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml'])('examples/specs/%s is valid', (file) => {
+  const raw: unknown = parse(fs.readFileSync(path.join(__dirname, '../../examples/specs', file), 'utf8'));
+  const result = validateSpec(raw);
+  expect(result.ok ? 'valid' : result.issues).toBe('valid');
+});
+
+describe('router.kind aws-alb', () => {
+  test('defaults: priorities, the OutSystems path pattern, the preview header, waits that fit an activity', () => {
+    const result = validateSpec(
+      withRouter({ kind: 'aws-alb', region: 'eu-west-1', listenerArn: LISTENER, targetGroups: { vpcId: 'vpc-0a1b' } }),
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.router).toMatchObject({
+      rulePriorities: { first: 1000, last: 1999 },
+      pathPatterns: ['/{module}*'],
+      previewHeader: 'x-cutover-preview',
+      targetHealthTimeout: 40_000,
+      drainTimeout: 40_000,
+      targetGroups: { port: 80, protocol: 'HTTP', deregistrationDelay: 30_000 },
+    });
+  });
+
+  test.each([
+    [
+      { listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/x/1' },
+      'router.listenerArn: expected an Application Load Balancer listener ARN',
+    ],
+    [{ accessKeyId: 'AKIA...' }, 'router: Unrecognized key: "accessKeyId"'],
+    [{ targetGroups: undefined }, 'router.targetGroups: set targetGroups'],
+    [{ shift: { steps: [50, 10] } }, 'router.shift.steps: steps must increase'],
+    [{ shift: { steps: [10, 20, 30], interval: '20s' } }, 'router.shift: steps x interval must be at most 30s'],
+    [{ targetHealthTimeout: '5m' }, 'router.targetHealthTimeout: must be at most 50s'],
+    [{ rulePriorities: { first: 10, last: 10 } }, 'router.rulePriorities: last must be above first'],
+    [{ targetGroupArns: { 'shop-blue': 'arn:nope' } }, 'router.targetGroupArns.shop-blue: expected a target group ARN'],
+  ])('refuses %j', (override, message) => {
+    const base = { kind: 'aws-alb', region: 'eu-west-1', listenerArn: LISTENER, targetGroups: { vpcId: 'vpc-0a1b' } };
+    expect(fieldsOf({ ...base, ...override }).join('\n')).toContain(message);
+  });
+});
+
+describe('router.kind nginx', () => {
+  const base = {
+    kind: 'nginx',
+    confDir: '/etc/nginx/cutover',
+    nginxConf: '/etc/nginx/nginx.conf',
+    pidFile: '/run/nginx.pid',
+    publicUrl: 'http://127.0.0.1',
+  };
+
+  test('defaults: nginx on PATH, upstream "platform", a 500 ms drain before each reload', () => {
+    const result = validateSpec(withRouter(base));
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.router).toMatchObject({
+      nginxBin: 'nginx',
+      defaultUpstream: 'platform',
+      previewHeader: 'x-cutover-preview',
+      reload: { drain: 500, timeout: 30_000 },
+    });
+  });
+
+  test.each([
+    [{ confDir: 'cutover' }, 'router.confDir: must be an absolute path'],
+    [{ pidFile: undefined }, 'router.pidFile'],
+    [{ reload: { drain: '1m' } }, 'router.reload.drain: must be at most 10s'],
+    [{ defaultUpstream: 'platform server' }, 'router.defaultUpstream'],
+  ])('refuses %j', (override, message) => {
+    expect(fieldsOf({ ...base, ...override }).join('\n')).toContain(message);
+  });
+});
