@@ -143,23 +143,23 @@ export class AlbRouter implements Router {
       (f) => f.weight > 0 && (current.get(f.targetGroupArn) ?? 0) === 0 && f.targetGroupArn !== platform,
     );
     for (const f of incoming) {
-      const inUse = rules.some((r) => r.forward?.some((x) => x.targetGroupArn === f.targetGroupArn));
-      if (!inUse) {
+      let checked = rules.some((r) => r.forward?.some((x) => x.targetGroupArn === f.targetGroupArn));
+      if (!checked) {
         // Attach it with weight 0: the ALB starts health checks, and no request goes there yet.
         const attached = [...(rule?.forward ?? []), { targetGroupArn: f.targetGroupArn, weight: 0 }];
         if (rule?.forward) {
           rule = await this.api.modifyRuleForward(rule.arn, attached);
+          checked = true;
         } else if (platform) {
-          rule = await this.createRule(
-            module,
-            'module',
-            [{ targetGroupArn: platform, weight: 100 }, ...attached],
-            rules,
-          );
+          const behind = [{ targetGroupArn: platform, weight: 100 }, ...attached];
+          rule = await this.createRule(module, 'module', behind, rules);
+          checked = true;
         }
+        // Without a rule or a platform target group to attach behind, the ALB cannot health-check the group before
+        // it gets traffic: its targets must at least be registered, and verify() checks their health afterwards.
         rules = rule ? [...rules.filter((r) => r.arn !== rule?.arn), rule] : rules;
       }
-      await waitUntilHealthy(this.api, this.groupRef(f.targetGroupArn), undefined, true, this.waitOptions());
+      await waitUntilHealthy(this.api, this.groupRef(f.targetGroupArn), undefined, checked, this.waitOptions());
     }
 
     // 2. Move the weights: in steps (optional), then to the desired ones.

@@ -203,14 +203,23 @@ export class NginxRouter implements Router {
   private async locked(plan: () => Promise<{ changes: FileChange[]; check?: RoutingCheck }>): Promise<void> {
     await fs.mkdir(this.config.confDir, { recursive: true });
     const lockFile = path.join(this.config.confDir, '.cutover.lock');
+    // Present while files are written but not yet reloaded (a reload failed): the next change reloads even if
+    // its own files are already in place.
+    const pendingFile = path.join(this.config.confDir, '.cutover.reload-pending');
     await withLock(lockFile, { waitMs: 45_000, staleMs: 120_000 }, async () => {
       const { changes, check } = await plan();
-      if (changes.length === 0) return;
+      const pending = (await readOptional(pendingFile)) !== null;
+      if (changes.length === 0 && !pending) return;
       const changed = await applyChecked(this.config.confDir, [...this.layoutChanges(), ...changes], () =>
         this.control.test(),
       );
-      if (changed.length > 0) await this.control.reload();
-      else await this.control.settle();
+      if (changed.length > 0 || pending) {
+        await fs.writeFile(pendingFile, `${changed.join('\n')}\n`);
+        await this.control.reload();
+        await fs.rm(pendingFile, { force: true });
+      } else {
+        await this.control.settle();
+      }
       if (check) await this.checkRouting(check);
     });
   }

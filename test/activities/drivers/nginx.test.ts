@@ -218,6 +218,21 @@ describe('atomic changes, checked by nginx -t', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  test('a reload that failed after the files were written is done by the next call', async () => {
+    const before = (await get(`${nginx.url}/Cart/`)).version;
+    const broken = newNginxDriver(nginx.routerConfig({ pidFile: path.join(dir, 'no-such.pid') }));
+    await expect(broken.setModuleRule('Cart', [{ backend: 'shop-green', weight: 100 }])).rejects.toMatchObject({
+      name: 'Error', // retryable
+      message: expect.stringContaining("cannot read nginx's pid file"),
+    });
+    expect(fs.readFileSync(path.join(nginx.confDir, 'Cart.location'), 'utf8')).toContain('shop-green');
+    expect((await get(`${nginx.url}/Cart/`)).version).toBe(before); // written, not live
+
+    await driver.setModuleRule('Cart', [{ backend: 'shop-green', weight: 100 }]); // the activity's retry
+    expect(await get(`${nginx.url}/Cart/`)).toMatchObject({ version: '2.0.0', backend: 'shop-green' });
+    expect(fs.existsSync(path.join(nginx.confDir, '.cutover.reload-pending'))).toBe(false);
+  });
+
   test('a retried change finds its files written: no second reload', async () => {
     await driver.setModuleRule('Shop', [{ backend: 'shop-blue', weight: 100 }]);
     const workers = nginx.workers();
