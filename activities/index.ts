@@ -11,6 +11,7 @@ import { classifyError, CutoverError, ErrorType, permanentFailure } from './erro
 import type { Color, ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
 import { createHookActivities } from './hooks';
+import { createRollingActivities } from './rolling';
 
 export interface DiscoverInput {
   application: string;
@@ -103,6 +104,9 @@ export function createActivities(drivers: Drivers) {
   return {
     // The OutSystems hook operations' own activities (activities/hooks.ts).
     ...createHookActivities(drivers),
+
+    /** The rolling update's own activities (activities/rolling.ts). */
+    ...createRollingActivities(drivers),
 
     /** Reads what is live from the router and platform (never from a local file). */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {

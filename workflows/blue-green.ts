@@ -24,8 +24,8 @@ import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
 import { Compensations } from './saga';
-import { formatSpecIssues, validateSpec } from './spec';
-import type { BlueGreenStrategy, DeploymentSpec } from './spec';
+import { formatSpecIssues, isBlueGreenSpec, validateSpec } from './spec';
+import type { BlueGreenSpec, BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
 
@@ -364,7 +364,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 }
 
-function parseSpec(input: DeploymentInput): DeploymentSpec {
+function parseSpec(input: DeploymentInput): BlueGreenSpec {
   const result = validateSpec(input?.spec);
   if (!result.ok) {
     throw ApplicationFailure.create({
@@ -374,11 +374,10 @@ function parseSpec(input: DeploymentInput): DeploymentSpec {
       details: [result.issues],
     });
   }
-  const strategyType = (result.spec.strategy as { type: string }).type;
-  if (strategyType !== 'blue-green') {
+  if (!isBlueGreenSpec(result.spec)) {
     throw ApplicationFailure.create({
       type: ErrorType.SpecInvalid,
-      message: `strategy.type: expected "blue-green" for this workflow, got "${strategyType}"`,
+      message: `strategy.type: expected "blue-green" for this workflow, got "${result.spec.strategy.type}"`,
       nonRetryable: true,
     });
   }

@@ -5,6 +5,7 @@
  * Pure module: zod only, no Node built-ins, so workflows may import it.
  */
 import { z } from 'zod';
+import { isExplicitZero } from './rolling-math';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -279,7 +280,87 @@ export const blueGreenSchema = z
   })
   .strict();
 
-export const strategySchema = z.discriminatedUnion('type', [blueGreenSchema]);
+/** An absolute number of replicas, or a percentage of `replicas` such as "25%" (Kubernetes' IntOrString). */
+const intOrPercent = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+%$/, 'expected a non-negative integer or a percentage such as "25%"'),
+]);
+
+export const rollingPauseSchema = z.union([
+  /** Wait for approve / promote (or reject); `strategy.approval` sets the timeout and what it does. */
+  z.object({ approval: z.literal(true) }).strict(),
+  /** Wait this long (approve / promote ends the pause early, reject rolls back). */
+  z.object({ duration }).strict(),
+]);
+
+export const rollingStepSchema = z
+  .object({
+    /** Pause once this batch is complete (1 = after the first batch: a canary). */
+    afterBatch: z.number().int().min(1),
+    pause: rollingPauseSchema,
+  })
+  .strict();
+
+export const rollingSchema = z
+  .object({
+    type: z.literal('rolling'),
+    /** Replicas that may exist above `replicas` during the update (percentages round up). */
+    maxSurge: intOrPercent.default('25%'),
+    /** Replicas of `replicas` that may be out of service during the update (percentages round down). */
+    maxUnavailable: intOrPercent.default('25%'),
+    /** Seconds a new replica must stay healthy before it is registered (Kubernetes' minReadySeconds). */
+    minReadySeconds: z.number().int().nonnegative().max(3600).default(0),
+    /** How long a deregistered replica may finish its in-flight requests before it is retired. */
+    drainTimeout: duration.default(30_000),
+    /** A batch whose new replicas make no progress (none becomes healthy) for this long triggers `onProgressDeadline`. */
+    progressDeadline: duration.default(600_000),
+    /** What a stalled batch does: roll back, or pause for a person (approve = keep waiting, reject = roll back). */
+    onProgressDeadline: z.enum(['rollback', 'pause']).default('rollback'),
+    /** Pauses between batches. */
+    steps: z.array(rollingStepSchema).default([]),
+    /** Approval pauses: "required" waits for a decision; "automatic" lets every approval pause pass at once. */
+    approval: z
+      .object({
+        mode: z.enum(['required', 'automatic']).default('required'),
+        timeout: duration.default(86_400_000),
+        onTimeout: z.enum(['rollback', 'promote']).default('rollback'),
+      })
+      .strict()
+      .default({ mode: 'required', timeout: 86_400_000, onTimeout: 'rollback' }),
+    /**
+     * Names the configuration being rolled out. A rolling update replaces every replica whose version or
+     * configuration differs: the revision is this string when given, else a digest of `platform.env`, so a
+     * configuration-only update (same version, changed env) rolls through the replicas like a new version.
+     */
+    configRevision: z
+      .string()
+      .min(1)
+      .max(20)
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'configRevision must be lower-case letters, digits and dashes')
+      .optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (isExplicitZero(s.maxSurge) && isExplicitZero(s.maxUnavailable)) {
+      ctx.addIssue({ code: 'custom', path: ['maxUnavailable'], message: 'may not be 0 when maxSurge is 0' });
+    }
+    if (typeof s.maxUnavailable === 'string' && Number.parseInt(s.maxUnavailable, 10) > 100) {
+      ctx.addIssue({ code: 'custom', path: ['maxUnavailable'], message: 'must not be greater than 100%' });
+    }
+    const seen = new Set<number>();
+    s.steps.forEach((step, i) => {
+      if (seen.has(step.afterBatch)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'afterBatch'],
+          message: `batch ${step.afterBatch} already has a pause`,
+        });
+      }
+      seen.add(step.afterBatch);
+    });
+  });
+
+export const strategySchema = z.discriminatedUnion('type', [blueGreenSchema, rollingSchema]);
 
 export const deploymentSpecSchema = z
   .object({
@@ -327,6 +408,19 @@ export type PlatformConfig = DeploymentSpec['platform'];
 export type RouterConfig = DeploymentSpec['router'];
 export type HealthCheck = DeploymentSpec['health'];
 export type BlueGreenStrategy = z.output<typeof blueGreenSchema>;
+export type RollingStrategy = z.output<typeof rollingSchema>;
+export type RollingStep = RollingStrategy['steps'][number];
+/** A spec whose strategy is known to be blue-green / rolling (see the guards below). */
+export type BlueGreenSpec = DeploymentSpec & { strategy: BlueGreenStrategy };
+export type RollingSpec = DeploymentSpec & { strategy: RollingStrategy };
+
+export function isBlueGreenSpec(spec: DeploymentSpec): spec is BlueGreenSpec {
+  return spec.strategy.type === 'blue-green';
+}
+
+export function isRollingSpec(spec: DeploymentSpec): spec is RollingSpec {
+  return spec.strategy.type === 'rolling';
+}
 
 export interface SpecIssue {
   /** Dotted path of the offending field, e.g. "strategy.rollbackWindow". */

@@ -52,6 +52,12 @@ export class DeploymentTracker {
     }
   }
 
+  /** A continued run (continue-as-new) carries on with the status the previous run left, phase included. */
+  resume(previous: DeploymentStatus): void {
+    Object.assign(this.status, previous);
+    if (this.options.searchAttributes) upsertSearchAttributes([{ key: phaseKey, value: previous.phase }]);
+  }
+
   setPhase(phase: Phase): void {
     if (this.status.phase === phase) return;
     this.status.phase = phase;

@@ -10,6 +10,7 @@ export const TASK_QUEUE = 'cutover';
 /** Workflow type names, as typed into the Temporal UI's Start Workflow form. */
 export const WORKFLOW_TYPES = {
   blueGreen: 'blueGreenDeployment',
+  rolling: 'rollingUpdateDeployment',
 } as const;
 
 /** Business workflow id: one deployment per application and environment at a time. */
@@ -29,6 +30,8 @@ export type Phase =
   | 'ProductionTrafficShift'
   | 'Verifying'
   | 'RollbackWindow'
+  | 'Draining'
+  | 'Paused'
   | 'RetiringOld'
   | 'RollingBack'
   | 'Succeeded'
@@ -79,7 +82,7 @@ export interface DeploymentStatus {
   deploymentId: string;
   application: string;
   environment: string;
-  strategy: 'blue-green';
+  strategy: 'blue-green' | 'rolling';
   version: string;
   phase: Phase;
   /** The color serving production traffic now; null = the platform server (default rule). */
@@ -91,6 +94,8 @@ export interface DeploymentStatus {
   approval: ApprovalStatus;
   /** End of the rollback window (ISO time), while in it. */
   rollbackWindowEndsAt?: string;
+  /** Rolling updates only: batch progress and replica counts. */
+  rolling?: RollingProgress;
   steps: StepRecord[];
   /** Recent notable events, newest last (bounded). */
   events: { at: string; message: string }[];
@@ -125,4 +130,108 @@ export interface LiveState {
 export interface ModuleVerification {
   module: string;
   result: Verification;
+}
+
+// ---- rolling update ----
+
+/** Where a rolling update stands (the `rolling` section of its status). */
+export interface RollingProgress {
+  /** The batch running now, or the last one completed (0 before the first). */
+  batch: number;
+  /** Batches in the plan (recomputed when a rollback starts). */
+  batches: number;
+  /** "forward" while rolling out, "rollback" while putting the old version back. */
+  direction: 'forward' | 'rollback';
+  /** Replicas of the version being replaced that still serve (registered). */
+  old: number;
+  /** Replicas of the version being rolled out that serve (registered). */
+  new: number;
+  /** Replicas serving traffic right now (old + new registered). */
+  healthy: number;
+  /** maxSurge / maxUnavailable resolved to replica counts. */
+  maxSurge: number;
+  maxUnavailable: number;
+  /** The replica set being rolled out, and the set(s) being replaced. */
+  replicaSet: string;
+  replacing: string[];
+  /** Workflow runs so far (continue-as-new keeps the history of each bounded). */
+  run: number;
+  /** History events of each earlier run, counted when it continued as new. */
+  runEvents: number[];
+}
+
+/** A replica the rolling update keeps track of. */
+export interface TrackedReplica {
+  id: string;
+  set: string;
+  address: string;
+}
+
+/** What a rolling update learnt when it started, and keeps for its whole life (across runs). */
+export interface RollingContext {
+  /** The backend (upstream / target group) replicas are registered in: `<application>-rolling`. */
+  backend: string;
+  /** The replica set new replicas are launched into (version + configuration revision). */
+  targetSet: string;
+  /** Sets the replaced replicas belong to (retired once the update completes). */
+  oldSets: string[];
+  /** The old set that old-version replicas are relaunched into on rollback (null: nothing to restore). */
+  restoreSet: string | null;
+  /** Serving replicas of the old version when the update started: what a rollback restores. */
+  oldCount: number;
+  previousVersion: string | null;
+  /** Nothing served the modules from containers: launch everything, then switch the modules' rules. */
+  firstDeployment: boolean;
+  /** The modules' rules as found (restored when a first deployment or an adoption rolls back). */
+  initialRules: Record<string, ModuleRule>;
+  /** The modules were served by a blue-green backend, adopted into the rolling backend. */
+  adoptedFrom?: string;
+  fenceposts: { surge: number; unavailable: number };
+}
+
+/** The replica bookkeeping of a rolling update; at a batch boundary `launching` and `draining` are empty. */
+export interface RollingBook {
+  direction: 'forward' | 'rollback';
+  /** Serving (registered) replicas to replace: the old version's (forward) or the new version's (rollback). */
+  from: TrackedReplica[];
+  /** Serving (registered) replicas of the version being rolled to. */
+  to: TrackedReplica[];
+  /** Launched, not registered yet. */
+  launching: TrackedReplica[];
+  /** Deregistered, not retired yet. */
+  draining: TrackedReplica[];
+  /** Replica count this direction ends with. */
+  desired: number;
+  /** The set replicas are launched into in this direction. */
+  launchSet: string;
+  /** Next replica index per set (ids are chosen deterministically: `<set>-<index>`). */
+  nextIndex: Record<string, number>;
+  batch: number;
+  batches: number;
+  /** afterBatch numbers of the pauses passed. */
+  pausesDone: number[];
+  /** A pause whose gate was open when the run continued as new: reopened with the same deadline (epoch ms). */
+  pendingPause?: { afterBatch: number; deadlineAt: number };
+}
+
+/**
+ * Everything a rolling update carries into its next run when it continues as
+ * new (always at a batch boundary, possibly with a pause pending): the
+ * bookkeeping, the context and the visible status (steps, events, approvals),
+ * so queries and approvals keep working across runs of the same workflow id.
+ */
+export interface RollingCarryOver {
+  status: DeploymentStatus;
+  context: RollingContext;
+  book: RollingBook;
+  /** Why the rollback runs, when the book's direction is "rollback". */
+  rollbackReason?: string;
+}
+
+/** Input of the rolling workflow: a deployment input, plus what a continued run carries over. */
+export interface RollingInput extends DeploymentInput {
+  /** Continue as new once a run's history reaches this many events (default 2,000; the server may suggest earlier). */
+  maxHistoryEvents?: number;
+  /** Set by the workflow itself when it continues as new. */
+  resume?: RollingCarryOver;
 }

@@ -31,3 +31,11 @@ export function blueGreenSpec(o: SpecOverrides = {}): DeploymentSpecInput {
     health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s', ...o.health },
   };
 }
+
+/** A valid rolling-update spec with overrides (`strategy` is merged into `{ type: 'rolling' }`). */
+export function rollingSpec(o: SpecOverrides = {}): DeploymentSpecInput {
+  return {
+    ...blueGreenSpec(o),
+    strategy: { type: 'rolling', drainTimeout: '5s', ...o.strategy },
+  };
+}

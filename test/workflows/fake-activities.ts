@@ -6,10 +6,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
+import type { RollingActivities } from '../../activities/rolling';
 import type { HookActivities } from '../../activities/hooks';
 import { ErrorType } from '../../activities/errors';
 import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
+import { unusedActivities } from './unused-activities';
 
 export interface WorldOptions {
   application: string;
@@ -65,11 +67,8 @@ export function createWorld(options: WorldOptions): World {
 
   const record = (name: string, input: unknown) => calls.push({ name, input: JSON.parse(JSON.stringify(input)) });
 
-  // The OutSystems hook activities are not part of the blue-green world: calling one fails loudly.
-  const notFaked = (name: string) => () =>
-    Promise.reject(new Error(`activity ${name} is not faked by this test world`));
-  const hookActivities = Object.fromEntries(
-    (
+  const activities: Activities = {
+    ...unusedActivities<HookActivities>(
       [
         'prepareBuild',
         'readBuild',
@@ -80,12 +79,21 @@ export function createWorld(options: WorldOptions): World {
         'listApplicationReplicaSets',
         'isWorkflowRunning',
         'writeHookResult',
-      ] as const
-    ).map((name) => [name, notFaked(name)]),
-  ) as unknown as HookActivities;
-
-  const activities: Activities = {
-    ...hookActivities,
+      ],
+      'blue-green',
+    ),
+    ...unusedActivities<RollingActivities>(
+      [
+        'discoverRolling',
+        'ensureRollingReplicaSet',
+        'launchReplicas',
+        'awaitReplicasHealthy',
+        'registerTargets',
+        'deregisterTargets',
+        'retireReplicas',
+      ],
+      'blue-green',
+    ),
     async discoverLive(input) {
       record('discoverLive', input);
       return {
@@ -107,11 +115,7 @@ export function createWorld(options: WorldOptions): World {
           running: true,
         });
       }
-      sets[spec.name] = {
-        ...spec,
-        desired: spec.replicas,
-        replicas: replicas.slice(0, spec.replicas),
-      };
+      sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
       return sets[spec.name] as ReplicaSetState;
     },
     async awaitHealthy(input) {

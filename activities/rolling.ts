@@ -1,0 +1,304 @@
+/**
+ * The activities a rolling update adds: discovery of what serves now, and
+ * per-replica operations applied to one batch at a time (launch, probe until
+ * available, register, deregister, retire). Each works on a list so a batch of
+ * any size is a handful of history events, and each is idempotent: replica ids
+ * are chosen by the workflow, a launch of an existing id returns that replica,
+ * register/deregister/retire of something already done is a no-op.
+ */
+import { Context } from '@temporalio/activity';
+import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spec';
+import type { Drivers } from './drivers';
+import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
+import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
+import { backendName } from './ports';
+
+/** A replica addressed by its set and id. */
+export interface ReplicaRef {
+  set: string;
+  id: string;
+}
+
+export interface RollingDiscoverInput {
+  application: string;
+  modules: string[];
+  platform: PlatformConfig;
+  router: RouterConfig;
+}
+
+/** What serves the application's modules now. */
+export interface RollingLive {
+  /** Where every module's rule points: the rolling backend, a blue-green backend, or nowhere (the default rule). */
+  routing: 'rolling' | 'blue' | 'green' | 'default';
+  /** The backend the rules use (null for the default rule). */
+  backend: string | null;
+  /** Targets registered in that backend. */
+  targets: string[];
+  /** Explicit rules, by module (absent = default rule). */
+  rules: Record<string, ModuleRule>;
+  /** Every replica set of the application (source of truth after a restart). */
+  replicaSets: ReplicaSetState[];
+}
+
+export interface LaunchReplicasInput {
+  platform: PlatformConfig;
+  set: string;
+  ids: string[];
+}
+
+export interface AwaitReplicasInput {
+  platform: PlatformConfig;
+  replicas: ReplicaRef[];
+  modules: string[];
+  health: HealthCheck;
+  /** A replica counts as available once healthy for this long without a failed probe. */
+  minReadyMs: number;
+  /** Fail with ProgressDeadlineExceeded when no replica became available for this long. */
+  progressDeadlineMs: number;
+  /** When the wait began (fixed by the workflow, so a retried attempt keeps the same clock). */
+  startedAt: number;
+}
+
+export interface TargetsInput {
+  router: RouterConfig;
+  backend: string;
+  targets: string[];
+}
+
+/** Carried in heartbeats so a retried attempt (after a worker crash) resumes where the last one was. */
+interface AvailabilityProgress {
+  successes: Record<string, number>;
+  healthySince: Record<string, number>;
+  available: string[];
+  lastProgressAt: number;
+  lastFailure?: string;
+}
+
+/** Launches, probes and retirements in flight at once, per activity. */
+const CONCURRENCY = 8;
+
+async function guarded<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw classifyError(err);
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; waits for all, then throws the first failure. */
+async function eachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  const failures: unknown[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i] as T);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failures.length) throw failures[0];
+  return results;
+}
+
+/** Targets compare in their canonical form (scheme://host:port) when they are URLs. */
+function listed(list: string[], target: string): boolean {
+  let canonical = target;
+  try {
+    canonical = new URL(target).origin;
+  } catch {
+    // not a URL (another router's target id): compare as is
+  }
+  return list.includes(target) || list.includes(canonical);
+}
+
+function colorOf(application: string, backend: string): RollingLive['routing'] | undefined {
+  for (const color of ['rolling', 'blue', 'green'] as const) {
+    if (backend === backendName(application, color)) return color;
+  }
+  return undefined;
+}
+
+/** The backend serving most of a module's traffic. */
+function primaryBackend(rule: ModuleRule): string | undefined {
+  return [...rule.backends].sort((a, b) => b.weight - a.weight)[0]?.backend;
+}
+
+export function createRollingActivities(drivers: Drivers) {
+  /**
+   * A rolling update's replica sets carry their own environment (ReplicaSetSpec.env); the driver is made
+   * without one, so a replica relaunched into an older set gets exactly that set's configuration.
+   */
+  const platformOf = (config: PlatformConfig): Platform => drivers.platform({ ...config, env: {} });
+
+  return {
+    /** Reads which backend serves the modules, its targets, and every replica set of the application. */
+    async discoverRolling(input: RollingDiscoverInput): Promise<RollingLive> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        const rules = await router.readRules(input.modules);
+        const routes = new Map<string, string>();
+        for (const module of input.modules) {
+          const rule = rules[module];
+          routes.set(module, rule ? (primaryBackend(rule) ?? '?') : 'default');
+        }
+        const distinct = new Set(routes.values());
+        const only = [...distinct][0] ?? 'default';
+        const routing = only === 'default' ? 'default' : colorOf(input.application, only);
+        if (distinct.size > 1 || !routing) {
+          const detail = [...routes.entries()].map(([m, b]) => `${m} -> ${b}`).join(', ');
+          throw new CutoverError(
+            ErrorType.InconsistentRouting,
+            `modules of ${input.application} do not route to one backend of this application (${detail}); ` +
+              'finish or roll back the previous deployment first',
+          );
+        }
+        const backend = routing === 'default' ? null : only;
+        const targets = backend ? ((await router.describeBackend(backend)) ?? []) : [];
+        const replicaSets = await platformOf(input.platform).listReplicaSets(input.application);
+        return { routing, backend, targets, rules, replicaSets };
+      });
+    },
+
+    /** Creates the replica set with no replicas if it does not exist; returns it as it is. */
+    async ensureRollingReplicaSet(input: { platform: PlatformConfig; replicaSet: ReplicaSetSpec }): Promise<void> {
+      return guarded(async () => {
+        const platform = platformOf(input.platform);
+        if (await platform.getReplicaSet(input.replicaSet.name)) return;
+        await platform.ensureReplicaSet({ ...input.replicaSet, replicas: 0 });
+      });
+    },
+
+    /** Launches these replicas (ids chosen by the workflow); an id already running is returned as it is. */
+    async launchReplicas(input: LaunchReplicasInput): Promise<Replica[]> {
+      const ctx = Context.current();
+      const platform = platformOf(input.platform);
+      let done = 0;
+      return eachLimited(input.ids, CONCURRENCY, async (id) => {
+        const replica = await guarded(() => platform.launchReplica(input.set, id));
+        ctx.heartbeat({ launched: ++done });
+        return replica;
+      });
+    },
+
+    /**
+     * Probes each replica directly until every one is available (healthy `successThreshold` times in a row,
+     * then for `minReadyMs` more). Fails with ProgressDeadlineExceeded when none became available for
+     * `progressDeadlineMs`. Heartbeats; a retried attempt resumes from the last heartbeat.
+     */
+    async awaitReplicasHealthy(input: AwaitReplicasInput): Promise<{ replicas: Replica[] }> {
+      const ctx = Context.current();
+      const platform = platformOf(input.platform);
+      const progress: AvailabilityProgress = (ctx.info.heartbeatDetails as AvailabilityProgress | undefined) ?? {
+        successes: {},
+        healthySince: {},
+        available: [],
+        lastProgressAt: input.startedAt,
+      };
+      const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+      const sets = [...new Set(input.replicas.map((r) => r.set))];
+      for (;;) {
+        const known = new Map<string, Replica>();
+        for (const name of sets) {
+          const set = await guarded(() => platform.getReplicaSet(name));
+          for (const replica of set?.replicas ?? []) known.set(`${name}/${replica.id}`, replica);
+        }
+        const waiting = input.replicas.filter((r) => !progress.available.includes(r.id));
+        await eachLimited(waiting, CONCURRENCY * 2, async (ref) => {
+          const replica = known.get(`${ref.set}/${ref.id}`);
+          let failure: string | undefined;
+          if (!replica) failure = `${ref.id} does not exist in ${ref.set}`;
+          else if (!replica.running) failure = `${ref.id} is not running`;
+          for (const p of paths) {
+            if (failure || !replica) break;
+            const result = await platform.probe(replica, p, input.health.timeout);
+            if (!result.healthy) failure = `${ref.id} ${p}: ${result.reason}`;
+          }
+          const now = Date.now();
+          if (failure) {
+            progress.successes[ref.id] = 0;
+            delete progress.healthySince[ref.id];
+            progress.lastFailure = failure;
+            return;
+          }
+          const successes = (progress.successes[ref.id] ?? 0) + 1;
+          progress.successes[ref.id] = successes;
+          if (successes < input.health.successThreshold) return;
+          const since = (progress.healthySince[ref.id] ??= now);
+          if (now - since >= input.minReadyMs) {
+            progress.available.push(ref.id);
+            progress.lastProgressAt = now;
+          }
+        });
+        ctx.heartbeat(progress);
+        if (input.replicas.every((r) => progress.available.includes(r.id))) {
+          return {
+            replicas: input.replicas.map(
+              (r) => known.get(`${r.set}/${r.id}`) ?? { id: r.id, address: '', running: true },
+            ),
+          };
+        }
+        if (Date.now() - progress.lastProgressAt >= input.progressDeadlineMs) {
+          throw permanentFailure(
+            ErrorType.ProgressDeadlineExceeded,
+            `${progress.available.length}/${input.replicas.length} replicas available; none became available ` +
+              `for ${input.progressDeadlineMs} ms` +
+              (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
+          );
+        }
+        await ctx.sleep(input.health.interval);
+      }
+    },
+
+    /** Adds targets to a backend, then reads the backend back and refuses a mismatch. Returns its targets. */
+    async registerTargets(input: TargetsInput): Promise<string[]> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        await router.registerTargets(input.backend, input.targets);
+        const after = (await router.describeBackend(input.backend)) ?? [];
+        const missing = input.targets.filter((t) => !listed(after, t));
+        if (missing.length) {
+          throw new CutoverError(
+            ErrorType.RuleReadbackMismatch,
+            `${missing.join(', ')} not registered in ${input.backend} after registering`,
+          );
+        }
+        return after;
+      });
+    },
+
+    /** Removes targets from a backend (no new request reaches them), then reads it back. Returns its targets. */
+    async deregisterTargets(input: TargetsInput): Promise<string[]> {
+      return guarded(async () => {
+        const router = drivers.router(input.router);
+        await router.deregisterTargets(input.backend, input.targets);
+        const after = (await router.describeBackend(input.backend)) ?? [];
+        const still = input.targets.filter((t) => listed(after, t));
+        if (still.length) {
+          throw new CutoverError(
+            ErrorType.RuleReadbackMismatch,
+            `${still.join(', ')} still registered in ${input.backend} after deregistering`,
+          );
+        }
+        return after;
+      });
+    },
+
+    /** Retires these replicas (graceful stop); ones already gone are skipped. */
+    async retireReplicas(input: { platform: PlatformConfig; replicas: ReplicaRef[] }): Promise<void> {
+      const ctx = Context.current();
+      const platform = platformOf(input.platform);
+      let done = 0;
+      await eachLimited(input.replicas, CONCURRENCY, async (ref) => {
+        await guarded(() => platform.retireReplica(ref.set, ref.id));
+        ctx.heartbeat({ retired: ++done });
+      });
+    },
+  };
+}
+
+export type RollingActivities = ReturnType<typeof createRollingActivities>;

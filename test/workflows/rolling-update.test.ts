@@ -1,0 +1,600 @@
+/**
+ * Rolling-update workflow logic with stubbed activities, on the time-skipping
+ * test server: batches within the surge/unavailable bounds, pauses, the
+ * progress deadline, abort in every phase, continue-as-new with a pending
+ * approval, and 1,000 replicas with every run's history bounded.
+ */
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { abortSignal, approveSignal, promoteUpdate, rejectSignal, statusQuery } from '../../workflows/messages';
+import { configRevisionOf, rollingReplicaSetName } from '../../workflows/rolling-math';
+import type { DeploymentResult, DeploymentStatus, Phase, RollingInput } from '../../workflows/types';
+import { rollingSpec } from '../support/specs';
+import type { SpecOverrides } from '../support/specs';
+import { createTimeSkippingEnv } from '../support/temporal';
+import { createRollingWorld } from './rolling-world';
+import type { RollingWorld, RollingWorldOptions } from './rolling-world';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let seq = 0;
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function quietLogger() {
+  const noop = () => undefined;
+  return { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const NEW_SET = rollingReplicaSetName('shop', '2.0.0', configRevisionOf({}));
+const newIds = (n: number, first = 0) => Array.from({ length: n }, (_, i) => `${NEW_SET}-${first + i}`);
+
+interface Run {
+  world: RollingWorld;
+  handle: WorkflowHandle;
+  outcome: () => Promise<{ result: DeploymentResult; failed: boolean; failureType?: string }>;
+  waitFor: (predicate: (s: DeploymentStatus) => boolean, what: string) => Promise<DeploymentStatus>;
+  waitForPhase: (phase: Phase) => Promise<DeploymentStatus>;
+}
+
+async function withRun(
+  worldOptions: Partial<RollingWorldOptions>,
+  specOverrides: SpecOverrides,
+  body: (run: Run) => Promise<void>,
+  extra: Partial<RollingInput> = {},
+): Promise<void> {
+  const modules = specOverrides.modules ?? ['Catalog', 'Cart'];
+  const world = createRollingWorld({ application: 'shop', modules, live: 'rolling', liveReplicas: 4, ...worldOptions });
+  const taskQueue = `rolling-unit-${++seq}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: world.activities,
+  });
+  await worker.runUntil(async () => {
+    const input: RollingInput = { spec: rollingSpec({ modules, replicas: 4, ...specOverrides }), ...extra };
+    const handle = await env.client.workflow.start('rollingUpdateDeployment', {
+      taskQueue,
+      workflowId: `deploy-test-shop-rolling-${seq}`,
+      args: [input],
+    });
+    const waitFor = async (predicate: (s: DeploymentStatus) => boolean, what: string) => {
+      let last: DeploymentStatus | undefined;
+      for (let i = 0; i < 800; i++) {
+        try {
+          // The time-skipping server may leave a query unanswered when it lands on a run continuing as new.
+          const answer = await Promise.race([handle.query(statusQuery), sleep(3000).then(() => undefined)]);
+          if (answer) last = answer;
+          if (answer && predicate(answer)) return answer;
+        } catch {
+          // between runs (continue-as-new) a query may find no run to answer it
+        }
+        await sleep(25);
+      }
+      throw new Error(`never saw ${what} (last phase ${last?.phase})`);
+    };
+    const run: Run = {
+      world,
+      handle,
+      outcome: async () => {
+        try {
+          return { result: await resultOf(handle), failed: false };
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          const cause = err.cause as { type?: string; details?: unknown[] } | undefined;
+          return { result: cause?.details?.[0] as DeploymentResult, failed: true, failureType: cause?.type };
+        }
+      },
+      waitFor,
+      waitForPhase: (phase) => waitFor((s) => s.phase === phase, `phase ${phase}`),
+    };
+    try {
+      await body(run);
+    } finally {
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  });
+}
+
+/**
+ * The workflow's result, following continue-as-new. The time-skipping server does not always close a run's history
+ * with its continued-as-new event (so `result()` on the first run may wait forever): also watch the latest run.
+ */
+async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
+  let done = false;
+  const viaFirstRun = handle.result() as Promise<DeploymentResult>;
+  const viaLatestRun = (async () => {
+    for (;;) {
+      await sleep(200);
+      if (done) return new Promise<never>(() => undefined);
+      const latest = await env.client.workflow.getHandle(handle.workflowId).describe();
+      if (latest.status.name !== 'RUNNING' && latest.status.name !== 'CONTINUED_AS_NEW') {
+        return (await env.client.workflow.getHandle(handle.workflowId, latest.runId).result()) as DeploymentResult;
+      }
+    }
+  })();
+  try {
+    return await Promise.race([viaFirstRun, viaLatestRun]);
+  } finally {
+    done = true;
+    viaFirstRun.catch(() => undefined);
+    viaLatestRun.catch(() => undefined);
+  }
+}
+
+async function updateRefusal(update: Promise<unknown>): Promise<string> {
+  try {
+    await update;
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    return err.cause?.message ?? err.message;
+  }
+  throw new Error('the update was accepted');
+}
+
+/** The old version back, exactly `n` replicas of it, serving; nothing of the new set left. */
+function expectOldVersionBack(world: RollingWorld, n = 4): void {
+  const alive = world.alive();
+  expect(alive.map((r) => r.version)).toEqual(Array(n).fill('1.0.0'));
+  expect(world.serving()).toHaveLength(n);
+  expect(world.sets.has(NEW_SET)).toBe(false);
+  expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-rolling', weight: 100 }]);
+}
+
+/** 4 replicas, maxSurge/maxUnavailable 25%: never fewer than 3 serving, never more than 5 alive. */
+function expectDefaultBounds(world: RollingWorld): void {
+  expect(world.bounds.minServing).toBeGreaterThanOrEqual(3);
+  expect(world.bounds.maxAlive).toBeLessThanOrEqual(5);
+}
+
+const approvalAfter1 = { steps: [{ afterBatch: 1, pause: { approval: true } }] };
+
+describe('rolling update: batches', () => {
+  test('defaults (25%/25% of 4): two batches, every replica replaced, within the bounds, old set retired', async () => {
+    await withRun({}, {}, async ({ world, outcome }) => {
+      const { result, failed } = await outcome();
+      expect(failed).toBe(false);
+      expect(result.outcome).toBe('succeeded');
+      expect(result.liveVersion).toBe('2.0.0');
+      expect(result.status.strategy).toBe('rolling');
+      expect(result.status.previousVersion).toBe('1.0.0');
+      expect(result.status.rolling).toMatchObject({ batch: 2, batches: 2, old: 0, new: 4, healthy: 4 });
+      expect(world.alive()).toEqual(newIds(4).map((id) => ({ id, version: '2.0.0' })));
+      expect(world.serving()).toHaveLength(4);
+      expect([...world.sets.keys()]).toEqual([NEW_SET]);
+      expectDefaultBounds(world);
+      expect([...world.launches.values()].every((n) => n === 1)).toBe(true);
+    });
+  });
+
+  test('maxSurge 1, maxUnavailable 0: per replica launch, probe, register, deregister, drain, retire', async () => {
+    await withRun({}, { strategy: { maxSurge: 1, maxUnavailable: 0 } }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.status.rolling?.batches).toBe(4);
+      const perBatch = [
+        'launchReplicas',
+        'awaitReplicasHealthy',
+        'registerTargets',
+        'deregisterTargets',
+        'drainTargets',
+        'retireReplicas',
+      ];
+      const names = world.calls.map((c) => c.name).filter((n) => perBatch.includes(n));
+      expect(names).toEqual([...perBatch, ...perBatch, ...perBatch, ...perBatch]);
+      expect(world.bounds.minServing).toBe(4);
+      expect(world.bounds.maxAlive).toBe(5);
+      const steps = result.status.steps.map((s) => s.name);
+      expect(steps).toContain('batch 1/4: launch 1 2.0.0 replicas');
+      expect(steps).toContain('batch 4/4: replace: retire 1 1.0.0 replicas');
+    });
+  });
+
+  test('maxSurge 0, maxUnavailable 1: an old replica goes first, then its replacement', async () => {
+    await withRun({}, { strategy: { maxSurge: 0, maxUnavailable: 1 } }, async ({ world, outcome }) => {
+      await outcome();
+      const first = world.calls.findIndex((c) => c.name === 'retireReplicas');
+      expect(first).toBeLessThan(world.calls.findIndex((c) => c.name === 'launchReplicas'));
+      expect(world.bounds.minServing).toBe(3);
+      expect(world.bounds.maxAlive).toBe(4);
+    });
+  });
+
+  test('first deployment (the platform server serves): launch all, publish, switch the modules, verify', async () => {
+    await withRun({ live: 'none' }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.previousVersion).toBeNull();
+      expect(world.rules.Cart?.backends).toEqual([{ backend: 'shop-rolling', weight: 100 }]);
+      expect(world.serving()).toHaveLength(4);
+      expect(world.called('verifyTraffic')).toBe(1);
+      expect(world.alive().map((r) => r.id)).toEqual(newIds(4));
+    });
+  });
+
+  test('first deployment aborted while probing: the modules stay on the platform server, nothing is left', async () => {
+    await withRun({ live: 'none' }, {}, async ({ world, handle, outcome }) => {
+      const hold = world.hold('awaitReplicasHealthy', 1);
+      await hold.reached;
+      await handle.signal(abortSignal, { by: 'erin' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(world.rules).toEqual({});
+      expect(world.alive()).toEqual([]);
+      expect(world.backends.has('shop-rolling')).toBe(false);
+    });
+  });
+
+  test('an application live on blue (blue-green) is adopted: same replicas moved to the rolling backend, then rolled', async () => {
+    await withRun({ live: 'blue' }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-rolling', weight: 100 }]);
+      expect(world.backends.has('shop-blue')).toBe(false);
+      expect(world.alive().map((r) => r.id)).toEqual(newIds(4));
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('an adopted application that rolls back returns to blue', async () => {
+    await withRun({ live: 'blue' }, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(rejectSignal, { by: 'carol' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-blue', weight: 100 }]);
+      expect(world.backends.has('shop-rolling')).toBe(false);
+      expect(world.backends.get('shop-blue')).toHaveLength(4);
+      expect(world.alive().map((r) => r.version)).toEqual(Array(4).fill('1.0.0'));
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('configuration only: same version, new env -> a new replica set rolls through every replica', async () => {
+    const env = { FEATURE_X: 'on' };
+    const set = rollingReplicaSetName('shop', '1.0.0', configRevisionOf(env));
+    await withRun({}, { version: '1.0.0', env }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.rolling?.replicaSet).toBe(set);
+      expect(world.alive().map((r) => r.id)).toEqual([0, 1, 2, 3].map((i) => `${set}-${i}`));
+      expect(world.sets.get(set)?.env).toEqual(env);
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('the same version and configuration already serving: nothing to do', async () => {
+    await withRun({}, {}, async ({ world, handle }) => {
+      await handle.result();
+      const again = await env.client.workflow.start('rollingUpdateDeployment', {
+        taskQueue: (await handle.describe()).taskQueue,
+        workflowId: `${handle.workflowId}-again`,
+        args: [{ spec: rollingSpec({ replicas: 4 }) }],
+      });
+      const result = (await again.result()) as DeploymentResult;
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.events.map((e) => e.message).join('\n')).toMatch(/already serves with 4 replicas/);
+      expect(world.called('launchReplicas')).toBe(2);
+    });
+  });
+
+  test('an invalid spec fails at once, naming the field, with no side effect', async () => {
+    await withRun({}, { strategy: { maxSurge: 0, maxUnavailable: '0%' } }, async ({ world, handle }) => {
+      const err = await handle.result().catch((e: WorkflowFailedError) => e);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(/maxUnavailable: may not be 0 when maxSurge is 0/);
+      expect(world.calls).toHaveLength(0);
+    });
+  });
+});
+
+describe('rolling update: pauses', () => {
+  test('approval after the first batch (a canary): waits with batch 1/2 visible, approve continues', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
+      const waiting = await waitForPhase('AwaitingApproval');
+      expect(waiting.approval.pending).toBe(true);
+      expect(waiting.rolling).toMatchObject({ batch: 1, batches: 2, old: 2, new: 2, healthy: 4 });
+      expect(world.serving()).toHaveLength(4);
+      expect(await updateRefusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '9' }] }))).toMatch(
+        /version "9" but version "2.0.0" is waiting/,
+      );
+      await handle.signal(approveSignal, { by: 'alice', version: '2.0.0' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.approval.approved?.by).toBe('alice');
+    });
+  });
+
+  test('the promote update passes the pause', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      expect(await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0' }] })).toMatchObject({
+        accepted: true,
+      });
+      expect((await outcome()).result.outcome).toBe('succeeded');
+    });
+  });
+
+  test('reject at the pause rolls the first batch back within the bounds', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(rejectSignal, { by: 'carol', reason: 'canary errors' });
+      const { result, failureType } = await outcome();
+      expect(failureType).toBe('DeploymentRolledBack');
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/rejected at the pause after batch 1\/2 by carol: canary errors/);
+      expect(result.liveVersion).toBe('1.0.0');
+      expectOldVersionBack(world);
+      expectDefaultBounds(world);
+      expect(result.status.rolling?.direction).toBe('rollback');
+    });
+  });
+
+  test('the approval timeout rolls back (a day passes instantly)', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.reason).toMatch(/approval timed out at the pause after batch 1/);
+      expect(result.status.approval.timedOut).toBe(true);
+      expectOldVersionBack(world);
+    });
+  });
+
+  test('approval mode automatic lets approval pauses pass', async () => {
+    const strategy = { ...approvalAfter1, approval: { mode: 'automatic' } };
+    await withRun({}, { strategy }, async ({ outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.approval.approved?.by).toBe('automatic');
+    });
+  });
+
+  test('a timed pause waits its time (skipped instantly here), then the update goes on', async () => {
+    const strategy = { maxSurge: 1, maxUnavailable: 0, steps: [{ afterBatch: 2, pause: { duration: '30m' } }] };
+    await withRun({}, { strategy }, async ({ outcome, waitForPhase }) => {
+      const paused = await waitForPhase('Paused');
+      expect(paused.rolling?.batch).toBe(2);
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.steps.map((s) => s.name)).toContain('batch 3/4: launch 1 2.0.0 replicas');
+    });
+  });
+
+  test('approve ends a timed pause early', async () => {
+    const strategy = { steps: [{ afterBatch: 1, pause: { duration: '3d' } }] };
+    await withRun({}, { strategy }, async ({ handle, outcome, waitForPhase }) => {
+      await waitForPhase('Paused');
+      await handle.signal(approveSignal, { by: 'dan' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.approval.approved?.by).toBe('dan');
+    });
+  });
+
+  test('a pause after the last batch is recorded as skipped', async () => {
+    await withRun({}, { strategy: { steps: [{ afterBatch: 2, pause: { approval: true } }] } }, async ({ outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.steps.find((s) => s.name === 'pause after batch 2')?.state).toBe('skipped');
+    });
+  });
+});
+
+describe('rolling update: progress deadline', () => {
+  test('a stalled batch rolls back by default', async () => {
+    await withRun({ stall: (n) => n === 2 }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/batch 2\/2 made no progress within the progress deadline/);
+      expectOldVersionBack(world);
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('onProgressDeadline: pause -> waits for a person; approve waits again and completes', async () => {
+    const strategy = { onProgressDeadline: 'pause' };
+    await withRun({ stall: (n) => n === 2 }, { strategy }, async ({ world, handle, outcome, waitForPhase }) => {
+      const waiting = await waitForPhase('AwaitingApproval');
+      expect(waiting.events.map((e) => e.message).join('\n')).toMatch(/batch 2\/2 made no progress/);
+      expect(world.serving()).toHaveLength(3); // one old replica taken out first (maxUnavailable 1)
+      await handle.signal(approveSignal, { by: 'alice' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.called('awaitReplicasHealthy')).toBe(3);
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('onProgressDeadline: pause -> reject rolls back', async () => {
+    const strategy = { onProgressDeadline: 'pause' };
+    await withRun({ stall: (n) => n === 1 }, { strategy }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(rejectSignal, { by: 'carol' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expectOldVersionBack(world);
+    });
+  });
+
+  test('a platform that refuses a launch in batch 2: rolled back, within the bounds', async () => {
+    await withRun({ failLaunch: 2 }, {}, async ({ world, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toMatch(/the platform refused the launch/);
+      expectOldVersionBack(world);
+      expectDefaultBounds(world);
+    });
+  });
+});
+
+describe('rolling update: abort in every phase rolls back to exactly the old version', () => {
+  const cases: [string, Phase, Parameters<RollingWorld['hold']>, Record<string, unknown>][] = [
+    ['discovering', 'Discovering', ['discoverRolling', 1], {}],
+    ['launching batch 2', 'ScalingUp', ['launchReplicas', 2], {}],
+    ['probing batch 2', 'AwaitingHealthy', ['awaitReplicasHealthy', 2], {}],
+    ['registering batch 2', 'ProductionTrafficShift', ['registerTargets', 2], {}],
+    ['draining (take out first) in batch 2', 'Draining', ['drainTargets', 3], {}],
+    ['draining (replace) in batch 1', 'Draining', ['drainTargets', 2], {}],
+    ['retiring in batch 2', 'RetiringOld', ['retireReplicas', 3], {}],
+  ];
+  test.each(cases)('abort while %s', async (_what, phase, [name, call], strategy) => {
+    await withRun({}, { strategy }, async ({ world, handle, outcome, waitFor }) => {
+      const hold = world.hold(name, call);
+      await hold.reached;
+      await waitFor((s) => s.phase === phase, phase);
+      await handle.signal(abortSignal, { by: 'erin', reason: 'stop' });
+      await waitFor((s) => s.events.some((e) => /abort requested by erin/.test(e.message)), 'the abort');
+      hold.release();
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toBe('aborted by erin: stop');
+      expectOldVersionBack(world);
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('abort while waiting at an approval pause', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      await handle.signal(abortSignal, { by: 'erin' });
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.status.approval.pending).toBe(false);
+      expectOldVersionBack(world);
+      expectDefaultBounds(world);
+    });
+  });
+
+  test('abort during a timed pause', async () => {
+    await withRun({}, { strategy: { steps: [{ afterBatch: 1, pause: { duration: '1d' } }] } }, async (run) => {
+      await run.waitForPhase('Paused');
+      await run.handle.signal(abortSignal, { by: 'erin' });
+      expect((await run.outcome()).result.outcome).toBe('rolled-back');
+      expectOldVersionBack(run.world);
+    });
+  });
+
+  test('abort while rolling back is ignored; after the last batch it is ignored too', async () => {
+    await withRun({}, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
+      await waitForPhase('AwaitingApproval');
+      const hold = world.hold('retireReplicas', 3);
+      await handle.signal(rejectSignal, { by: 'carol' });
+      await hold.reached;
+      await handle.signal(abortSignal, { by: 'erin' });
+      hold.release();
+      const { result } = await outcome();
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.status.events.map((e) => e.message).join('\n')).toMatch(
+        /abort from erin ignored: already rolling back/,
+      );
+      expectOldVersionBack(world);
+    });
+  });
+});
+
+/**
+ * History events of every run of a deployment, first to last: the earlier runs' counts as the workflow recorded them
+ * when it continued as new, the last run's from the server.
+ */
+async function eventsPerRun(handle: WorkflowHandle, result: DeploymentResult): Promise<number[]> {
+  const last = await env.client.workflow.getHandle(handle.workflowId).describe();
+  return [...(result.status.rolling?.runEvents ?? []), last.historyLength];
+}
+
+describe('rolling update: continue-as-new', () => {
+  test('with a pending approval: the gate reopens in the next run with the same deadline; approve completes', async () => {
+    await withRun(
+      {},
+      { strategy: approvalAfter1 },
+      async ({ world, handle, outcome, waitForPhase, waitFor }) => {
+        const waiting = await waitForPhase('AwaitingApproval');
+        const firstRun = (await handle.describe()).runId;
+        // Ignored approvals grow the history while the gate is open, past the bound: the run continues as new.
+        while ((await handle.describe()).historyLength < 150) {
+          await handle.signal(approveSignal, { by: 'mallory', version: '9.9.9' });
+        }
+        for (let i = 0; i < 400 && (await handle.describe()).runId === firstRun; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        expect((await handle.describe()).runId).not.toBe(firstRun);
+        const after = await waitFor(
+          (s) => s.phase === 'AwaitingApproval' && (s.rolling?.run ?? 0) >= 2,
+          'run 2 waiting',
+        );
+        expect(after.approval.pending).toBe(true);
+        expect(after.approval.deadline).toBe(waiting.approval.deadline);
+        expect(after.rolling).toMatchObject({ batch: 1, batches: 2, old: 2, new: 2 });
+        expect(after.events.map((e) => e.message).join('\n')).toMatch(/continued as new after \d+ history events/);
+        await handle.signal(approveSignal, { by: 'alice', version: '2.0.0' });
+        const { result } = await outcome();
+        expect(result.outcome).toBe('succeeded');
+        expect(result.status.approval.approved?.by).toBe('alice');
+        expect(world.alive().map((r) => r.id)).toEqual(newIds(4));
+        expectDefaultBounds(world);
+        expect((await eventsPerRun(handle, result)).length).toBeGreaterThanOrEqual(2);
+      },
+      { maxHistoryEvents: 150 },
+    );
+  });
+
+  test('an abort in a later run rolls back what earlier runs did', async () => {
+    const strategy = { maxSurge: 1, maxUnavailable: 0, steps: [{ afterBatch: 3, pause: { approval: true } }] };
+    await withRun(
+      {},
+      { strategy },
+      async ({ world, handle, outcome, waitFor }) => {
+        const waiting = await waitFor((s) => s.phase === 'AwaitingApproval', 'the pause after batch 3');
+        expect(waiting.rolling?.run).toBeGreaterThanOrEqual(2);
+        await handle.signal(abortSignal, { by: 'erin' });
+        const { result } = await outcome();
+        expect(result.outcome).toBe('rolled-back');
+        expectOldVersionBack(world);
+        expect(world.bounds.minServing).toBe(4);
+        expect(world.bounds.maxAlive).toBe(5);
+      },
+      { maxHistoryEvents: 60 },
+    );
+  });
+});
+
+describe('rolling update: 1,000 replicas', () => {
+  test.each([
+    ['25%', '25%'],
+    ['1%', 0],
+  ])(
+    'maxSurge %p, maxUnavailable %p: completes, every history run stays bounded',
+    async (maxSurge, maxUnavailable) => {
+      const strategy = { maxSurge, maxUnavailable };
+      await withRun({ liveReplicas: 1000 }, { replicas: 1000, strategy }, async ({ world, handle, outcome }) => {
+        const { result } = await outcome();
+        expect(result.outcome).toBe('succeeded');
+        expect(world.alive()).toHaveLength(1000);
+        expect(world.alive().every((r) => r.version === '2.0.0')).toBe(true);
+        const { surge, unavailable } = {
+          surge: result.status.rolling?.maxSurge ?? 0,
+          unavailable: result.status.rolling?.maxUnavailable ?? 0,
+        };
+        expect(world.bounds.minServing).toBeGreaterThanOrEqual(1000 - unavailable);
+        expect(world.bounds.maxAlive).toBeLessThanOrEqual(1000 + surge);
+        const runs = await eventsPerRun(handle, result);
+        // A run continues as new at the first batch boundary past 2,000 events: one batch at most beyond it.
+        for (const events of runs) expect(events).toBeLessThan(2_200);
+        process.stdout.write(
+          `1,000 replicas, maxSurge ${maxSurge}, maxUnavailable ${maxUnavailable}: ${result.status.rolling?.batches} batches, ` +
+            `${runs.length} run(s), events per run: ${runs.join(', ')}\n`,
+        );
+      });
+    },
+    300_000,
+  );
+});
