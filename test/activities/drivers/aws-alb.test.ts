@@ -306,6 +306,38 @@ describe('blue-green between target groups', () => {
   });
 });
 
+describe('verify with the load balancer URL', () => {
+  test('rule read-back and target health, then the answering version through the URL', async () => {
+    // moto routes nothing: a stand-in answers for the load balancer's DNS name, as the ALB would from green.
+    let version = '2.0.0';
+    const lb = http.createServer((_req, res) => {
+      res.writeHead(200, { 'x-cutover-version': version }).end('ok');
+    });
+    await new Promise<void>((resolve) => lb.listen(0, '127.0.0.1', resolve));
+    try {
+      const publicUrl = `http://127.0.0.1:${(lb.address() as AddressInfo).port}`;
+      const { router } = driver({ publicUrl });
+      await router.ensureBackend('shop-green', GREEN);
+      await router.setModuleRule('Catalog', [{ backend: 'shop-green', weight: 100 }]);
+
+      await expect(router.verify('Catalog', '2.0.0')).resolves.toEqual({
+        status: 'verified',
+        detail: expect.stringMatching(
+          /5\/5 answers from 5x version 2\.0\.0; Catalog: rule \d+ forwards 100% to shop-green/,
+        ),
+      });
+      version = '1.0.0';
+      await expect(router.verify('Catalog', '2.0.0')).resolves.toMatchObject({ status: 'not-verified' });
+      await expect(router.verify('Cart', '2.0.0')).resolves.toMatchObject({
+        status: 'not-verified',
+        detail: expect.stringContaining('no rule on the listener'),
+      });
+    } finally {
+      await new Promise((resolve) => lb.close(resolve));
+    }
+  });
+});
+
 describe('rolling: targets inside a target group', () => {
   test('register waits for healthy targets, deregister waits for draining; both idempotent', async () => {
     const { router, counter } = driver();
