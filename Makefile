@@ -36,8 +36,10 @@ demo: provision build
 	node dist/examples/demo.js
 
 # Benchmarks print figures (ratios against a baseline measured in the same run); see docs/benchmarks.md.
-bench: provision build
+bench: build
+	bash scripts/provision.sh --with nginx
 	node dist/bench/router-overhead.js
+	node dist/bench/nginx-reload.js
 
 temporal-up:
 	bash scripts/temporal-server.sh start
