@@ -20,7 +20,7 @@ import { startHttpLoad } from './http-load';
 import { temporalAddress, workflowBundle } from './local-fixture';
 import { startNginx } from './nginx';
 import type { NginxServer } from './nginx';
-import { blueGreenSpec } from './specs';
+import { blueGreenSpec, rollingSpec } from './specs';
 import type { SpecOverrides } from './specs';
 
 let counter = 0;
@@ -35,6 +35,9 @@ export interface NginxFixture {
   /** A load generator through nginx on every module (a client that honours Connection: close). */
   load(headers?: Record<string, string>): Load;
   deploy(version: string, overrides?: SpecOverrides): Promise<string>;
+  /** A rolling-update spec through nginx (`strategy` merged into `{ type: 'rolling' }`). */
+  rollingSpec(version: string, overrides?: SpecOverrides): DeploymentSpecInput;
+  deployRolling(version: string, overrides?: SpecOverrides): Promise<string>;
   result(id: string): Promise<DeploymentResult>;
   waitForPhase(id: string, phase: Phase, timeoutMs?: number): Promise<DeploymentStatus>;
   /** GET /<module>/ through nginx: the version that answered. */
@@ -73,6 +76,17 @@ export async function createNginxFixture(name: string, modules = ['Catalog', 'Ca
     load: (headers) => startHttpLoad({ url: nginx.url, paths: modules.map((m) => `/${m}/`), connections: 8, headers }),
     async deploy(version, overrides) {
       const { deploymentId } = await client.deploy(fixture.spec(version, overrides), {
+        deploymentId: `deploy-test-${application}-${ids.length}`,
+      });
+      ids.push(deploymentId);
+      return deploymentId;
+    },
+    rollingSpec: (version, overrides = {}) => ({
+      ...rollingSpec({ application, modules, version, stateDir: platformDir, ...overrides }),
+      router: nginx.routerSpec() as DeploymentSpecInput['router'],
+    }),
+    async deployRolling(version, overrides) {
+      const { deploymentId } = await client.deploy(fixture.rollingSpec(version, overrides), {
         deploymentId: `deploy-test-${application}-${ids.length}`,
       });
       ids.push(deploymentId);
