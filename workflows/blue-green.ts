@@ -15,11 +15,11 @@ import {
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
+import { ErrorType } from '../activities/errors';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
+import { quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
@@ -28,21 +28,6 @@ import { formatSpecIssues, isBlueGreenSpec, validateSpec } from './spec';
 import type { BlueGreenSpec, BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
-
-const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-};
-
-/** Router and platform API calls: short, retried with backoff. */
-const quickApiCall = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
 
 /** Launching or retiring replicas: may take a while per attempt. */
 const platformCall = proxyActivities<Activities>({

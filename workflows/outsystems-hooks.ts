@@ -29,10 +29,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
 import { backendName } from '../activities/ports';
+import { retry } from './activity-presets';
 import { blueGreenDeployment } from './blue-green';
 import { resultFileName, versionFromOperation } from './hook-types';
 import type {
@@ -53,14 +52,6 @@ import type { DeploymentResult } from './types';
 
 /** The state of one hook operation: stage, deadline, what it waits for, its result once written. */
 export const hookStatusQuery = defineQuery<HookOperationStatus>('hookStatus');
-
-const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-};
 
 /** File and API work that ends quickly. */
 const quickApiCall = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });

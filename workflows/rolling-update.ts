@@ -26,10 +26,10 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
+import { ErrorType } from '../activities/errors';
 import { backendName } from '../activities/ports';
+import { quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import type { GateOutcome, GatePolicy } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
@@ -57,21 +57,6 @@ import type {
   RollingInput,
   TrackedReplica,
 } from './types';
-
-const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-};
-
-/** Router and platform API calls: short, retried with backoff. */
-const quickApiCall = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
 
 /** Launching or retiring a batch of replicas: heartbeats per replica, so a dead worker is noticed quickly. */
 const replicaCall = proxyActivities<Activities>({
