@@ -100,6 +100,9 @@ Examples:
   cutover approve deploy-production-shop --by alice --version 2.0.0
   cutover promote deploy-production-shop --by alice --version 2.0.0
   cutover rollback deploy-production-shop --by alice --reason "checkout errors"
+  cutover deploy examples/specs/rolling.yaml --watch      (rolling update: batch i/n as it goes)
+  cutover approve deploy-production-shop --by alice --version 2.1.0   (passes a rolling pause)
+  cutover abort deploy-production-shop --by alice         (rolling: the replaced replicas are rolled back)
 
 Connection (environment): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
   TEMPORAL_TLS_CA / TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (mTLS), TEMPORAL_API_KEY(_FILE).

@@ -97,7 +97,9 @@ export class CutoverClient {
     const id = options.deploymentId ?? deploymentId(spec.environment, spec.application);
     const input: DeploymentInput = { spec, searchAttributes: options.searchAttributes };
     try {
-      const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.blueGreen, {
+      // One workflow per strategy: blue-green, or rolling update (batches; also configuration-only updates).
+      const workflowType = spec.strategy.type === 'rolling' ? WORKFLOW_TYPES.rolling : WORKFLOW_TYPES.blueGreen;
+      const handle = await this.temporal.workflow.start(workflowType, {
         taskQueue: this.config.taskQueue,
         workflowId: id,
         args: [input],

@@ -13,8 +13,17 @@ const MARK: Record<StepRecord['state'], string> = {
   compensated: '↺',
 };
 
+/** "batch 2/4: old 2, new 2, serving 4" (rolling updates), or "" for blue-green. */
+export function formatBatch(status: DeploymentStatus): string {
+  const r = status.rolling;
+  if (!r) return '';
+  const which = r.direction === 'rollback' ? 'rollback batch' : 'batch';
+  return `${which} ${r.batch}/${r.batches}: old ${r.old}, new ${r.new}, serving ${r.healthy}`;
+}
+
 export class ProgressPrinter {
   private phase = '';
+  private batch = '';
   private readonly seenSteps = new Map<string, string>();
   private readonly seenEvents = new Set<string>();
 
@@ -35,12 +44,19 @@ export class ProgressPrinter {
       this.seenEvents.add(key);
       this.write(`  • ${event.message}`);
     }
+    const batch = status.rolling ? `${status.rolling.direction} ${status.rolling.batch}/${status.rolling.batches}` : '';
+    if (batch !== this.batch) {
+      this.batch = batch;
+      if (status.rolling && status.rolling.batch > 0) this.write(`  ▸ ${formatBatch(status)}`);
+    }
     if (status.phase !== this.phase) {
       this.phase = status.phase;
       const r = status.replicas;
+      const live = status.strategy === 'rolling' ? 'rolling' : (status.liveColor ?? 'platform-server');
       this.write(
-        `[${status.deploymentId}] ${status.phase}  version ${status.version}  live ${status.liveColor ?? 'platform-server'}` +
-          ` (${status.liveVersion ?? '-'})  replicas ${r.healthy}/${r.desired} healthy`,
+        `[${status.deploymentId}] ${status.phase}  version ${status.version}  live ${live}` +
+          ` (${status.liveVersion ?? '-'})  replicas ${r.healthy}/${r.desired} healthy` +
+          (status.rolling ? `  ${formatBatch(status)}` : ''),
       );
       if (status.approval.pending && status.approval.deadline) {
         this.write(
@@ -57,6 +73,12 @@ export class ProgressPrinter {
   }
 }
 
+function liveWhere(status: DeploymentStatus): string {
+  if (status.liveColor) return status.liveColor;
+  if (status.strategy === 'rolling' && status.liveVersion) return `${status.application}-rolling`;
+  return 'platform server (default rule)';
+}
+
 /** One-screen summary for `cutover status`. */
 export function formatStatus(status: DeploymentStatus): string {
   const lines = [
@@ -64,13 +86,20 @@ export function formatStatus(status: DeploymentStatus): string {
     `application  ${status.application} (${status.environment}), ${status.strategy}`,
     `version      ${status.version}  (previous: ${status.previousVersion ?? 'platform server'})`,
     `phase        ${status.phase}${status.outcome ? ` — ${status.outcome}${status.reason ? `: ${status.reason}` : ''}` : ''}`,
-    `live         ${status.liveColor ?? 'platform server (default rule)'}${status.liveVersion ? ` serving ${status.liveVersion}` : ''}`,
+    `live         ${liveWhere(status)}${status.liveVersion ? ` serving ${status.liveVersion}` : ''}`,
     `replicas     ${status.replicas.healthy} healthy / ${status.replicas.launched} launched / ${status.replicas.desired} desired`,
     `approval     ${status.approval.mode}${status.approval.pending ? `, PENDING until ${status.approval.deadline} (then ${status.approval.onTimeout})` : ''}` +
       (status.approval.approved ? `, approved by ${status.approval.approved.by}` : '') +
       (status.approval.rejected ? `, rejected by ${status.approval.rejected.by}` : ''),
   ];
   if (status.rollbackWindowEndsAt) lines.push(`rollback     possible until ${status.rollbackWindowEndsAt}`);
+  const r = status.rolling;
+  if (r) {
+    lines.push(
+      `rolling      ${formatBatch(status)} (maxSurge ${r.maxSurge}, maxUnavailable ${r.maxUnavailable}), run ${r.run}`,
+      `replica set  ${r.replicaSet || '-'}${r.replacing.length ? ` replacing ${r.replacing.join(', ')}` : ''}`,
+    );
+  }
   lines.push('steps');
   for (const step of status.steps)
     lines.push(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);

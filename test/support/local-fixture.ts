@@ -21,7 +21,7 @@ import type { LocalStack } from '../../examples/local-stack';
 import type { DeploymentSpecInput } from '../../workflows/spec';
 import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
 import { createWorker } from '../../worker';
-import { blueGreenSpec } from './specs';
+import { blueGreenSpec, rollingSpec } from './specs';
 import type { SpecOverrides } from './specs';
 
 let sharedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -67,7 +67,29 @@ export interface Fixture {
   versionOf(module: string, headers?: Record<string, string>): Promise<string | null>;
   /** Live sample-app processes of this application (pid + replica id), read from /proc. */
   replicaProcesses(): { pid: number; replica: string; version: string }[];
+  /** A rolling-update spec pointing at this fixture (`strategy` merged into `{ type: 'rolling' }`). */
+  rollingSpec(version: string, overrides?: SpecOverrides): DeploymentSpecInput;
+  deployRolling(version: string, overrides?: SpecOverrides): Promise<string>;
+  /** The environment a replica process was started with (from /proc). */
+  replicaEnv(pid: number): Record<string, string>;
+  /** Targets registered in a backend of the local router (undefined if it does not exist). */
+  backendTargets(backend: string): Promise<string[] | undefined>;
   close(): Promise<void>;
+}
+
+function readEnviron(pid: number | string): Record<string, string> | undefined {
+  let environ: string;
+  try {
+    environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return Object.fromEntries(
+    environ
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 export async function createFixture(name: string, modules = ['Catalog', 'Cart']): Promise<Fixture> {
@@ -177,6 +199,29 @@ export async function createFixture(name: string, modules = ['Catalog', 'Cart'])
         found.push({ pid: Number(entry), replica: vars.CUTOVER_REPLICA_ID ?? '', version: vars.CUTOVER_VERSION ?? '' });
       }
       return found.sort((a, b) => a.replica.localeCompare(b.replica));
+    },
+    rollingSpec: (version, overrides = {}) =>
+      rollingSpec({
+        application,
+        modules,
+        version,
+        stateDir: platformDir,
+        adminUrl: stack.adminUrl,
+        publicUrl: stack.publicUrl,
+        ...overrides,
+      }),
+    async deployRolling(version, overrides) {
+      const { deploymentId } = await client.deploy(fixture.rollingSpec(version, overrides), {
+        deploymentId: `deploy-test-${application}-${ids.length}`,
+      });
+      ids.push(deploymentId);
+      return deploymentId;
+    },
+    replicaEnv: (pid) => readEnviron(pid) ?? {},
+    async backendTargets(backend) {
+      const res = await fetch(`${stack.adminUrl}/backends/${encodeURIComponent(backend)}`);
+      if (res.status === 404) return undefined;
+      return ((await res.json()) as { targets: string[] }).targets;
     },
     async close() {
       for (const id of ids) {
