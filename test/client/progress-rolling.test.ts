@@ -1,0 +1,69 @@
+/**
+ * What `cutover status` and `--watch` print for a rolling update: batch i of n
+ * with old / new / serving counts, once per batch, and the rollback direction.
+ */
+import { formatBatch, formatStatus, ProgressPrinter } from '../../client/progress';
+import type { DeploymentStatus, RollingProgress } from '../../workflows/types';
+
+function status(rolling: Partial<RollingProgress>, phase: DeploymentStatus['phase'] = 'ScalingUp'): DeploymentStatus {
+  return {
+    deploymentId: 'deploy-production-shop',
+    application: 'shop',
+    environment: 'production',
+    strategy: 'rolling',
+    version: '2.1.0',
+    phase,
+    liveColor: null,
+    liveVersion: '2.0.0',
+    previousVersion: '2.0.0',
+    targetColor: null,
+    replicas: { desired: 8, launched: 2, healthy: 8 },
+    approval: { mode: 'required', pending: false, onTimeout: 'rollback' },
+    steps: [],
+    events: [],
+    rolling: {
+      batch: 1,
+      batches: 4,
+      direction: 'forward',
+      old: 6,
+      new: 2,
+      healthy: 8,
+      maxSurge: 2,
+      maxUnavailable: 0,
+      replicaSet: 'shop-2-1-0-rolling-abc1234',
+      replacing: ['shop-2-0-0-rolling-abc1234'],
+      run: 1,
+      runEvents: [],
+      ...rolling,
+    },
+  };
+}
+
+describe('rolling progress', () => {
+  test('formatBatch names the batch, its direction and the counts', () => {
+    expect(formatBatch(status({}))).toBe('batch 1/4: old 6, new 2, serving 8');
+    expect(formatBatch(status({ direction: 'rollback', batch: 2, batches: 2 }))).toBe(
+      'rollback batch 2/2: old 6, new 2, serving 8',
+    );
+  });
+
+  test('--watch prints each batch once, with the phase lines', () => {
+    const lines: string[] = [];
+    const printer = new ProgressPrinter((l) => lines.push(l));
+    printer.update(status({ batch: 1 }, 'ScalingUp'));
+    printer.update(status({ batch: 1 }, 'AwaitingHealthy'));
+    printer.update(status({ batch: 2, old: 4, new: 4 }, 'ScalingUp'));
+    expect(lines.filter((l) => l.includes('▸'))).toEqual([
+      '  ▸ batch 1/4: old 6, new 2, serving 8',
+      '  ▸ batch 2/4: old 4, new 4, serving 8',
+    ]);
+    expect(lines.find((l) => l.includes('AwaitingHealthy'))).toMatch(/live rolling \(2\.0\.0\).*batch 1\/4/);
+  });
+
+  test('status shows the batch, the bounds, the run and the replica sets', () => {
+    const text = formatStatus(status({ run: 2 }));
+    expect(text).toMatch(/rolling {6}batch 1\/4: old 6, new 2, serving 8 \(maxSurge 2, maxUnavailable 0\), run 2/);
+    expect(text).toMatch(/replica set {2}shop-2-1-0-rolling-abc1234 replacing shop-2-0-0-rolling-abc1234/);
+    expect(text).toMatch(/live {9}shop-rolling serving 2\.0\.0/);
+  });
+});
