@@ -122,6 +122,14 @@ export function createActivities(drivers: Drivers) {
           else colors.set(module, colorOfBackend(input.application, primaryBackend(rule) ?? '') ?? 'foreign');
         }
         const distinct = new Set(colors.values());
+        const rolling = backendName(input.application, 'rolling');
+        if (Object.values(rules).some((rule) => primaryBackend(rule) === rolling)) {
+          throw new CutoverError(
+            ErrorType.InconsistentRouting,
+            `${input.application} is served by ${rolling} (a rolling update): deploy it with strategy.type "rolling"; ` +
+              'a blue-green deployment after a rolling one is not supported yet',
+          );
+        }
         if (distinct.size > 1 || distinct.has('foreign')) {
           const detail = [...colors.entries()].map(([m, c]) => `${m} -> ${c}`).join(', ');
           throw new CutoverError(
