@@ -237,7 +237,9 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
   async function firstDeployment(ctx: RollingContext): Promise<void> {
     tracker.event('nothing serves the modules from containers: launching every replica, then switching the modules');
     undo.push('retire the new replica set', async () => {
-      await quickApiCall.removeBackend({ router, backend: ctx.backend });
+      // The backend goes too, unless the modules' rules used it before (a rolling backend left without targets).
+      if (Object.keys(ctx.initialRules).length === 0)
+        await quickApiCall.removeBackend({ router, backend: ctx.backend });
       await replicaCall.retireReplicaSet({ platform, name: ctx.targetSet });
     });
     Object.assign(book, { batch: 1, batches: 1 });
