@@ -173,6 +173,28 @@ describe('rolling update on the local platform and router', () => {
       process.stdout.write(`rolling abort during a pause: ${report.sent} requests, ${report.failed} failed\n`);
     });
 
+    test('an application deployed by blue-green is adopted: rolled to v2 through the rolling backend, 0 failed', async () => {
+      // Given: v1 serving from <app>-blue (a blue-green migration off the platform server).
+      expect((await f.result(await f.deploy('1.0.0', { replicas: REPLICAS }))).outcome).toBe('succeeded');
+      const load = f.load();
+      const bounds = sampleBounds(f);
+
+      const result = await f.result(await f.deployRolling('2.0.0', { replicas: REPLICAS }));
+      const seen = await bounds.stop();
+      const report = await load.stop();
+
+      expect(result.outcome).toBe('succeeded');
+      expect(result.status.previousVersion).toBe('1.0.0');
+      expect(report.failed).toBe(0);
+      expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
+      expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
+      expect(f.replicaProcesses().map((p) => p.replica)).toEqual(ids(setName(f, '2.0.0'), [0, 1, 2, 3]));
+      expect(await f.backendTargets(`${f.application}-blue`)).toBeUndefined();
+      expect((await f.platform.listReplicaSets(f.application)).map((s) => s.name)).toEqual([setName(f, '2.0.0')]);
+      for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
+      process.stdout.write(`rolling adoption of a blue-green app: ${report.sent} requests, ${report.failed} failed\n`);
+    });
+
     test('configuration-only update (same version, new env): every replica replaced, 0 failed', async () => {
       await givenLiveV1(f);
       const env = { FEATURE_FLAG: 'on' };
