@@ -126,7 +126,7 @@ async function createAlbFixture(modules = ['Catalog', 'Cart']): Promise<AlbFixtu
       worker.shutdown();
       await running;
       await closeWorker();
-      await client.close();
+      // Connection left open on purpose: see test/support/local-fixture.ts close().
       for (const set of await platform.listReplicaSets(application)) await platform.retireReplicaSet(set.name);
       fs.rmSync(stateDir, { recursive: true, force: true });
     },

@@ -129,7 +129,7 @@ export async function createNginxFixture(name: string, modules = ['Catalog', 'Ca
       worker.shutdown();
       await running;
       await closeWorker();
-      await client.close();
+      // Connection left open on purpose: see test/support/local-fixture.ts close().
       for (const set of await platform.listReplicaSets(application)) await platform.retireReplicaSet(set.name);
       await nginx.stop();
       await platformServer.stop();
