@@ -214,6 +214,12 @@ describe('OutSystems deployment-zone hooks', () => {
       },
     });
 
+    // The result file is the operation's last step; the workflow closes a moment later.
+    await f.client
+      .handle(String(first.body.workflowId))
+      .result()
+      .catch(() => undefined);
+
     // When: LifeTime re-delivers the same call (once with the file there, once after it was removed).
     const again = await call('run', op);
     fs.rmSync(resultFile(op, 'deploydone'));
