@@ -16,15 +16,15 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ErrorType } from '../activities/errors';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
 import { quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
+import { parseSpecFor } from './parse-spec';
 import { Compensations } from './saga';
-import { formatSpecIssues, isBlueGreenSpec, validateSpec } from './spec';
+import { isBlueGreenSpec } from './spec';
 import type { BlueGreenSpec, BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
@@ -350,23 +350,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 }
 
 function parseSpec(input: DeploymentInput): BlueGreenSpec {
-  const result = validateSpec(input?.spec);
-  if (!result.ok) {
-    throw ApplicationFailure.create({
-      type: ErrorType.SpecInvalid,
-      message: `invalid deployment spec: ${formatSpecIssues(result.issues)}`,
-      nonRetryable: true,
-      details: [result.issues],
-    });
-  }
-  if (!isBlueGreenSpec(result.spec)) {
-    throw ApplicationFailure.create({
-      type: ErrorType.SpecInvalid,
-      message: `strategy.type: expected "blue-green" for this workflow, got "${result.spec.strategy.type}"`,
-      nonRetryable: true,
-    });
-  }
-  return result.spec;
+  return parseSpecFor(input?.spec, 'blue-green', isBlueGreenSpec);
 }
 
 function addresses(set: ReplicaSetState): string[] {

@@ -44,8 +44,9 @@ import {
   rollingReplicaSetName,
 } from './rolling-math';
 import type { BatchPlan } from './rolling-math';
+import { parseSpecFor } from './parse-spec';
 import { Compensations } from './saga';
-import { formatSpecIssues, isRollingSpec, validateSpec } from './spec';
+import { isRollingSpec } from './spec';
 import type { RollingSpec } from './spec';
 import { DeploymentTracker } from './tracker';
 import type {
@@ -719,23 +720,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
 }
 
 function parseSpec(input: RollingInput): RollingSpec {
-  const result = validateSpec(input?.spec);
-  if (!result.ok) {
-    throw ApplicationFailure.create({
-      type: ErrorType.SpecInvalid,
-      message: `invalid deployment spec: ${formatSpecIssues(result.issues)}`,
-      nonRetryable: true,
-      details: [result.issues],
-    });
-  }
-  if (!isRollingSpec(result.spec)) {
-    throw ApplicationFailure.create({
-      type: ErrorType.SpecInvalid,
-      message: `strategy.type: expected "rolling" for this workflow, got "${result.spec.strategy.type}"`,
-      nonRetryable: true,
-    });
-  }
-  return result.spec;
+  return parseSpecFor(input?.spec, 'rolling', isRollingSpec);
 }
 
 function addresses(replicas: TrackedReplica[]): string[] {
