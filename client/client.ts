@@ -21,6 +21,8 @@ import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../wor
 import { HOOK_WORKFLOW_TYPES, hookWorkflowId } from '../workflows/hook-types';
 import type { HookOperationInput, HookOperationResult, HookOperationStatus } from '../workflows/hook-types';
 import { hookStatusQuery } from '../workflows/outsystems-hooks';
+import { closableRetry } from './closable-retry';
+import type { ClosableRetry } from './closable-retry';
 import { connectionOptions, temporalConfigFromEnv } from './connection';
 import type { TemporalConfig } from './connection';
 
@@ -68,13 +70,14 @@ export class CutoverClient {
   private constructor(
     readonly temporal: Client,
     private readonly config: TemporalConfig,
-    private readonly ownsConnection: Connection | undefined,
+    private readonly owned: { connection: Connection; retry: ClosableRetry } | undefined,
   ) {}
 
   static async connect(config: Partial<TemporalConfig> = {}): Promise<CutoverClient> {
     const full = { ...temporalConfigFromEnv(), ...config };
-    const connection = await Connection.connect(connectionOptions(full));
-    return new CutoverClient(new Client({ connection, namespace: full.namespace }), full, connection);
+    const retry = closableRetry();
+    const connection = await Connection.connect({ ...connectionOptions(full), interceptors: [retry.interceptor] });
+    return new CutoverClient(new Client({ connection, namespace: full.namespace }), full, { connection, retry });
   }
 
   /** Wraps an existing Temporal client (the caller keeps ownership of its connection). */
@@ -82,8 +85,11 @@ export class CutoverClient {
     return new CutoverClient(client, { ...temporalConfigFromEnv(), ...config }, undefined);
   }
 
+  /** Closes the connection this client opened, after any gRPC retry still waiting has run (see closable-retry.ts). */
   async close(): Promise<void> {
-    await this.ownsConnection?.close();
+    if (!this.owned) return;
+    await this.owned.retry.drain();
+    await this.owned.connection.close();
   }
 
   /** Validates the spec and starts its deployment; refuses a second one for the same application+environment. */
