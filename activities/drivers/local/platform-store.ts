@@ -12,7 +12,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
 import type { ReplicaSetSpec } from '../../ports';
-import { readJsonFile, writeJsonAtomic } from './atomic-file';
+import { readJsonFile, writeJsonAtomic } from '../../fs/atomic-file';
 import { isErrnoException } from './error-info';
 
 export interface SetRecord {

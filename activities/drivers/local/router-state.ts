@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { WeightedBackend } from '../../ports';
-import { readJsonFile, writeJsonAtomic } from './atomic-file';
+import { readJsonFile, writeJsonAtomic } from '../../fs/atomic-file';
 
 export interface RouterState {
   backends: ReadonlyMap<string, readonly string[]>;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../local/atomic-file';
+import { writeFileAtomic } from '../../fs/atomic-file';
 import { isErrnoException } from '../local/error-info';
 
 export interface FileChange {
