@@ -4,37 +4,15 @@
  * `not-supported` and goes on), and every rule and weight read back from the ELBv2 API after each deployment.
  * ALB calls are counted per Router method (the worker's router driver uses a counting ELBv2 client).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { defaultDrivers } from '../../activities/drivers';
-import type { Drivers } from '../../activities/drivers';
-import { newAwsAlbDriver, newSdkElbV2Api } from '../../activities/drivers/aws-alb';
-import { newLocalPlatformDriver } from '../../activities/drivers/local';
 import type { Router } from '../../activities/ports';
-import { CutoverClient } from '../../client/client';
-import type { DeploymentSpecInput } from '../../workflows/spec';
-import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
-import { createWorker } from '../../worker';
-import { temporalAddress, workflowBundle } from '../support/local-fixture';
-import type { AlbWorld, Moto } from '../support/moto';
-import { REGION, createAlbWorld, describeTargetGroup, ruleTable, startMoto } from '../support/moto';
+import { useAlbFixtures } from '../support/alb-fixture';
+import type { AlbFixture } from '../support/alb-fixture';
+import { describeTargetGroup, ruleTable } from '../support/moto';
 import type { RuleRow } from '../support/moto';
-import { blueGreenSpec } from '../support/specs';
-import type { SpecOverrides } from '../support/specs';
 
 jest.setTimeout(180_000);
 
-let moto: Moto;
-let counter = 0;
-
-beforeAll(async () => {
-  moto = await startMoto();
-});
-
-afterAll(async () => {
-  await moto?.stop();
-});
+const createAlbFixture = useAlbFixtures();
 
 /** ALB calls by Router method ("setModuleRule" -> {"DescribeRules": 2, ...}), and calls of each method. */
 class CallLog {
@@ -78,122 +56,28 @@ class CallLog {
   }
 }
 
-interface AlbFixture {
-  application: string;
-  modules: string[];
-  world: AlbWorld;
-  client: CutoverClient;
-  log: CallLog;
-  deploy(version: string, overrides?: SpecOverrides & { router?: Record<string, unknown> }): Promise<string>;
-  result(id: string): Promise<DeploymentResult>;
-  waitForPhase(id: string, phase: Phase): Promise<DeploymentStatus>;
-  close(): Promise<void>;
-}
-
-async function createAlbFixture(modules = ['Catalog', 'Cart']): Promise<AlbFixture> {
-  await moto.reset();
-  const world = await createAlbWorld(moto.endpoint);
-  const application = `alb-${process.pid}-${++counter}`;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-alb-'));
-  const platformDir = path.join(stateDir, 'platform');
-  const taskQueue = `it-${application}`;
+/** An ALB fixture whose ALB calls are logged by Router method. */
+async function createLoggedAlbFixture(modules?: string[]): Promise<AlbFixture & { log: CallLog }> {
   const log = new CallLog();
-  const defaults = defaultDrivers({ localStateDir: platformDir });
-  const routers = new Map<string, Router>();
-  const drivers: Drivers = {
-    platform: defaults.platform,
-    router: (config) => {
-      if (config.kind !== 'aws-alb') return defaults.router(config);
-      const key = JSON.stringify(config);
-      let router = routers.get(key);
-      if (!router) {
-        const { kind: _kind, ...albConfig } = config;
-        const api = newSdkElbV2Api({ region: REGION, endpoint: moto.endpoint, onCall: (op) => log.record(op) });
-        router = log.wrap(newAwsAlbDriver(albConfig, { api, pollMs: 100 }));
-        routers.set(key, router);
-      }
-      return router;
-    },
-  };
-  const client = await CutoverClient.connect({ address: temporalAddress(), taskQueue });
-  const { worker, close: closeWorker } = await createWorker({
-    temporal: { address: temporalAddress(), taskQueue },
-    workflowBundle: await workflowBundle(),
-    drivers,
-  });
-  const running = worker.run();
-  const platform = newLocalPlatformDriver({ stateDir: platformDir });
-  const ids: string[] = [];
-
-  const fixture: AlbFixture = {
-    application,
+  const fixture = await createAlbFixture({
     modules,
-    world,
-    client,
-    log,
-    async deploy(version, overrides = {}) {
-      const { router: routerOverrides, ...rest } = overrides;
-      // moto keeps one target per IP address (AWS keys them by IP and port), and local replicas all listen on
-      // 127.0.0.1: one replica per color keeps the target groups exact.
-      const spec: DeploymentSpecInput = {
-        ...blueGreenSpec({ application, modules, version, stateDir: platformDir, replicas: 1, ...rest }),
-        router: {
-          kind: 'aws-alb',
-          region: REGION,
-          endpoint: moto.endpoint,
-          listenerArn: world.listenerArn,
-          targetGroups: { vpcId: world.vpcId, port: 80, healthCheck: { path: '/Catalog/_ping.html' } },
-          ...routerOverrides,
-        },
-      };
-      const { deploymentId } = await client.deploy(spec, { deploymentId: `deploy-test-${application}-${ids.length}` });
-      ids.push(deploymentId);
-      return deploymentId;
-    },
-    result: (id) => client.result(id),
-    async waitForPhase(id, phase) {
-      const deadline = Date.now() + 60_000;
-      let last: DeploymentStatus | undefined;
-      while (Date.now() < deadline) {
-        try {
-          last = await client.status(id);
-          if (last.phase === phase) return last;
-        } catch {
-          // not started yet
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`${id} did not reach ${phase} (last phase: ${last?.phase ?? 'unknown'})`);
-    },
-    async close() {
-      for (const id of ids) {
-        await client
-          .handle(id)
-          .terminate('test cleanup')
-          .catch(() => undefined);
-      }
-      worker.shutdown();
-      await running;
-      await closeWorker();
-      // Connection left open on purpose: see test/support/local-fixture.ts close().
-      for (const set of await platform.listReplicaSets(application)) await platform.retireReplicaSet(set.name);
-      fs.rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-  return fixture;
+    onCall: (op) => log.record(op),
+    wrapRouter: (router) => log.wrap(router),
+  });
+  return { ...fixture, log };
 }
 
 const calls = (log: CallLog, method: string) => Object.fromEntries(log.byMethod.get(method) ?? new Map());
 
 describe('blue-green on an AWS ALB (moto)', () => {
-  let f: AlbFixture;
+  let f: AlbFixture & { log: CallLog };
 
   afterEach(async () => {
     await f?.close();
   });
 
   test('migration creates the module rules, the upgrade moves them to the other target group; reads back each step', async () => {
-    f = await createAlbFixture();
+    f = await createLoggedAlbFixture();
     const green = `${f.application}-green`;
     const blue = `${f.application}-blue`;
 
@@ -237,7 +121,7 @@ describe('blue-green on an AWS ALB (moto)', () => {
   });
 
   test('preview rules while waiting for approval; rollback in the window restores the previous weights', async () => {
-    f = await createAlbFixture();
+    f = await createLoggedAlbFixture();
     await f.result(await f.deploy('1.0.0'));
     const green = `${f.application}-green`;
     const blue = `${f.application}-blue`;
@@ -281,7 +165,7 @@ describe('blue-green on an AWS ALB (moto)', () => {
   });
 
   test('a permanent ALB error during the switch: not retried, and compensation undoes the switch', async () => {
-    f = await createAlbFixture(['Catalog', 'Cart', 'Orders']);
+    f = await createLoggedAlbFixture(['Catalog', 'Cart', 'Orders']);
     // Two priorities for three modules: the third rule cannot be created (RouterRequestRejectedError).
     const result = await f.result(await f.deploy('1.0.0', { router: { rulePriorities: { first: 1, last: 2 } } }));
 
@@ -293,7 +177,7 @@ describe('blue-green on an AWS ALB (moto)', () => {
   });
 
   test('a wrong listener ARN fails the deployment at once with a clear message', async () => {
-    f = await createAlbFixture();
+    f = await createLoggedAlbFixture();
     const wrong = f.world.listenerArn.replace(/[0-9a-f]{16}$/, '0000000000000000');
     const result = await f.result(await f.deploy('1.0.0', { router: { listenerArn: wrong } }));
 

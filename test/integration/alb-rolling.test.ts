@@ -8,130 +8,14 @@
  * replica over the old one's entry; maxSurge 0 / maxUnavailable 1 takes the old one out first, which keeps the
  * target group exact at every step.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { defaultDrivers } from '../../activities/drivers';
-import type { Drivers } from '../../activities/drivers';
-import { newAwsAlbDriver, newSdkElbV2Api } from '../../activities/drivers/aws-alb';
-import { newLocalPlatformDriver } from '../../activities/drivers/local';
-import type { Platform, Router } from '../../activities/ports';
-import { CutoverClient } from '../../client/client';
-import type { DeploymentSpecInput } from '../../workflows/spec';
-import type { DeploymentResult } from '../../workflows/types';
-import { createWorker } from '../../worker';
-import { temporalAddress, workflowBundle } from '../support/local-fixture';
-import type { AlbWorld, Moto } from '../support/moto';
-import { REGION, createAlbWorld, describeTargetGroup, ruleTable, startMoto } from '../support/moto';
-import { rollingSpec } from '../support/specs';
-import type { SpecOverrides } from '../support/specs';
+import { useAlbFixtures } from '../support/alb-fixture';
+import type { AlbFixture } from '../support/alb-fixture';
+import type { AlbWorld } from '../support/moto';
+import { describeTargetGroup, ruleTable } from '../support/moto';
 
 jest.setTimeout(180_000);
 
-let moto: Moto;
-let counter = 0;
-
-beforeAll(async () => {
-  moto = await startMoto();
-});
-
-afterAll(async () => {
-  await moto?.stop();
-});
-
-interface AlbFixture {
-  application: string;
-  modules: string[];
-  world: AlbWorld;
-  platform: Platform;
-  deploy(version: string, overrides?: SpecOverrides): Promise<string>;
-  result(id: string): Promise<DeploymentResult>;
-  /** Running replicas of this application (id, version, address), sorted by id. */
-  live(): Promise<{ id: string; version: string; address: string }[]>;
-  close(): Promise<void>;
-}
-
-async function createAlbFixture(modules = ['Catalog', 'Cart']): Promise<AlbFixture> {
-  await moto.reset();
-  const world = await createAlbWorld(moto.endpoint);
-  const application = `albroll-${process.pid}-${++counter}`;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-albroll-'));
-  const platformDir = path.join(stateDir, 'platform');
-  const taskQueue = `it-${application}`;
-  const defaults = defaultDrivers({ localStateDir: platformDir });
-  const routers = new Map<string, Router>();
-  const drivers: Drivers = {
-    platform: defaults.platform,
-    router: (config) => {
-      if (config.kind !== 'aws-alb') return defaults.router(config);
-      const key = JSON.stringify(config);
-      let router = routers.get(key);
-      if (!router) {
-        const { kind: _kind, ...albConfig } = config;
-        router = newAwsAlbDriver(albConfig, {
-          api: newSdkElbV2Api({ region: REGION, endpoint: moto.endpoint }),
-          pollMs: 100,
-        });
-        routers.set(key, router);
-      }
-      return router;
-    },
-  };
-  const client = await CutoverClient.connect({ address: temporalAddress(), taskQueue });
-  const { worker, close: closeWorker } = await createWorker({
-    temporal: { address: temporalAddress(), taskQueue },
-    workflowBundle: await workflowBundle(),
-    drivers,
-  });
-  const running = worker.run();
-  const platform = newLocalPlatformDriver({ stateDir: platformDir });
-  const ids: string[] = [];
-
-  return {
-    application,
-    modules,
-    world,
-    platform,
-    async deploy(version, overrides = {}) {
-      const spec: DeploymentSpecInput = {
-        ...rollingSpec({ application, modules, version, stateDir: platformDir, replicas: 1, ...overrides }),
-        router: {
-          kind: 'aws-alb',
-          region: REGION,
-          endpoint: moto.endpoint,
-          listenerArn: world.listenerArn,
-          targetGroups: { vpcId: world.vpcId, port: 80, healthCheck: { path: '/Catalog/_ping.html' } },
-        },
-      };
-      const { deploymentId } = await client.deploy(spec, { deploymentId: `deploy-test-${application}-${ids.length}` });
-      ids.push(deploymentId);
-      return deploymentId;
-    },
-    result: (id) => client.result(id),
-    async live() {
-      const sets = await platform.listReplicaSets(application);
-      return sets
-        .flatMap((s) =>
-          s.replicas.filter((r) => r.running).map((r) => ({ id: r.id, version: s.version, address: r.address })),
-        )
-        .sort((a, b) => a.id.localeCompare(b.id));
-    },
-    async close() {
-      for (const id of ids) {
-        await client
-          .handle(id)
-          .terminate('test cleanup')
-          .catch(() => undefined);
-      }
-      worker.shutdown();
-      await running;
-      await closeWorker();
-      // Connection left open on purpose: see test/support/local-fixture.ts close().
-      for (const set of await platform.listReplicaSets(application)) await platform.retireReplicaSet(set.name);
-      fs.rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}
+const createAlbFixture = useAlbFixtures();
 
 /** The registered (not draining) targets of a target group as "ip:port", sorted. */
 async function registrations(world: AlbWorld, arn: string): Promise<string[]> {
@@ -153,7 +37,7 @@ describe('rolling update on an AWS ALB (moto)', () => {
   });
 
   test('migration creates the module rules to the rolling target group; v1 -> v2 replaces its registrations', async () => {
-    f = await createAlbFixture();
+    f = await createAlbFixture({ name: 'albroll' });
     const rolling = `${f.application}-rolling`;
     const oneOut = { maxSurge: 0, maxUnavailable: 1 };
 
@@ -161,24 +45,24 @@ describe('rolling update on an AWS ALB (moto)', () => {
     expect(await ruleTable(f.world)).toEqual([{ priority: 'default', paths: [], forward: ['platform-server=100'] }]);
 
     // When: migrate to 1.0.0 with a rolling deployment.
-    const first = await f.result(await f.deploy('1.0.0', { strategy: oneOut }));
+    const first = await f.result(await f.deployRolling('1.0.0', { strategy: oneOut }));
 
     // Then: a rule per module forwards to the rolling target group, which holds the v1 replica.
     expect(first.outcome).toBe('succeeded');
     const group = await describeTargetGroup(f.world, rolling);
     expect(group).toMatchObject({ tags: { 'cutover:backend': rolling } });
-    const v1 = await f.live();
+    const v1 = await f.liveReplicas();
     expect(v1.map((r) => r.version)).toEqual(['1.0.0']);
     expect(await registrations(f.world, group?.arn ?? '')).toEqual(v1.map((r) => hostPort(r.address)));
 
     // When: roll to 2.0.0.
-    const second = await f.result(await f.deploy('2.0.0', { strategy: oneOut }));
+    const second = await f.result(await f.deployRolling('2.0.0', { strategy: oneOut }));
 
     // Then: the same target group and rules, registrations exactly the new replica, the old one retired.
     expect(second.outcome).toBe('succeeded');
     expect(second.status.previousVersion).toBe('1.0.0');
     expect(second.status.rolling).toMatchObject({ old: 0, new: 1 });
-    const v2 = await f.live();
+    const v2 = await f.liveReplicas();
     expect(v2.map((r) => r.version)).toEqual(['2.0.0']);
     expect(v2[0]?.address).not.toBe(v1[0]?.address);
     expect((await describeTargetGroup(f.world, rolling))?.arn).toBe(group?.arn);
