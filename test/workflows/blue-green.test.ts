@@ -2,11 +2,7 @@
  * Blue-green workflow logic with stubbed activities, on the time-skipping
  * test server (day-long approval timeouts run instantly).
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
 import {
   approveSignal,
   abortSignal,
@@ -15,109 +11,32 @@ import {
   rollbackSignal,
   statusQuery,
 } from '../../workflows/messages';
-import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
-import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 import { blueGreenSpec } from '../support/specs';
 import type { SpecOverrides } from '../support/specs';
-import { testServerPath } from '../support/temporal';
 import { createWorld } from './fake-activities';
 import type { World, WorldOptions } from './fake-activities';
+import { updateRefusal, useWorkflowHarness } from './harness';
+import type { Run } from './harness';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
-let seq = 0;
-
-beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: testServerPath() } },
-  });
-  // The time-skipping server knows no custom search attributes until they are registered.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTE_NAMES.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-    ),
-  });
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-function quietLogger() {
-  const noop = () => undefined;
-  return { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
-}
-
-interface Run {
-  world: World;
-  handle: WorkflowHandle;
-  /** Resolves with the result, or with the DeploymentResult carried by the failure. */
-  outcome: () => Promise<{ result: DeploymentResult; failed: boolean; failureType?: string }>;
-  waitForPhase: (phase: Phase) => Promise<DeploymentStatus>;
-}
+const harness = useWorkflowHarness();
 
 async function withRun(
   worldOptions: Partial<WorldOptions>,
   specOverrides: SpecOverrides,
-  body: (run: Run) => Promise<void>,
+  body: (run: Run<World>) => Promise<void>,
 ): Promise<void> {
   const modules = specOverrides.modules ?? ['Catalog', 'Cart'];
   const world = createWorld({ application: 'shop', modules, liveColor: 'blue', liveVersion: '1.0.0', ...worldOptions });
-  const taskQueue = `bg-unit-${++seq}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: world.activities,
-  });
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('blueGreenDeployment', {
-      taskQueue,
-      workflowId: `deploy-test-shop-${seq}`,
-      args: [{ spec: blueGreenSpec({ modules, ...specOverrides }) }],
-    });
-    const run: Run = {
+  await harness.run(
+    {
+      workflowType: 'blueGreenDeployment',
+      input: { spec: blueGreenSpec({ modules, ...specOverrides }) },
       world,
-      handle,
-      outcome: async () => {
-        try {
-          return { result: (await handle.result()) as DeploymentResult, failed: false };
-        } catch (err) {
-          if (!(err instanceof WorkflowFailedError)) throw err;
-          const cause = err.cause as { type?: string; details?: unknown[] } | undefined;
-          return { result: cause?.details?.[0] as DeploymentResult, failed: true, failureType: cause?.type };
-        }
-      },
-      waitForPhase: async (phase) => {
-        for (let i = 0; i < 400; i++) {
-          const status = await handle.query(statusQuery);
-          if (status.phase === phase) return status;
-          await new Promise((r) => setTimeout(r, 25));
-        }
-        throw new Error(`never reached phase ${phase}`);
-      },
-    };
-    try {
-      await body(run);
-    } finally {
-      // A workflow left running without its worker would stop the test server from skipping time for later tests.
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
-}
-
-/** The validator's message of a refused update (the client wraps it in WorkflowUpdateFailedError). */
-async function updateRefusal(update: Promise<unknown>): Promise<string> {
-  try {
-    await update;
-  } catch (err) {
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    return err.cause?.message ?? err.message;
-  }
-  throw new Error('the update was accepted');
+      taskQueue: 'bg-unit',
+      workflowId: 'deploy-test-shop',
+    },
+    body,
+  );
 }
 
 const required = { approval: { mode: 'required', timeout: '1d' } };

@@ -4,109 +4,43 @@
  * progress deadline, abort in every phase, continue-as-new with a pending
  * approval, and 1,000 replicas with every run's history bounded.
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { abortSignal, approveSignal, promoteUpdate, rejectSignal, statusQuery } from '../../workflows/messages';
+import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { abortSignal, approveSignal, promoteUpdate, rejectSignal } from '../../workflows/messages';
 import { configRevisionOf, rollingReplicaSetName } from '../../workflows/rolling-math';
-import type { DeploymentResult, DeploymentStatus, Phase, RollingInput } from '../../workflows/types';
+import type { DeploymentResult, Phase, RollingInput } from '../../workflows/types';
 import { rollingSpec } from '../support/specs';
 import type { SpecOverrides } from '../support/specs';
-import { createTimeSkippingEnv } from '../support/temporal';
+import { sleep, updateRefusal, useWorkflowHarness } from './harness';
+import type { Run } from './harness';
 import { createRollingWorld } from './rolling-world';
 import type { RollingWorld, RollingWorldOptions } from './rolling-world';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
-let seq = 0;
-
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-function quietLogger() {
-  const noop = () => undefined;
-  return { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const harness = useWorkflowHarness();
 
 const NEW_SET = rollingReplicaSetName('shop', '2.0.0', configRevisionOf({}));
 const newIds = (n: number, first = 0) => Array.from({ length: n }, (_, i) => `${NEW_SET}-${first + i}`);
 
-interface Run {
-  world: RollingWorld;
-  handle: WorkflowHandle;
-  outcome: () => Promise<{ result: DeploymentResult; failed: boolean; failureType?: string }>;
-  waitFor: (predicate: (s: DeploymentStatus) => boolean, what: string) => Promise<DeploymentStatus>;
-  waitForPhase: (phase: Phase) => Promise<DeploymentStatus>;
-}
-
 async function withRun(
   worldOptions: Partial<RollingWorldOptions>,
   specOverrides: SpecOverrides,
-  body: (run: Run) => Promise<void>,
+  body: (run: Run<RollingWorld>) => Promise<void>,
   extra: Partial<RollingInput> = {},
 ): Promise<void> {
   const modules = specOverrides.modules ?? ['Catalog', 'Cart'];
   const world = createRollingWorld({ application: 'shop', modules, live: 'rolling', liveReplicas: 4, ...worldOptions });
-  const taskQueue = `rolling-unit-${++seq}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: world.activities,
-  });
-  await worker.runUntil(async () => {
-    const input: RollingInput = { spec: rollingSpec({ modules, replicas: 4, ...specOverrides }), ...extra };
-    const handle = await env.client.workflow.start('rollingUpdateDeployment', {
-      taskQueue,
-      workflowId: `deploy-test-shop-rolling-${seq}`,
-      args: [input],
-    });
-    const waitFor = async (predicate: (s: DeploymentStatus) => boolean, what: string) => {
-      let last: DeploymentStatus | undefined;
-      for (let i = 0; i < 800; i++) {
-        try {
-          // The time-skipping server may leave a query unanswered when it lands on a run continuing as new.
-          const answer = await Promise.race([handle.query(statusQuery), sleep(3000).then(() => undefined)]);
-          if (answer) last = answer;
-          if (answer && predicate(answer)) return answer;
-        } catch {
-          // between runs (continue-as-new) a query may find no run to answer it
-        }
-        await sleep(25);
-      }
-      throw new Error(`never saw ${what} (last phase ${last?.phase})`);
-    };
-    const run: Run = {
+  const input: RollingInput = { spec: rollingSpec({ modules, replicas: 4, ...specOverrides }), ...extra };
+  await harness.run(
+    {
+      workflowType: 'rollingUpdateDeployment',
+      input,
       world,
-      handle,
-      outcome: async () => {
-        try {
-          return { result: await resultOf(handle), failed: false };
-        } catch (err) {
-          if (!(err instanceof WorkflowFailedError)) throw err;
-          const cause = err.cause as { type?: string; details?: unknown[] } | undefined;
-          return { result: cause?.details?.[0] as DeploymentResult, failed: true, failureType: cause?.type };
-        }
-      },
-      waitFor,
-      waitForPhase: (phase) => waitFor((s) => s.phase === phase, `phase ${phase}`),
-    };
-    try {
-      await body(run);
-    } finally {
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
+      taskQueue: 'rolling-unit',
+      workflowId: 'deploy-test-shop-rolling',
+      result: resultOf,
+      pollAttempts: 800,
+    },
+    body,
+  );
 }
 
 /**
@@ -114,15 +48,16 @@ async function withRun(
  * with its continued-as-new event (so `result()` on the first run may wait forever): also watch the latest run.
  */
 async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
+  const { client } = harness.env;
   let done = false;
   const viaFirstRun = handle.result() as Promise<DeploymentResult>;
   const viaLatestRun = (async () => {
     for (;;) {
       await sleep(200);
       if (done) return new Promise<never>(() => undefined);
-      const latest = await env.client.workflow.getHandle(handle.workflowId).describe();
+      const latest = await client.workflow.getHandle(handle.workflowId).describe();
       if (latest.status.name !== 'RUNNING' && latest.status.name !== 'CONTINUED_AS_NEW') {
-        return (await env.client.workflow.getHandle(handle.workflowId, latest.runId).result()) as DeploymentResult;
+        return (await client.workflow.getHandle(handle.workflowId, latest.runId).result()) as DeploymentResult;
       }
     }
   })();
@@ -133,16 +68,6 @@ async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
     viaFirstRun.catch(() => undefined);
     viaLatestRun.catch(() => undefined);
   }
-}
-
-async function updateRefusal(update: Promise<unknown>): Promise<string> {
-  try {
-    await update;
-  } catch (err) {
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    return err.cause?.message ?? err.message;
-  }
-  throw new Error('the update was accepted');
 }
 
 /** The old version back, exactly `n` replicas of it, serving; nothing of the new set left. */
@@ -278,7 +203,7 @@ describe('rolling update: batches', () => {
   test('the same version and configuration already serving: nothing to do', async () => {
     await withRun({}, {}, async ({ world, handle }) => {
       await handle.result();
-      const again = await env.client.workflow.start('rollingUpdateDeployment', {
+      const again = await harness.env.client.workflow.start('rollingUpdateDeployment', {
         taskQueue: (await handle.describe()).taskQueue,
         workflowId: `${handle.workflowId}-again`,
         args: [{ spec: rollingSpec({ replicas: 4 }) }],
@@ -507,7 +432,7 @@ describe('rolling update: abort in every phase rolls back to exactly the old ver
  * when it continued as new, the last run's from the server.
  */
 async function eventsPerRun(handle: WorkflowHandle, result: DeploymentResult): Promise<number[]> {
-  const last = await env.client.workflow.getHandle(handle.workflowId).describe();
+  const last = await harness.env.client.workflow.getHandle(handle.workflowId).describe();
   return [...(result.status.rolling?.runEvents ?? []), last.historyLength];
 }
 
