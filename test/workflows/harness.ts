@@ -136,12 +136,14 @@ export async function waitForStatus(
   let last: DeploymentStatus | undefined;
   for (let i = 0; i < attempts; i++) {
     try {
-      // The time-skipping server may leave a query unanswered when it lands on a run continuing as new.
-      const answer = await Promise.race([handle.query(statusQuery), sleep(3000).then(() => undefined)]);
-      if (answer) last = answer;
-      if (answer && predicate(answer)) return answer;
+      // The time-skipping server may leave a query unanswered when it lands on a run continuing as new: the
+      // deadline ends that call (DEADLINE_EXCEEDED is not retried), so no abandoned call outlives the test, where
+      // a gRPC retry of it would fire on the closed connection and fail the suite from a timer.
+      const answer = await handle.client.withDeadline(Date.now() + 3000, () => handle.query(statusQuery));
+      last = answer;
+      if (predicate(answer)) return answer;
     } catch {
-      // between runs (continue-as-new) a query may find no run to answer it
+      // between runs (continue-as-new) a query may find no run to answer it, or the deadline passed
     }
     await sleep(25);
   }

@@ -50,7 +50,10 @@ async function withRun(
 async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
   const { client } = harness.env;
   let done = false;
-  const viaFirstRun = handle.result() as Promise<DeploymentResult>;
+  // The first run's long poll is cancelled once the race is decided: left open, a gRPC retry of it could fire on
+  // the connection closed at teardown ("Channel has been shut down" from a timer fails the suite).
+  const cancelFirstRun = new AbortController();
+  const viaFirstRun = client.withAbortSignal(cancelFirstRun.signal, () => handle.result()) as Promise<DeploymentResult>;
   const viaLatestRun = (async () => {
     for (;;) {
       await sleep(200);
@@ -65,6 +68,7 @@ async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
     return await Promise.race([viaFirstRun, viaLatestRun]);
   } finally {
     done = true;
+    cancelFirstRun.abort();
     viaFirstRun.catch(() => undefined);
     viaLatestRun.catch(() => undefined);
   }
