@@ -6,7 +6,7 @@
  *
  * - Container Build: unpack the bundle into the version's directory (and run the profile's build command).
  * - Container Run: deploy that build with the profile's strategy, as a child deployment.
- * - Update Configurations: deploy the live build again with the new configuration.
+ * - Update Configurations: a configuration-only rolling update of the live build (same version, new configuration).
  * - Container Remove: retire every replica set of the application and delete its explicit rules.
  *
  * Run, Update Configurations and Remove run as a child with the application's
@@ -21,6 +21,7 @@ import {
   condition,
   defineQuery,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -33,7 +34,7 @@ import type { Activities } from '../activities';
 import { backendName } from '../activities/ports';
 import { retry } from './activity-presets';
 import { blueGreenDeployment } from './blue-green';
-import { resultFileName, versionFromOperation } from './hook-types';
+import { HOOK_WORKFLOW_TYPES, configUpdateStrategy, resultFileName, versionFromOperation } from './hook-types';
 import type {
   BuildRecord,
   ConfigSnapshot,
@@ -45,9 +46,10 @@ import type {
   RetireApplicationInput,
   RetireApplicationResult,
 } from './hook-types';
+import { rollingUpdateDeployment } from './rolling-update';
 import { formatSpecIssues, validateSpec } from './spec';
 import type { DeploymentSpec } from './spec';
-import { deploymentId } from './types';
+import { WORKFLOW_TYPES, deploymentId } from './types';
 import type { DeploymentResult } from './types';
 
 /** The state of one hook operation: stage, deadline, what it waits for, its result once written. */
@@ -79,6 +81,15 @@ const awaitDrained = proxyActivities<Activities>({
 
 const DRAIN_TIMEOUT_MS = 30_000;
 const EXCLUSIVE_RETRY_MS = 5_000;
+
+/**
+ * Update Configurations used to start a blue-green deployment; operations started before that changed (their
+ * history records a blueGreenDeployment child) replay as they ran.
+ */
+export const CONFIGS_AS_ROLLING_UPDATE_PATCH = 'update-configurations-as-rolling-update';
+
+/** How a stage deploys a release: the profile's deployment (Run), or a configuration-only rolling update. */
+type DeployKind = 'profile' | 'configuration-only';
 
 /** Thrown inside a stage to end it with this message in the result file. */
 class StageFailed extends Error {
@@ -165,7 +176,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       operationId: call.operationId,
     });
     const config = input.paths.config ? await snapshot(input.paths.config) : undefined;
-    return deploy(() =>
+    return deploy('profile', () =>
       Promise.resolve({
         application: input.application,
         version: built.version,
@@ -182,9 +193,10 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   async function updateConfigurations(): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
     if (!input.paths.config) throw new StageFailed('ConfigPath is missing');
     const config = await snapshot(input.paths.config);
-    // A configuration-only change: the live build, redeployed with the new configuration (blue-green). The live
-    // release is read once the application is free, so a change that waited for a Run applies to its result.
-    return deploy(async () => {
+    // A configuration-only change: the live build (same version, bundle and command), rolled through the replicas
+    // with the new configuration. The live release is read once the application is free, so a change that waited
+    // for a Run applies to its result.
+    return deploy('configuration-only', async () => {
       const live = await quickApiCall.readRelease({ buildsRoot: input.buildsRoot, application: input.application });
       if (!live) {
         throw new StageFailed(
@@ -221,7 +233,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     const retired = await child.result();
     await quickApiCall.forgetRelease({ buildsRoot: input.buildsRoot, application: input.application });
     log.info('application removed', { ...retired });
-    return { ok: true, deploymentId: appDeploymentId };
+    return { ok: true, deploymentId: appDeploymentId, deploymentType: HOOK_WORKFLOW_TYPES.retire };
   }
 
   // ---- helpers ----
@@ -236,23 +248,37 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     });
   }
 
-  /** Runs the release as the profile's deployment; records it as live when it succeeds. */
+  /**
+   * Runs the release as the child `deploy-<environment>-<application>`: the profile's deployment (blue-green), or
+   * a configuration-only rolling update (same version; the configuration is what rolls). Records the release as
+   * live when it succeeds.
+   */
   async function deploy(
+    kind: DeployKind,
     prepare: () => Promise<ReleaseRecord>,
   ): Promise<Omit<HookOperationResult, 'resultFile' | 'content'>> {
     setState('waiting-for-application');
     let release: ReleaseRecord | undefined;
+    let deploymentType: string = WORKFLOW_TYPES.blueGreen;
     const child = await startExclusive(async () => {
       release = await prepare();
+      const options = { workflowId: appDeploymentId, parentClosePolicy: ParentClosePolicy.ABANDON, memo: hookMemo() };
+      if (kind === 'configuration-only' && patched(CONFIGS_AS_ROLLING_UPDATE_PATCH)) {
+        const spec = deploymentSpec(release, configUpdateStrategy);
+        deploymentType = WORKFLOW_TYPES.rolling;
+        return startChild(rollingUpdateDeployment, {
+          ...options,
+          args: [{ spec, searchAttributes: input.searchAttributes }],
+        });
+      }
       return startChild(blueGreenDeployment, {
-        workflowId: appDeploymentId,
+        ...options,
         args: [{ spec: deploymentSpec(release), searchAttributes: input.searchAttributes }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        memo: hookMemo(),
       });
     });
     if (!release) throw new StageFailed('no release to deploy');
-    setState('deploying', `running as ${appDeploymentId}`);
+    const what = deploymentType === WORKFLOW_TYPES.rolling ? 'configuration-only rolling update' : 'deployment';
+    setState('deploying', `running as ${appDeploymentId} (${deploymentType})`);
     let result: DeploymentResult;
     try {
       result = await child.result();
@@ -261,8 +287,9 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       if (!failed) throw err;
       return {
         ok: false,
-        message: `deployment ${appDeploymentId} of ${input.application} ${release.version} ${failed.outcome}: ${failed.reason ?? 'no reason given'}`,
+        message: `${what} ${appDeploymentId} of ${input.application} ${release.version} ${failed.outcome}: ${failed.reason ?? 'no reason given'}`,
         deploymentId: appDeploymentId,
+        deploymentType,
         version: release.version,
         outcome: failed.outcome,
       };
@@ -271,11 +298,23 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       buildsRoot: input.buildsRoot,
       release: { ...release, updatedAt: new Date().toISOString() },
     });
-    return { ok: true, deploymentId: appDeploymentId, version: release.version, outcome: result.outcome };
+    return {
+      ok: true,
+      deploymentId: appDeploymentId,
+      deploymentType,
+      version: release.version,
+      outcome: result.outcome,
+    };
   }
 
-  /** The profile completed into a spec; an approval gate is cut to close before the hook times out. */
-  function deploymentSpec(release: ReleaseRecord): DeploymentSpec {
+  /**
+   * The profile completed into a spec (with `strategyOf`: the strategy it derives from the profile's, e.g. the
+   * rolling settings of a configuration-only update); an approval gate is cut to close before the hook times out.
+   */
+  function deploymentSpec(
+    release: ReleaseRecord,
+    strategyOf?: (profileSpec: DeploymentSpec) => DeploymentSpec['strategy'],
+  ): DeploymentSpec {
     const platform = profile.platform as { kind: string; env?: Record<string, string>; command?: string[] };
     const env: Record<string, string> = {
       ...(platform.env ?? {}),
@@ -293,7 +332,8 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       modules: release.modules,
       platform: { ...platform, env, ...(release.command ? { command: release.command } : {}) },
     };
-    const validated = validateSpec(raw);
+    let validated = validateSpec(raw);
+    if (validated.ok && strategyOf) validated = validateSpec({ ...raw, strategy: strategyOf(validated.spec) });
     if (!validated.ok)
       throw new StageFailed(`the deployment profile is invalid: ${formatSpecIssues(validated.issues)}`);
     const spec = validated.spec;
@@ -359,7 +399,9 @@ export async function retireApplication(input: RetireApplicationInput): Promise<
   const targets = sets.flatMap((s) => s.replicas.map((r) => r.address).filter((a) => a !== ''));
   await awaitDrained.drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
   for (const set of sets) await platformCall.retireReplicaSet({ platform, name: set.name });
-  for (const color of ['blue', 'green'] as const) {
+  // The rolling backend is what Update Configurations leaves serving; removed last, so that a removal that was under
+  // way when it was added replays its blue and green steps unchanged.
+  for (const color of ['blue', 'green', 'rolling'] as const) {
     await quickApiCall.removeBackend({ router, backend: backendName(application, color) });
   }
   return { retiredReplicaSets: sets.map((s) => s.name), rulesRemoved: modules };

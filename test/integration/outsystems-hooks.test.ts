@@ -20,6 +20,12 @@ const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
 const OP_REMOVE = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
 const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 
+/** The configuration file a replica reads from its CUTOVER_CONFIG_DIR, if that has one. */
+function configOf(replica: { env: Record<string, string> }): string | undefined {
+  const file = path.join(replica.env.CUTOVER_CONFIG_DIR ?? '/nonexistent', 'app.config');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+}
+
 /** Environment variables and working directory of the application's live replicas, read from /proc. */
 function replicaProcesses(application: string): { env: Record<string, string>; cwd: string }[] {
   const out: { env: Record<string, string>; cwd: string }[] = [];
@@ -168,21 +174,82 @@ describe('OutSystems deployment-zone hooks', () => {
     expect(await waitForFile(resultFile(OP_BUILD, 'deploydone'))).toBe('');
     for (const m of f.modules) expect(await f.versionOf(m)).toBe(version);
 
-    // The configuration update runs next, as its own deployment of the same version.
+    // The configuration update runs next: a configuration-only rolling update of the same version. The profile
+    // requires approval, so it pauses after its first batch (a canary): one replica with the new configuration
+    // serves beside one with the Run's.
     const configWaiting = await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    expect(configWaiting.strategy).toBe('rolling');
     expect(configWaiting.version).toBe(version);
+    expect(configWaiting.rolling).toMatchObject({
+      batch: 1,
+      batches: 2,
+      old: 1,
+      new: 1,
+      maxSurge: 1,
+      maxUnavailable: 0,
+    });
+    expect((await f.client.temporal.workflow.getHandle(appDeployment).describe()).type).toBe('rollingUpdateDeployment');
+    const canary = replicaProcesses(f.application);
+    expect(canary.map(configOf).sort()).toEqual(['FeatureX=on\n', undefined]);
+    const runRevision = canary.find((r) => configOf(r) === undefined)?.env.CUTOVER_CONFIG_REVISION;
+    expect(runRevision).toMatch(/^[0-9a-f]{12}$/);
     await f.client.approve(appDeployment, { by: 'release-manager' });
     expect(await waitForFile(resultFile(OP_CONFIG, 'configsdone'))).toBe('');
+
+    // Then: it ran as a rolling update that succeeded, with the version unchanged.
+    const configured = await f.result(appDeployment);
+    expect(configured.outcome).toBe('succeeded');
+    expect(configured.status).toMatchObject({
+      strategy: 'rolling',
+      version,
+      liveVersion: version,
+      previousVersion: version,
+    });
+    // The new configuration reached every live replica: the same build, the same version, the new revision.
     const replicas = replicaProcesses(f.application);
     expect(replicas).toHaveLength(2);
+    const revision = replicas[0]?.env.CUTOVER_CONFIG_REVISION;
+    expect(revision).toMatch(/^[0-9a-f]{12}$/);
+    expect(revision).not.toBe(runRevision);
     for (const r of replicas) {
       expect(r.cwd).toBe(bundleDir);
       expect(r.env.CUTOVER_VERSION).toBe(version);
       expect(r.env.CUTOVER_OPERATION_ID).toBe(OP_BUILD);
-      expect(fs.readFileSync(path.join(r.env.CUTOVER_CONFIG_DIR!, 'app.config'), 'utf8')).toBe('FeatureX=on\n');
-      expect(r.env.CUTOVER_CONFIG_REVISION).toMatch(/^[0-9a-f]{12}$/);
+      expect(r.env.CUTOVER_CONFIG_REVISION).toBe(revision);
+      expect(r.env.CUTOVER_CONFIG_DIR).toBe(
+        path.join(dirs.builds, f.application, 'configs', `${OP_CONFIG}-${revision}`),
+      );
+      expect(configOf(r)).toBe('FeatureX=on\n');
     }
     for (const m of f.modules) expect(await f.versionOf(m)).toBe(version);
+    // One replica set, the rolling one, serving through the rolling backend; the Run's blue-green set and backend
+    // are gone.
+    const sets = await f.platform.listReplicaSets(f.application);
+    expect(sets.map((s) => ({ color: s.color, version: s.version, replicas: s.replicas.length }))).toEqual([
+      { color: 'rolling', version, replicas: 2 },
+    ]);
+    expect(await f.backendTargets(`${f.application}-rolling`)).toHaveLength(2);
+    for (const color of ['blue', 'green']) expect(await f.backendTargets(`${f.application}-${color}`)).toBeUndefined();
+
+    // When: LifeTime re-delivers the Update Configurations call (after its workflow closed).
+    await f.client
+      .handle(String(configs.body.workflowId))
+      .result()
+      .catch(() => undefined);
+    const again = await call('configs', OP_CONFIG);
+    // Then: the same closed workflow answers, the same (empty) result file, no second update.
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({
+      alreadyDone: true,
+      workflowId: configs.body.workflowId,
+      runId: configs.body.runId,
+    });
+    expect(fs.readFileSync(resultFile(OP_CONFIG, 'configsdone'), 'utf8')).toBe('');
+    const deployments: string[] = [];
+    for await (const wf of f.client.temporal.workflow.list({ query: `WorkflowId = '${appDeployment}'` })) {
+      deployments.push(wf.type);
+    }
+    expect(deployments.sort()).toEqual(['blueGreenDeployment', 'rollingUpdateDeployment']);
 
     // When: Container Remove.
     const remove = await call('remove', OP_REMOVE);
@@ -196,8 +263,13 @@ describe('OutSystems deployment-zone hooks', () => {
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('platform-server');
     const rules = (await (await fetch(`${f.stack.adminUrl}/rules`)).json()) as { rules: Record<string, unknown> };
     for (const m of f.modules) expect(rules.rules[m]).toBeUndefined();
+    for (const color of ['blue', 'green', 'rolling']) {
+      expect(await f.backendTargets(`${f.application}-${color}`)).toBeUndefined();
+    }
     expect(report.failed).toBe(0);
     expect(report.byVersion[version]).toBeGreaterThan(0);
+    // Only the platform server and the one version answered: the configuration update changed no version.
+    expect(Object.keys(report.byVersion).sort()).toEqual(['platform-server', version].sort());
   });
 
   test('a failure is reported as {"Error":{"Message":...}}; re-delivery starts nothing new and yields the same result', async () => {
