@@ -5,10 +5,10 @@
  */
 import { Context } from '@temporalio/activity';
 import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spec';
-import type { LiveState, ModuleVerification } from '../workflows/types';
+import type { LiveSide, LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
 import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
-import type { Color, ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
+import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
 import { createHookActivities } from './hooks';
 import { createRollingActivities } from './rolling';
@@ -74,9 +74,8 @@ export interface DrainInput {
   timeoutMs: number;
 }
 
-function colorOfBackend(application: string, backend: string): Color | undefined {
-  if (backend === backendName(application, 'blue')) return 'blue';
-  if (backend === backendName(application, 'green')) return 'green';
+function sideOfBackend(application: string, backend: string): LiveSide | undefined {
+  for (const side of ['blue', 'green', 'rolling'] as const) if (backend === backendName(application, side)) return side;
   return undefined;
 }
 
@@ -115,21 +114,13 @@ export function createActivities(drivers: Drivers) {
         const platform = drivers.platform(input.platform);
         const rules = await router.readRules(input.modules);
         const replicaSets = await platform.listReplicaSets(input.application);
-        const colors = new Map<string, Color | 'default' | 'foreign'>();
+        const colors = new Map<string, LiveSide | 'default' | 'foreign'>();
         for (const module of input.modules) {
           const rule = rules[module];
           if (!rule) colors.set(module, 'default');
-          else colors.set(module, colorOfBackend(input.application, primaryBackend(rule) ?? '') ?? 'foreign');
+          else colors.set(module, sideOfBackend(input.application, primaryBackend(rule) ?? '') ?? 'foreign');
         }
         const distinct = new Set(colors.values());
-        const rolling = backendName(input.application, 'rolling');
-        if (Object.values(rules).some((rule) => primaryBackend(rule) === rolling)) {
-          throw new CutoverError(
-            ErrorType.InconsistentRouting,
-            `${input.application} is served by ${rolling} (a rolling update): deploy it with strategy.type "rolling"; ` +
-              'a blue-green deployment after a rolling one is not supported yet',
-          );
-        }
         if (distinct.size > 1 || distinct.has('foreign')) {
           const detail = [...colors.entries()].map(([m, c]) => `${m} -> ${c}`).join(', ');
           throw new CutoverError(
@@ -138,13 +129,16 @@ export function createActivities(drivers: Drivers) {
           );
         }
         const only = [...distinct][0];
-        const liveColor: Color | null = only === 'blue' || only === 'green' ? only : null;
+        // An application last updated by a rolling update is served by its "-rolling" backend: blue-green takes it
+        // over like a color (green comes up beside it, and the rolling replica sets are the "blue" it retires).
+        const liveColor: LiveSide | null = only === 'blue' || only === 'green' || only === 'rolling' ? only : null;
         let liveVersion: string | null = null;
         if (liveColor) {
           const targets = (await router.describeBackend(backendName(input.application, liveColor))) ?? [];
-          const candidates = replicaSets.filter((s) => s.color === liveColor);
-          const serving = candidates.find((s) => s.replicas.some((r) => targets.includes(r.address))) ?? candidates[0];
-          liveVersion = serving?.version ?? null;
+          const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.includes(r.address)).length;
+          // The set with the most replicas behind the backend (a rolling update that was cut short leaves two).
+          const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
+          liveVersion = candidates[0]?.version ?? null;
         }
         return { liveColor, liveVersion, rules, replicaSets };
       });

@@ -298,7 +298,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 
   async function retireOld(previous: LiveState, newColor: Color): Promise<void> {
-    const oldSets = previous.replicaSets.filter((s) => s.color !== newColor && s.color !== 'rolling');
+    // The other color's sets; or, taking over from a rolling update, the rolling sets (and only those).
+    const oldSets = previous.replicaSets.filter((s) =>
+      previous.liveColor === 'rolling' ? s.color === 'rolling' : s.color !== newColor && s.color !== 'rolling',
+    );
     if (!previous.liveColor) {
       tracker.skip('retire old', 'migrated from the platform server: nothing of ours to retire');
       return;

@@ -5,6 +5,9 @@
 import type { Color, ModuleRule, ReplicaSetState, Verification } from '../activities/ports';
 import type { DeploymentSpec, DeploymentSpecInput } from './spec';
 
+/** What can serve an application's production traffic: a blue-green color, or a rolling update's backend. */
+export type LiveSide = Color | 'rolling';
+
 export const TASK_QUEUE = 'cutover';
 
 /** Workflow type names, as typed into the Temporal UI's Start Workflow form. */
@@ -85,8 +88,11 @@ export interface DeploymentStatus {
   strategy: 'blue-green' | 'rolling';
   version: string;
   phase: Phase;
-  /** The color serving production traffic now; null = the platform server (default rule). */
-  liveColor: Color | null;
+  /**
+   * What serves production traffic now: a color, "rolling" (the backend of a rolling update), or null (the platform
+   * server, through the default rule).
+   */
+  liveColor: LiveSide | null;
   liveVersion: string | null;
   previousVersion: string | null;
   targetColor: Color | null;
@@ -111,7 +117,7 @@ export interface DeploymentStatus {
 export interface DeploymentResult {
   outcome: Outcome;
   reason?: string;
-  liveColor: Color | null;
+  liveColor: LiveSide | null;
   liveVersion: string | null;
   status: DeploymentStatus;
 }
@@ -119,8 +125,11 @@ export interface DeploymentResult {
 // ---- activity contracts ----
 
 export interface LiveState {
-  /** Color whose backend every module's rule points to; null when the default rule serves the modules. */
-  liveColor: Color | null;
+  /**
+   * Whose backend every module's rule points to: a color, "rolling" (an application last updated by a rolling
+   * update, which blue-green takes over), or null when the default rule serves the modules.
+   */
+  liveColor: LiveSide | null;
   liveVersion: string | null;
   /** Explicit rules found, by module (absent = default rule). */
   rules: Record<string, ModuleRule>;

@@ -55,6 +55,30 @@ describe('blue-green on the local platform and router', () => {
     expect(await f.platform.listReplicaSets(f.application)).toHaveLength(1);
   });
 
+  test('takes over an application a rolling update left: v1 (rolling) -> v2 (green), 0 failed requests', async () => {
+    // Given: v1 serving from <app>-rolling (a rolling update migrated it off the platform server).
+    expect((await f.result(await f.deployRolling('1.0.0'))).outcome).toBe('succeeded');
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
+    const load = f.load();
+
+    // When: a blue-green deployment of v2.
+    const result = await f.result(await f.deploy('2.0.0'));
+    const report = await load.stop();
+
+    // Then: green serves v2; the rolling replicas and backend are gone; nothing failed on the way.
+    expect(result.outcome).toBe('succeeded');
+    expect(result.status.previousVersion).toBe('1.0.0');
+    expect(result.liveColor).toBe('green');
+    expect(report.failed).toBe(0);
+    expect(report.byVersion['1.0.0']).toBeGreaterThan(0);
+    expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
+    expect(f.replicaProcesses().map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
+    expect((await f.platform.listReplicaSets(f.application)).map((s) => s.color)).toEqual(['green']);
+    expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
+    process.stdout.write(`blue-green takeover of a rolling app: ${report.sent} requests, ${report.failed} failed\n`);
+  });
+
   test('preview route and approval by signal: marked requests reach green before the switch', async () => {
     await givenLiveV1(f);
     const load = f.load();

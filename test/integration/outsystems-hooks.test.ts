@@ -17,6 +17,7 @@ import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 const KEY = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
 const OP_BUILD = '11111111-2222-4333-8444-555555555555';
 const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
+const OP_BUILD_2 = '22222222-3333-4444-8555-666666666666';
 const OP_REMOVE = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
 const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 
@@ -126,7 +127,7 @@ describe('OutSystems deployment-zone hooks', () => {
     return res;
   }
 
-  test('Build -> Run -> Update Configurations -> Remove, with 0 failed requests through the router', async () => {
+  test('Build -> Run -> Update Configurations -> next Build and Run -> Remove, with 0 failed requests through the router', async () => {
     // Given: the platform server serves every module; traffic flows through the router.
     expect(await f.versionOf('Catalog')).toBe('platform-server');
     const load = f.load();
@@ -250,12 +251,34 @@ describe('OutSystems deployment-zone hooks', () => {
       deployments.push(wf.type);
     }
     expect(deployments.sort()).toEqual(['blueGreenDeployment', 'rollingUpdateDeployment']);
+    const configReport = await load.stop();
+    expect(configReport.failed).toBe(0);
+    // Only the platform server and the one version answered: the configuration update changed no version.
+    expect(Object.keys(configReport.byVersion).sort()).toEqual(['platform-server', version].sort());
+
+    // When: the next publish (Build and Run of a new version) reaches an application a rolling update now serves.
+    const nextLoad = f.load();
+    await givenBundle(OP_BUILD_2);
+    const version2 = versionFromOperation(OP_BUILD_2);
+    expect((await call('build', OP_BUILD_2)).status).toBe(202);
+    expect(await waitForFile(resultFile(OP_BUILD_2, 'preparedone'))).toBe('');
+    expect((await call('run', OP_BUILD_2)).status).toBe(202);
+    await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    await f.client.approve(appDeployment, { by: 'release-manager', version: version2 });
+    // Then: blue-green takes over from the rolling backend: green serves the new version, the rolling set is gone.
+    expect(await waitForFile(resultFile(OP_BUILD_2, 'deploydone'))).toBe('');
+    for (const m of f.modules) expect(await f.versionOf(m)).toBe(version2);
+    expect((await f.platform.listReplicaSets(f.application)).map((s) => [s.color, s.version])).toEqual([
+      ['green', version2],
+    ]);
+    expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
+    for (const r of replicaProcesses(f.application)) expect(configOf(r)).toBe('FeatureX=on\n');
 
     // When: Container Remove.
     const remove = await call('remove', OP_REMOVE);
     expect(remove.status).toBe(202);
     expect(await waitForFile(resultFile(OP_REMOVE, 'undeploydone'))).toBe('');
-    const report = await load.stop();
+    const report = await nextLoad.stop();
 
     // Then: every container is gone, the explicit rules are deleted, the platform server serves the modules again.
     expect(replicaProcesses(f.application)).toEqual([]);
@@ -268,8 +291,11 @@ describe('OutSystems deployment-zone hooks', () => {
     }
     expect(report.failed).toBe(0);
     expect(report.byVersion[version]).toBeGreaterThan(0);
-    // Only the platform server and the one version answered: the configuration update changed no version.
-    expect(Object.keys(report.byVersion).sort()).toEqual(['platform-server', version].sort());
+    expect(report.byVersion[version2]).toBeGreaterThan(0);
+    process.stdout.write(
+      `hooks: config update ${configReport.sent} requests, ${configReport.failed} failed; ` +
+        `next publish and remove ${report.sent} requests, ${report.failed} failed\n`,
+    );
   });
 
   test('a failure is reported as {"Error":{"Message":...}}; re-delivery starts nothing new and yields the same result', async () => {

@@ -68,6 +68,37 @@ describe('blue-green workflow', () => {
     });
   });
 
+  test('takes over an application a rolling update left: green beside it, then the rolling set and backend go', async () => {
+    await withRun({ liveColor: 'rolling' }, {}, async ({ world, outcome }) => {
+      const { result, failed } = await outcome();
+      expect(failed).toBe(false);
+      expect(result.status.previousVersion).toBe('1.0.0');
+      expect(result.liveColor).toBe('green');
+      expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      expect(world.rules.Cart?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      expect(Object.keys(world.sets)).toEqual(['shop-2-0-0-green']);
+      expect(world.backends['shop-rolling']).toBeUndefined();
+    });
+  });
+
+  test('a rejected takeover of a rolling application leaves the rolling set serving', async () => {
+    await withRun(
+      { liveColor: 'rolling' },
+      { strategy: required },
+      async ({ world, handle, outcome, waitForPhase }) => {
+        await waitForPhase('AwaitingApproval');
+        await handle.signal(rejectSignal, { by: 'qa', reason: 'not today' });
+        const { result, failed } = await outcome();
+        expect(failed).toBe(true);
+        expect(result.outcome).toBe('rolled-back');
+        expect(result.liveColor).toBe('rolling');
+        expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-rolling', weight: 100 }]);
+        expect(Object.keys(world.sets)).toEqual(['shop-1.0.0-rolling']);
+        expect(world.backends['shop-rolling']).toHaveLength(2);
+      },
+    );
+  });
+
   test('required approval: waits at the gate, approve signal promotes', async () => {
     await withRun({}, { strategy: required }, async ({ world, handle, outcome, waitForPhase }) => {
       const waiting = await waitForPhase('AwaitingApproval');

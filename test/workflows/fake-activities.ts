@@ -16,8 +16,8 @@ import { unusedActivities } from './unused-activities';
 export interface WorldOptions {
   application: string;
   modules: string[];
-  /** Color live at the start; null = platform server (migration). */
-  liveColor: 'blue' | 'green' | null;
+  /** Live at the start: a color, "rolling" (left by a rolling update), or null = platform server (migration). */
+  liveColor: 'blue' | 'green' | 'rolling' | null;
   liveVersion?: string;
   /** Make awaitHealthy fail (unhealthy green). */
   unhealthy?: boolean;
