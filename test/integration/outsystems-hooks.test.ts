@@ -11,6 +11,7 @@ import { hookWorkflowId, versionFromOperation } from '../../workflows/hook-types
 import { deploymentId } from '../../workflows/types';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
+import { replicaProcessesOf } from '../support/proc';
 import { hookConfig, lifeTimeGet, makeHookDirs, startHookServer, waitForFile, writeZip } from '../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 
@@ -25,27 +26,6 @@ const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 function configOf(replica: { env: Record<string, string> }): string | undefined {
   const file = path.join(replica.env.CUTOVER_CONFIG_DIR ?? '/nonexistent', 'app.config');
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-}
-
-/** Environment variables and working directory of the application's live replicas, read from /proc. */
-function replicaProcesses(application: string): { env: Record<string, string>; cwd: string }[] {
-  const out: { env: Record<string, string>; cwd: string }[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const env = Object.fromEntries(
-        fs
-          .readFileSync(`/proc/${pid}/environ`, 'utf8')
-          .split('\0')
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-      );
-      if (env.CUTOVER_APP !== application || env.CUTOVER_REPLICA_ID === 'platform-server') continue;
-      out.push({ env, cwd: fs.readlinkSync(`/proc/${pid}/cwd`) });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return out;
 }
 
 describe('OutSystems deployment-zone hooks', () => {
@@ -190,7 +170,7 @@ describe('OutSystems deployment-zone hooks', () => {
       maxUnavailable: 0,
     });
     expect((await f.client.temporal.workflow.getHandle(appDeployment).describe()).type).toBe('rollingUpdateDeployment');
-    const canary = replicaProcesses(f.application);
+    const canary = replicaProcessesOf(f.application);
     expect(canary.map(configOf).sort()).toEqual(['FeatureX=on\n', undefined]);
     const runRevision = canary.find((r) => configOf(r) === undefined)?.env.CUTOVER_CONFIG_REVISION;
     expect(runRevision).toMatch(/^[0-9a-f]{12}$/);
@@ -207,7 +187,7 @@ describe('OutSystems deployment-zone hooks', () => {
       previousVersion: version,
     });
     // The new configuration reached every live replica: the same build, the same version, the new revision.
-    const replicas = replicaProcesses(f.application);
+    const replicas = replicaProcessesOf(f.application);
     expect(replicas).toHaveLength(2);
     const revision = replicas[0]?.env.CUTOVER_CONFIG_REVISION;
     expect(revision).toMatch(/^[0-9a-f]{12}$/);
@@ -272,7 +252,7 @@ describe('OutSystems deployment-zone hooks', () => {
       ['green', version2],
     ]);
     expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
-    for (const r of replicaProcesses(f.application)) expect(configOf(r)).toBe('FeatureX=on\n');
+    for (const r of replicaProcessesOf(f.application)) expect(configOf(r)).toBe('FeatureX=on\n');
 
     // When: Container Remove.
     const remove = await call('remove', OP_REMOVE);
@@ -281,7 +261,7 @@ describe('OutSystems deployment-zone hooks', () => {
     const report = await nextLoad.stop();
 
     // Then: every container is gone, the explicit rules are deleted, the platform server serves the modules again.
-    expect(replicaProcesses(f.application)).toEqual([]);
+    expect(replicaProcessesOf(f.application)).toEqual([]);
     expect(await f.platform.listReplicaSets(f.application)).toEqual([]);
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('platform-server');
     const rules = (await (await fetch(`${f.stack.adminUrl}/rules`)).json()) as { rules: Record<string, unknown> };
