@@ -150,12 +150,16 @@ describe('discoverRolling', () => {
     expect(failure.message).toMatch(/Catalog -> shop-rolling, Cart -> default/);
   });
 
-  test('blue-green refuses an application served by the rolling backend, saying why', async () => {
+  test('blue-green sees an application served by the rolling backend as live on "rolling", at the version behind it', async () => {
     const w = fakeWorld();
     for (const m of modules) w.rules[m] = { module: m, backends: [{ backend: 'shop-rolling', weight: 100 }] };
-    const failure = await failureOf(createActivities(w.drivers).discoverLive(discover));
-    expect(failure.type).toBe('InconsistentRoutingError');
-    expect(failure.message).toMatch(/served by shop-rolling \(a rolling update\)/);
+    w.backends.set('shop-rolling', ['http://a:2', 'http://a:3']);
+    // A set left over from an earlier update (nothing of it behind the backend) and the one that serves.
+    w.sets.push(set('shop-1-0-0-rolling-x', 'rolling', ['http://a:1']));
+    w.sets.push({ ...set('shop-2-0-0-rolling-y', 'rolling', ['http://a:2', 'http://a:3']), version: '2.0.0' });
+    const live = await createActivities(w.drivers).discoverLive(discover);
+    expect(live).toMatchObject({ liveColor: 'rolling', liveVersion: '2.0.0' });
+    expect(live.replicaSets.map((s) => s.name)).toEqual(['shop-1-0-0-rolling-x', 'shop-2-0-0-rolling-y']);
   });
 });
 
