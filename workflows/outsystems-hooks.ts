@@ -29,6 +29,7 @@ import {
   allHandlersFinished,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ChildWorkflowHandle } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { backendName } from '../activities/ports';
@@ -46,6 +47,7 @@ import type {
   RetireApplicationInput,
   RetireApplicationResult,
 } from './hook-types';
+import { abortSignal } from './messages';
 import { rollingUpdateDeployment } from './rolling-update';
 import { formatSpecIssues, validateSpec } from './spec';
 import type { DeploymentSpec } from './spec';
@@ -87,6 +89,8 @@ const EXCLUSIVE_RETRY_MS = 5_000;
  * history records a blueGreenDeployment child) replay as they ran.
  */
 export const CONFIGS_AS_ROLLING_UPDATE_PATCH = 'update-configurations-as-rolling-update';
+/** Marks the deadline watch on a hook's deployment (abort it when LifeTime stops waiting); see abortAtDeadline. */
+export const ABORT_AT_HOOK_DEADLINE_PATCH = 'abort-deployment-at-hook-deadline';
 
 /** How a stage deploys a release: the profile's deployment (Run), or a configuration-only rolling update. */
 type DeployKind = 'profile' | 'configuration-only';
@@ -280,14 +284,20 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     const what = deploymentType === WORKFLOW_TYPES.rolling ? 'configuration-only rolling update' : 'deployment';
     setState('deploying', `running as ${appDeploymentId} (${deploymentType})`);
     let result: DeploymentResult;
+    let abortedAtDeadline = false;
     try {
-      result = await child.result();
+      const outcome = child.result();
+      if (patched(ABORT_AT_HOOK_DEADLINE_PATCH)) abortedAtDeadline = await abortAtDeadline(child, outcome);
+      result = await outcome;
     } catch (err) {
       const failed = deploymentResultOf(err);
       if (!failed) throw err;
+      const cause = abortedAtDeadline
+        ? `the hook deadline (${input.hookDeadline}) passed first, so it was aborted; `
+        : '';
       return {
         ok: false,
-        message: `${what} ${appDeploymentId} of ${input.application} ${release.version} ${failed.outcome}: ${failed.reason ?? 'no reason given'}`,
+        message: `${what} ${appDeploymentId} of ${input.application} ${release.version} ${failed.outcome}: ${cause}${failed.reason ?? 'no reason given'}`,
         deploymentId: appDeploymentId,
         deploymentType,
         version: release.version,
@@ -369,6 +379,33 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
         await sleep(Math.min(input.exclusiveRetryMs ?? EXCLUSIVE_RETRY_MS, Math.max(1, deadline - Date.now())));
       }
     }
+  }
+
+  /**
+   * LifeTime stops waiting for the result file at the hook deadline and reports the stage as failed. A deployment
+   * still running then is aborted, so what runs matches what LifeTime shows: before its point of no return it rolls
+   * back; past it (retiring the old version) it finishes. Returns whether the abort was sent.
+   */
+  async function abortAtDeadline(
+    child: ChildWorkflowHandle<typeof blueGreenDeployment | typeof rollingUpdateDeployment>,
+    outcome: Promise<unknown>,
+  ): Promise<boolean> {
+    let settled = false;
+    outcome.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    if (await condition(() => settled, Math.max(1, deadline - Date.now()))) return false;
+    log.warn('the hook deadline passed with the deployment still running: aborting it', {
+      deploymentId: appDeploymentId,
+      hookDeadline: input.hookDeadline,
+    });
+    setState('deploying', `the hook deadline passed: aborting ${appDeploymentId}`);
+    await child.signal(abortSignal, {
+      by: 'cutover hook server',
+      reason: `the ${stage} hook's deadline (${input.hookDeadline}) passed: LifeTime no longer waits for this deployment`,
+    });
+    return true;
   }
 
   function hookMemo(): Record<string, unknown> {

@@ -327,6 +327,43 @@ describe('Update Configurations: a configuration-only rolling update', () => {
     });
   });
 
+  test('a deployment still running at the hook deadline is aborted: rolled back, and the error file says why', async () => {
+    // A timed pause of 2 hours after the canary batch outlives the 30-minute hook.
+    const profile: DeploymentProfile = {
+      ...blueGreenProfile,
+      strategy: {
+        type: 'rolling',
+        maxSurge: 1,
+        maxUnavailable: 0,
+        steps: [{ afterBatch: 1, pause: { duration: '2h' } }],
+        approval: { mode: 'automatic' },
+      },
+    };
+    await withConfigs({ profile }, async ({ world, application, hook, child, hookDeadline }) => {
+      const result = (await hook.result()) as HookOperationResult;
+
+      expect(result).toMatchObject({ ok: false, outcome: 'rolled-back', deploymentType: 'rollingUpdateDeployment' });
+      const message = (JSON.parse(world.results[0]?.content ?? '') as { Error: { Message: string } }).Error.Message;
+      expect(message).toContain(`the hook deadline (${new Date(hookDeadline).toISOString()}) passed first`);
+      expect(message).toContain("the configs hook's deadline");
+      // The abort came at the deadline, not before: the pause had begun and its 2 hours were cut short.
+      const deployment = await child
+        .result()
+        .then(() => undefined)
+        .catch((err: { cause?: { details?: DeploymentResult[] } }) => err.cause?.details?.[0]);
+      expect(deployment?.outcome).toBe('rolled-back');
+      const aborted = deployment?.status.events.find((e) => e.message.includes('aborted by cutover hook server'));
+      expect(aborted).toBeDefined();
+      expect(Date.parse(aborted!.at)).toBeGreaterThanOrEqual(hookDeadline);
+      expect(Date.parse(aborted!.at)).toBeLessThan(hookDeadline + 60 * 60_000);
+      // The old configuration serves again; nothing of the new set is left, and the release is not recorded.
+      expect(world.rolling.alive().every((r) => !r.id.startsWith(launched(world).set.name))).toBe(true);
+      expect(world.rolling.alive()).toHaveLength(2);
+      expect(world.recorded).toEqual([]);
+      expect(world.rolling.rules.Catalog?.backends).toEqual([{ backend: `${application}-blue`, weight: 100 }]);
+    });
+  });
+
   test('no release deployed by the hook server yet: the error file, and no deployment starts', async () => {
     await withConfigs({ release: null }, async ({ world, application, hook, child }) => {
       const result = (await hook.result()) as HookOperationResult;
