@@ -138,6 +138,8 @@ function issuesOf(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
 }
 
+const minutes = (ms: number) => Math.round((ms / 60_000) * 10) / 10;
+
 /** Validates a parsed configuration; every problem names its field. */
 export function validateHookConfig(raw: unknown): HookConfig {
   if (raw && typeof raw === 'object' && 'token' in raw) {
@@ -158,6 +160,17 @@ export function validateHookConfig(raw: unknown): HookConfig {
       problems.push(
         `profiles.${name}.strategy.type: the hook server runs ${HOOK_STRATEGIES.join(', ')}, not ${strategy}`,
       );
+    } else if (trial.spec.strategy.type === 'blue-green') {
+      // A Run still going at the hook deadline is aborted (rolled back): the fixed waits must fit well inside it.
+      const fixed = trial.spec.strategy.rollbackWindow + trial.spec.health.deadline;
+      const room = config.timeouts.run - config.finishMargin;
+      if (fixed >= room) {
+        problems.push(
+          `profiles.${name}.strategy.rollbackWindow: with health.deadline it takes ${minutes(fixed)} min, which ` +
+            `does not fit in the run hook's timeout minus finishMargin (${minutes(room)} min): the deployment ` +
+            'would be aborted at the hook deadline; shorten it or raise timeouts.run',
+        );
+      }
     }
   }
   config.applications.forEach((app, i) => {

@@ -62,6 +62,15 @@ describe('hook configuration', () => {
     );
   });
 
+  test("a blue-green profile whose rollback window and health deadline do not fit in the run hook's timeout is refused", () => {
+    const long = { ...profile, strategy: { type: 'blue-green', rollbackWindow: '25m' }, health: { deadline: '5m' } };
+    expect(() => validateHookConfig(config({ profiles: { containers: long } }))).toThrow(
+      /profiles\.containers\.strategy\.rollbackWindow: with health\.deadline it takes 30 min, which does not fit in the run hook's timeout minus finishMargin \(28 min\)/,
+    );
+    // The same profile fits a longer run hook.
+    expect(() => validateHookConfig(config({ profiles: { containers: long }, timeouts: { run: '1h' } }))).not.toThrow();
+  });
+
   test('a mapping to a missing profile, or with neither key nor name, is refused', () => {
     expect(() => validateHookConfig(config({ applications: [{ key: 'k', profile: 'nope' }] }))).toThrow(
       /applications\.0\.profile: no profile named "nope"/,
