@@ -295,6 +295,37 @@ async function digestFiles(dir: string, files: string[]): Promise<string> {
 }
 
 /** A sibling temp directory, renamed into place when complete (so a half-done copy is never used). */
+/** Unpacked builds and configuration snapshots kept besides the live one (a quick way back by hand). */
+export const KEEP_PREVIOUS_BUILDS = 1;
+
+/**
+ * Deletes the builds (directory and record) and configuration snapshots of an application that are older than the
+ * live release's, keeping the newest KEEP_PREVIOUS_BUILDS of them. Anything newer than the live one (a Build already
+ * prepared for the next Run) is never touched; neither are temporary directories of a Build in progress.
+ */
+async function pruneOlderThanRelease(buildsRoot: string, release: ReleaseRecord): Promise<void> {
+  const dir = appDir(buildsRoot, release.application);
+  const liveBuild = path.basename(release.bundleDir);
+  const liveConfig = release.config ? path.basename(release.config.dir) : undefined;
+  await pruneDir(path.join(dir, 'builds'), liveBuild, (name) => [name, `${name}.json`]);
+  if (liveConfig) await pruneDir(path.join(dir, 'configs'), liveConfig, (name) => [name]);
+}
+
+async function pruneDir(parent: string, live: string, pathsOf: (name: string) => string[]): Promise<void> {
+  const liveStat = await fs.stat(path.join(parent, live)).catch(() => undefined);
+  if (!liveStat) return;
+  const older: { name: string; mtimeMs: number }[] = [];
+  for (const entry of await fs.readdir(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === live || entry.name.startsWith('.')) continue;
+    const { mtimeMs } = await fs.stat(path.join(parent, entry.name));
+    if (mtimeMs < liveStat.mtimeMs) older.push({ name: entry.name, mtimeMs });
+  }
+  older.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { name } of older.slice(KEEP_PREVIOUS_BUILDS)) {
+    for (const p of pathsOf(name)) await fs.rm(path.join(parent, p), { recursive: true, force: true });
+  }
+}
+
 function tempSibling(dir: string): string {
   return path.join(path.dirname(dir), `.${path.basename(dir)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
@@ -410,12 +441,17 @@ export function createHookActivities(drivers: Drivers) {
       return (await readJson<ReleaseRecord>(releaseFile(input.buildsRoot, input.application))) ?? null;
     },
 
+    /** Records the live release, then prunes what is older than it (keeping one previous build and config). */
     async recordRelease(input: { buildsRoot: string; release: ReleaseRecord }): Promise<void> {
       await writeJsonAtomic(releaseFile(input.buildsRoot, input.release.application), input.release);
+      await pruneOlderThanRelease(input.buildsRoot, input.release);
     },
 
+    /** The application was removed: its release record, builds and configuration snapshots go. */
     async forgetRelease(input: { buildsRoot: string; application: string }): Promise<void> {
       await fs.rm(releaseFile(input.buildsRoot, input.application), { force: true });
+      const dir = appDir(input.buildsRoot, input.application);
+      for (const sub of ['builds', 'configs']) await fs.rm(path.join(dir, sub), { recursive: true, force: true });
     },
 
     /** Every replica set of an application, whatever state its routing is in (Container Remove). */

@@ -253,6 +253,10 @@ describe('OutSystems deployment-zone hooks', () => {
     ]);
     expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
     for (const r of replicaProcessesOf(f.application)) expect(configOf(r)).toBe('FeatureX=on\n');
+    // Disk: the live build and the one before it are kept.
+    expect(fs.readdirSync(path.join(dirs.builds, f.application, 'builds')).sort()).toEqual(
+      [OP_BUILD, `${OP_BUILD}.json`, OP_BUILD_2, `${OP_BUILD_2}.json`].sort(),
+    );
 
     // When: Container Remove.
     const remove = await call('remove', OP_REMOVE);
@@ -262,6 +266,7 @@ describe('OutSystems deployment-zone hooks', () => {
 
     // Then: every container is gone, the explicit rules are deleted, the platform server serves the modules again.
     expect(replicaProcessesOf(f.application)).toEqual([]);
+    expect(fs.readdirSync(path.join(dirs.builds, f.application))).toEqual([]);
     expect(await f.platform.listReplicaSets(f.application)).toEqual([]);
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('platform-server');
     const rules = (await (await fetch(`${f.stack.adminUrl}/rules`)).json()) as { rules: Record<string, unknown> };
