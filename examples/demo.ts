@@ -18,6 +18,7 @@ import { newLocalPlatformDriver } from '../activities/drivers/local';
 import { CutoverClient } from '../client/client';
 import { ProgressPrinter } from '../client/progress';
 import type { DeploymentSpecInput } from '../workflows/spec';
+import { deploymentId } from '../workflows/types';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { startLoad } from './load';
@@ -60,6 +61,21 @@ function report(label: string, load: LoadReport): void {
   console.log(`${label}: ${load.sent} requests sent, ${load.failed} failed (answered by ${versions})`);
 }
 
+/**
+ * A demo stopped half-way (Ctrl-C) leaves its deployment running on the persistent dev server, waiting for replicas
+ * that are gone; the next demo would be refused as a second deployment. Only the demo's own workflow is ended.
+ */
+async function endInterruptedDemo(client: CutoverClient, id: string): Promise<void> {
+  const running = await client.temporal.workflow
+    .getHandle(id)
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch(() => false);
+  if (!running) return;
+  console.log(`A previous demo was interrupted: ending its deployment ${id} before starting again.`);
+  await client.handle(id).terminate('the demo restarted: this run was left by an interrupted demo');
+}
+
 async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('ERROR') }); // the demo prints its own progress
   const root = projectRoot();
@@ -76,6 +92,7 @@ async function main(): Promise<number> {
   console.log(`router ${stack.publicUrl} (admin ${stack.adminUrl}); platform server ${stack.platformServerUrl}`);
   const { worker, close } = await createWorker({ options: { identity: 'cutover-demo-worker' } });
   const client = await CutoverClient.connect();
+  await endInterruptedDemo(client, deploymentId('demo', APP));
 
   const spec = (version: string): DeploymentSpecInput => ({
     application: APP,
