@@ -12,14 +12,18 @@ import { deploymentId } from '../../workflows/types';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { replicaProcessesOf } from '../support/proc';
-import { hookConfig, lifeTimeGet, makeHookDirs, startHookServer, waitForFile, writeZip } from '../support/hooks';
+import {
+  LIFETIME_IDS,
+  hookConfig,
+  lifeTimeGet,
+  makeHookDirs,
+  startHookServer,
+  waitForFile,
+  writeZip,
+} from '../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 
-const KEY = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
-const OP_BUILD = '11111111-2222-4333-8444-555555555555';
-const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
-const OP_BUILD_2 = '22222222-3333-4444-8555-666666666666';
-const OP_REMOVE = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
+const { key: KEY, build: OP_BUILD, config: OP_CONFIG, nextBuild: OP_BUILD_2, remove: OP_REMOVE } = LIFETIME_IDS;
 const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 
 /** The configuration file a replica reads from its CUTOVER_CONFIG_DIR, if that has one. */

@@ -20,6 +20,17 @@ import type { HookStage } from '../../workflows/hook-types';
 
 export const HOOK_TOKEN = 'test-token-0123456789abcdef';
 
+/** LifeTime identifiers the hook tests share: an application key and the OperationIds of one publish. */
+export const LIFETIME_IDS = {
+  key: '3c2b1a09-8f7e-4d6c-9b5a-493827160504',
+  /** Build and Run of one publish. */
+  build: '11111111-2222-4333-8444-555555555555',
+  config: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+  /** The next publish. */
+  nextBuild: '22222222-3333-4444-8555-666666666666',
+  remove: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff',
+} as const;
+
 /** Writes a real zip file with these entries (name -> content). */
 export async function writeZip(file: string, entries: Record<string, string | Buffer>): Promise<void> {
   const zip = new yazl.ZipFile();

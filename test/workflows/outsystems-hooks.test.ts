@@ -23,6 +23,7 @@ import { validateSpec } from '../../workflows/spec';
 import type { DeploymentSpec } from '../../workflows/spec';
 import { deploymentId } from '../../workflows/types';
 import type { DeploymentResult, DeploymentStatus } from '../../workflows/types';
+import { LIFETIME_IDS } from '../support/hooks';
 import { useWorkflowHarness, waitForStatus } from './harness';
 import { createRollingWorld } from './rolling-world';
 import type { RollingWorld, RollingWorldOptions } from './rolling-world';
@@ -30,9 +31,7 @@ import type { RollingWorld, RollingWorldOptions } from './rolling-world';
 const harness = useWorkflowHarness();
 let seq = 0;
 
-const KEY = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
-const OP_RUN = '11111111-2222-4333-8444-555555555555';
-const OP_CONFIG = '66666666-7777-4888-9999-aaaaaaaaaaaa';
+const { key: KEY, build: OP_RUN, config: OP_CONFIG } = LIFETIME_IDS;
 /** The live version: what the Run of OP_RUN deployed (versionFromOperation(OP_RUN)). */
 const VERSION = '111111112222';
 const OLD_REVISION = '0123456789ab';
