@@ -4,7 +4,14 @@
 // @kubernetes/client-node (the Kubernetes driver) is ESM-only, as are some of its dependencies. Node 20 loads it from
 // CommonJS by itself (require(esm)), but jest's module registry cannot until Node 24.9, so jest compiles those
 // packages to CommonJS with the same SWC transform instead.
-const ESM_PACKAGES = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose', 'socks-proxy-agent', 'agent-base'];
+const ESM_PACKAGES = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'socks-proxy-agent',
+  'agent-base',
+];
 const swc = {
   jsc: {
     parser: { syntax: 'typescript' },
