@@ -92,7 +92,11 @@ export const kubernetesPlatformSchema = z
       .min(1, 'image is required')
       .regex(/^[^\s]+$/, 'image must not contain spaces'),
     /** The port the application listens on in its container (PORT is set to it). */
-    port: z.number({ error: 'port must be a number (the container port)' }).int().min(1).max(65535),
+    port: z
+      .number({ error: 'port must be a number (the container port)' })
+      .int('port must be a whole number')
+      .min(1, 'port must be between 1 and 65535')
+      .max(65535, 'port must be between 1 and 65535'),
     /** Path of a kubeconfig file on the worker; default: $KUBECONFIG, ~/.kube/config, else in-cluster. */
     kubeconfig: z.string().min(1).optional(),
     /** A context of that kubeconfig; default: its current context. */
