@@ -48,7 +48,10 @@ export interface PodView {
 }
 
 async function script(command: 'start' | 'stop', name: string, dataDir: string): Promise<string> {
-  const env = { ...process.env, CUTOVER_DATA_DIR: dataDir, CUTOVER_K8S_CLUSTER: name };
+  // The binary cache scripts/provision.sh --with k8s filled (same default rule as there).
+  const cache =
+    process.env.CUTOVER_CACHE ?? process.env.CUTOVER_TOOLS_DIR ?? path.join(os.homedir(), '.cache', 'cutover');
+  const env = { ...process.env, CUTOVER_DATA_DIR: dataDir, CUTOVER_K8S_CLUSTER: name, CUTOVER_CACHE: cache };
   const args = command === 'start' ? ['-w', '300', START_LOCK, 'bash', SCRIPT, 'start'] : ['bash', SCRIPT, 'stop'];
   const [file, ...rest] = command === 'start' ? ['flock', ...args] : args;
   try {
