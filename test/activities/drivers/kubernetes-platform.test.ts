@@ -6,7 +6,11 @@
  * kwok runs no container and its pod IPs are fake: nothing here sends a request to a pod. Health is the pod's Ready
  * condition as the API reports it (probe: readiness); assertions are on the API objects.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { V1Role } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { parseAllDocuments } from 'yaml';
 import { defaultDrivers } from '../../../activities/drivers';
 import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
 import type { KubernetesPlatformConfig } from '../../../activities/drivers/kubernetes';
@@ -239,6 +243,50 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
     expect(await platform.listReplicaSets('shop')).toEqual([]);
   });
 
+  test('the Role in docs/kubernetes.md is enough for every operation', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-rbac');
+    const kubeconfig = await unprivilegedKubeconfig(k, ns);
+    // The Role exactly as the docs give it (the first YAML block holding one), in this namespace.
+    const doc = fs.readFileSync(path.join(__dirname, '../../../docs/kubernetes.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    const role = blocks
+      .flatMap((b) => parseAllDocuments(b).map((d) => d.toJS() as V1Role))
+      .find((o) => o.kind === 'Role');
+    expect(role?.rules?.length).toBe(2);
+    await k.rbac.createNamespacedRole({ namespace: ns, body: { ...role, metadata: { name: 'cutover-platform' } } });
+    await k.rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'cutover-platform' },
+        subjects: [{ kind: 'ServiceAccount', name: 'cutover-unprivileged', namespace: ns }],
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cutover-platform' },
+      },
+    });
+    const platform = newKubernetesDriver(config(k, ns, { kubeconfig }));
+    const spec = setSpec('shop', '1.0.0', 2);
+
+    // Every Platform operation, as the bound ServiceAccount (RBAC is cached briefly: the first call may retry).
+    let state: ReplicaSetState | undefined;
+    for (let i = 0; !state; i++) {
+      state = await platform.ensureReplicaSet(spec).catch(async (err: Error) => {
+        if (i > 20 || !/HTTP 403/.test(err.message)) throw err;
+        await sleep(250);
+        return undefined;
+      });
+    }
+    await awaitAllHealthy(platform, spec.name, 2);
+    await platform.scaleReplicaSet(spec.name, 3);
+    await platform.launchReplica(spec.name, `${spec.name}-4`);
+    await platform.retireReplica(spec.name, `${spec.name}-0`);
+    expect((await platform.listReplicaSets('shop'))[0]?.replicas.map((r) => r.id)).toEqual(
+      [1, 2, 4].map((i) => `${spec.name}-${i}`),
+    );
+    await platform.retireReplicaSet(spec.name);
+    expect(await platform.getReplicaSet(spec.name)).toBeUndefined();
+    expect(await k.pods(ns)).toEqual([]);
+  });
+
   describe('errors', () => {
     test('a namespace that does not exist: non-retryable ResourceNotFound naming the resource and verb', async () => {
       const k = cluster();
@@ -285,7 +333,6 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
 
     test('an API server that does not answer: a plain, retryable error', async () => {
       const k = cluster();
-      const fs = await import('node:fs');
       const broken = k.kubeconfig.replace(/kubeconfig$/, 'kubeconfig-unreachable');
       fs.writeFileSync(
         broken,
