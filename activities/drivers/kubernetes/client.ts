@@ -8,9 +8,12 @@
  * Connection is configuration, not code: a kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's
  * in-cluster service account) and optionally one of its contexts. Credentials never enter the spec: it names only
  * the file.
+ *
+ * The library is loaded on first use (it takes most of a second to load, and only workers that run Kubernetes
+ * deployments need it).
  */
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type * as KubernetesClient from '@kubernetes/client-node';
+import type { ApiException, CoreV1Api, KubeConfig, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { CutoverError, ErrorType } from '../../errors';
 import type { KubeApi, NewRecord, PodInfo, PodManifest, RecordInfo } from './api';
 import { ConflictError } from './api';
@@ -110,6 +113,16 @@ interface StatusBody {
 }
 
 /** The Status object the API server sent (the client keeps it as a JSON string). */
+/** An ApiException (by shape: the HTTP status code, the body and the headers the client attaches). */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'body' in err &&
+    typeof (err as { headers?: unknown }).headers === 'object'
+  );
+}
+
 function statusOf(err: ApiException<unknown>): StatusBody {
   const body = err.body;
   if (typeof body === 'string') {
@@ -123,7 +136,7 @@ function statusOf(err: ApiException<unknown>): StatusBody {
 }
 
 export function statusCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+  return isApiException(err) ? err.code : undefined;
 }
 
 /**
@@ -131,7 +144,7 @@ export function statusCode(err: unknown): number | undefined {
  * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
  */
 export function classifyK8sError(err: unknown, verb: string, resource: string, namespace: string): Error {
-  if (!(err instanceof ApiException)) {
+  if (!isApiException(err)) {
     const reason = err instanceof Error ? err.message : String(err);
     return new Error(`Kubernetes ${verb} ${resource}: ${reason}`);
   }
@@ -177,8 +190,15 @@ export function classifyK8sError(err: unknown, verb: string, resource: string, n
 
 // ---- the implementation ----
 
-function loadKubeConfig(connection: KubeConnection): KubeConfig {
-  const kc = new KubeConfig();
+type KubernetesClientLibrary = typeof KubernetesClient;
+let library: Promise<KubernetesClientLibrary> | undefined;
+
+function loadLibrary(): Promise<KubernetesClientLibrary> {
+  return (library ??= import('@kubernetes/client-node'));
+}
+
+function loadKubeConfig(lib: KubernetesClientLibrary, connection: KubeConnection): KubeConfig {
+  const kc = new lib.KubeConfig();
   try {
     if (connection.kubeconfig) kc.loadFromFile(connection.kubeconfig);
     else kc.loadFromDefault();
@@ -210,7 +230,11 @@ function loadKubeConfig(connection: KubeConnection): KubeConfig {
 /** A KubeApi for one namespace. The kubeconfig is read on first use (so a bad one fails an activity, not the worker). */
 export function newClientKubeApi(namespace: string, connection: KubeConnection): KubeApi {
   let core: CoreV1Api | undefined;
-  const api = (): CoreV1Api => (core ??= loadKubeConfig(connection).makeApiClient(CoreV1Api));
+  const api = async (): Promise<CoreV1Api> => {
+    if (core) return core;
+    const lib = await loadLibrary();
+    return (core ??= loadKubeConfig(lib, connection).makeApiClient(lib.CoreV1Api));
+  };
   const where = `in namespace ${namespace}`;
 
   async function call<T>(verb: string, resource: string, body: () => Promise<T>): Promise<T> {
@@ -238,7 +262,7 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
 
     async createPod(manifest) {
       try {
-        const pod = await api().createNamespacedPod({ namespace, body: toK8sPod(manifest) });
+        const pod = await (await api()).createNamespacedPod({ namespace, body: toK8sPod(manifest) });
         return { pod: fromK8sPod(pod), created: true };
       } catch (err) {
         if (statusCode(err) !== 409) {
@@ -253,23 +277,25 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
     },
 
     readPod: (name) =>
-      orUndefined('get', `pod ${name}`, async () => fromK8sPod(await api().readNamespacedPod({ name, namespace }))),
+      orUndefined('get', `pod ${name}`, async () =>
+        fromK8sPod(await (await api()).readNamespacedPod({ name, namespace })),
+      ),
 
     listPods: (labelSelector) =>
       call('list', `pods (${labelSelector})`, async () =>
-        (await api().listNamespacedPod({ namespace, labelSelector })).items.map(fromK8sPod),
+        (await (await api()).listNamespacedPod({ namespace, labelSelector })).items.map(fromK8sPod),
       ),
 
     async deletePod(name, gracePeriodSeconds) {
-      const deleted = await orUndefined('delete', `pod ${name}`, () =>
-        api().deleteNamespacedPod({ name, namespace, gracePeriodSeconds }),
+      const deleted = await orUndefined('delete', `pod ${name}`, async () =>
+        (await api()).deleteNamespacedPod({ name, namespace, gracePeriodSeconds }),
       );
       return deleted !== undefined;
     },
 
     async createRecord(record) {
       try {
-        const cm = await api().createNamespacedConfigMap({ namespace, body: toK8sConfigMap(record) });
+        const cm = await (await api()).createNamespacedConfigMap({ namespace, body: toK8sConfigMap(record) });
         return { record: fromK8sConfigMap(cm), created: true };
       } catch (err) {
         if (statusCode(err) !== 409) {
@@ -284,24 +310,26 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
 
     readRecord: (name) =>
       orUndefined('get', `configmap ${name}`, async () =>
-        fromK8sConfigMap(await api().readNamespacedConfigMap({ name, namespace })),
+        fromK8sConfigMap(await (await api()).readNamespacedConfigMap({ name, namespace })),
       ),
 
     replaceRecord: (record) =>
       call('update', `configmap ${record.name}`, async () =>
         fromK8sConfigMap(
-          await api().replaceNamespacedConfigMap({ name: record.name, namespace, body: toK8sConfigMap(record) }),
+          await (
+            await api()
+          ).replaceNamespacedConfigMap({ name: record.name, namespace, body: toK8sConfigMap(record) }),
         ),
       ),
 
     listRecords: (labelSelector) =>
       call('list', `configmaps (${labelSelector})`, async () =>
-        (await api().listNamespacedConfigMap({ namespace, labelSelector })).items.map(fromK8sConfigMap),
+        (await (await api()).listNamespacedConfigMap({ namespace, labelSelector })).items.map(fromK8sConfigMap),
       ),
 
     async deleteRecord(name) {
-      const deleted = await orUndefined('delete', `configmap ${name}`, () =>
-        api().deleteNamespacedConfigMap({ name, namespace, propagationPolicy: 'Background' }),
+      const deleted = await orUndefined('delete', `configmap ${name}`, async () =>
+        (await api()).deleteNamespacedConfigMap({ name, namespace, propagationPolicy: 'Background' }),
       );
       return deleted !== undefined;
     },
