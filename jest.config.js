@@ -1,22 +1,37 @@
 // Jest: real servers for integration tests come from test/support/global-setup.ts (one Temporal dev server per run).
 // CI adds `--json --outputFile=...` on the command line (see .ci/run); nothing here writes result files.
+//
+// @kubernetes/client-node (the Kubernetes driver) is ESM-only, as are some of its dependencies. Node 20 loads it from
+// CommonJS by itself (require(esm)), but jest's module registry cannot until Node 24.9, so jest compiles those
+// packages to CommonJS with the same SWC transform instead.
+const ESM_PACKAGES = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'socks-proxy-agent',
+  'agent-base',
+];
+const swc = {
+  jsc: {
+    parser: { syntax: 'typescript' },
+    target: 'es2022',
+  },
+  module: { type: 'commonjs' },
+  sourceMaps: 'inline',
+};
 /** @type {import('jest').Config} */
 module.exports = {
   roots: ['<rootDir>/test'],
   testEnvironment: 'node',
   transform: {
-    '^.+\\.ts$': [
+    '^.+\\.ts$': ['@swc/jest', swc],
+    [`/node_modules/(${ESM_PACKAGES.join('|')})/.+\\.js$`]: [
       '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript' },
-          target: 'es2022',
-        },
-        module: { type: 'commonjs' },
-        sourceMaps: 'inline',
-      },
+      { ...swc, jsc: { ...swc.jsc, parser: { syntax: 'ecmascript' } }, sourceMaps: false },
     ],
   },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/*.test.ts'],
   testTimeout: 180_000,

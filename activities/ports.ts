@@ -41,7 +41,8 @@ export interface ReplicaSetState {
   replicas: Replica[];
 }
 
-export type ProbeResult = { healthy: true } | { healthy: false; reason: string };
+/** `detail` says how a healthy answer was reached when that is not obvious (e.g. from an orchestrator's readiness). */
+export type ProbeResult = { healthy: true; detail?: string } | { healthy: false; reason: string };
 
 export interface Platform {
   readonly kind: string;

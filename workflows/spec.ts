@@ -64,7 +64,69 @@ export const localPlatformSchema = z
   })
   .strict();
 
-export const platformSchema = z.discriminatedUnion('kind', [localPlatformSchema]);
+const k8sName = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} is required`)
+    .max(63)
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, `${what} must be a DNS label (lower-case letters, digits and dashes)`);
+
+/** A Kubernetes resource quantity such as "250m", "1", "512Mi", "1Gi". */
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'expected a Kubernetes quantity such as "250m", "1", "512Mi"');
+const resourceList = z.object({ cpu: quantity.optional(), memory: quantity.optional() }).strict();
+
+/**
+ * Kubernetes: each replica is one pod `<replicaSet>-<index>` in `namespace`, each replica set one ConfigMap owning
+ * its pods. Connection is configuration: a kubeconfig file and context (default $KUBECONFIG / in-cluster); no
+ * credential, token or secret ever appears here (specs land in workflow history).
+ */
+export const kubernetesPlatformSchema = z
+  .object({
+    kind: z.literal('kubernetes'),
+    namespace: k8sName('namespace'),
+    /** Image of each replica; "{version}" is replaced by the version, e.g. "registry.example.com/shop:{version}". */
+    image: z
+      .string()
+      .min(1, 'image is required')
+      .regex(/^[^\s]+$/, 'image must not contain spaces'),
+    /** The port the application listens on in its container (PORT is set to it). */
+    port: z
+      .number({ error: 'port must be a number (the container port)' })
+      .int('port must be a whole number')
+      .min(1, 'port must be between 1 and 65535')
+      .max(65535, 'port must be between 1 and 65535'),
+    /** Path of a kubeconfig file on the worker; default: $KUBECONFIG, ~/.kube/config, else in-cluster. */
+    kubeconfig: z.string().min(1).optional(),
+    /** A context of that kubeconfig; default: its current context. */
+    context: z.string().min(1).optional(),
+    /**
+     * How health is decided: "readiness" reads each pod's Ready condition from the API (the kubelet runs the
+     * readinessProbe); "http" GETs the health path at the pod IP (only when the worker can reach pod IPs).
+     */
+    probe: z
+      .enum(['readiness', 'http'], { error: 'probe must be "readiness" (pod Ready condition) or "http"' })
+      .default('readiness'),
+    /** Path of the pods' readinessProbe; "{module}" is replaced by the first module. */
+    readinessPath: z.string().startsWith('/', 'readinessPath must start with "/"').default('/{module}/_ping.html'),
+    /** Grace period of a pod deletion (SIGTERM, then SIGKILL). */
+    gracePeriod: duration.refine((ms) => ms <= 3_600_000, 'gracePeriod must be at most 1h').default(30_000),
+    resources: z.object({ requests: resourceList.optional(), limits: resourceList.optional() }).strict().optional(),
+    /** Names only: a ServiceAccount and image pull Secrets that already exist in the namespace. */
+    serviceAccountName: k8sName('serviceAccountName').optional(),
+    imagePullSecrets: z.array(k8sName('imagePullSecrets entry')).max(10).optional(),
+    /** Environment of every pod (non-secret configuration only). */
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'env names are letters, digits, "_", "-", "."'),
+        z.string(),
+      )
+      .default({}),
+  })
+  .strict();
+
+export const platformSchema = z.discriminatedUnion('kind', [localPlatformSchema, kubernetesPlatformSchema]);
 
 export const localRouterSchema = z
   .object({

@@ -9,6 +9,7 @@ import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 import { CutoverError, ErrorType } from '../errors';
 import type { Platform, Router } from '../ports';
 import { newAwsAlbDriver } from './aws-alb';
+import { newKubernetesDriver } from './kubernetes';
 import { newLocalPlatformDriver, newLocalRouterDriver } from './local';
 import { newNginxDriver } from './nginx';
 
@@ -48,6 +49,10 @@ export function defaultDrivers(defaults: DriverDefaults = {}): Drivers {
             command: config.command,
             env: config.env,
           });
+        case 'kubernetes': {
+          const { kind: _kind, ...k8sConfig } = config;
+          return newKubernetesDriver(k8sConfig);
+        }
         default:
           throw new CutoverError(
             ErrorType.DriverUnavailable,

@@ -12,7 +12,7 @@ import { defaultDrivers } from '../../activities/drivers';
 import { newAwsAlbDriver, newSdkElbV2Api } from '../../activities/drivers/aws-alb';
 import type { Router } from '../../activities/ports';
 import { createFixtureCore } from './fixture-core';
-import type { FixtureBase } from './fixture-core';
+import type { CoreOptions, FixtureBase } from './fixture-core';
 import { REGION, createAlbWorld, startMoto } from './moto';
 import type { AlbWorld, Moto } from './moto';
 
@@ -24,6 +24,10 @@ export interface AlbFixtureOptions {
   onCall?: (operation: string) => void;
   /** Wraps each ALB router the worker makes (e.g. to attribute calls to Router methods). */
   wrapRouter?: (router: Router) => Router;
+  /** Another platform than the local one (see kubernetes-alb-blue-green.test.ts). */
+  platform?: CoreOptions['platform'];
+  /** Replicas per deployment (default 1: local replicas all listen on 127.0.0.1, and moto keeps one target per IP). */
+  replicas?: number;
 }
 
 export interface AlbFixture extends FixtureBase {
@@ -54,6 +58,7 @@ export async function createAlbFixture(moto: Moto, options: AlbFixtureOptions = 
     {
       name,
       modules,
+      ...(options.platform ? { platform: options.platform } : {}),
       drivers: ({ platformDir }) => {
         const defaults = defaultDrivers({ localStateDir: platformDir });
         const routers = new Map<string, Router>();
@@ -79,7 +84,7 @@ export async function createAlbFixture(moto: Moto, options: AlbFixtureOptions = 
       const world = await createAlbWorld(moto.endpoint);
       return {
         world,
-        specDefaults: { replicas: 1 },
+        specDefaults: { replicas: options.replicas ?? 1 },
         routerSpec: () => ({
           kind: 'aws-alb',
           region: REGION,

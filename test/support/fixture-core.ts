@@ -66,6 +66,16 @@ export interface CoreOptions {
   drivers?: (context: FixtureContext) => Drivers;
   /** How long waitForPhase waits when a call names no timeout (ms). */
   phaseTimeoutMs?: number;
+  /** Another platform than the local one (e.g. Kubernetes): the driver the fixture reads with, and the spec section. */
+  platform?: (context: FixtureContext) => PlatformPart;
+}
+
+/** A platform other than the default local one. */
+export interface PlatformPart {
+  /** What the fixture lists and retires replicas with (the worker builds its own from the spec section). */
+  driver: Platform;
+  /** The spec's platform section. */
+  spec: () => Record<string, unknown>;
 }
 
 export interface LiveReplica {
@@ -118,19 +128,24 @@ export async function createFixtureCore<R extends RouterPart>(
   };
   const { platformDir, taskQueue } = context;
   const router = await startRouter(context);
-  const platform = newLocalPlatformDriver({ stateDir: platformDir });
+  const platformPart = options.platform?.(context);
+  const platform = platformPart?.driver ?? newLocalPlatformDriver({ stateDir: platformDir });
   const client = await CutoverClient.connect({ address: temporalAddress(), taskQueue });
   let inProcess: { stop(): Promise<void> } | undefined;
   const workerProcesses: ChildProcess[] = [];
   const ids: string[] = [];
 
+  const withPlatform = (spec: DeploymentSpecInput): DeploymentSpecInput =>
+    platformPart ? { ...spec, platform: platformPart.spec() as DeploymentSpecInput['platform'] } : spec;
   const withRouter = (spec: DeploymentSpecInput, overrides: FixtureSpecOverrides): DeploymentSpecInput =>
-    router.routerSpec || overrides.router
-      ? {
-          ...spec,
-          router: { ...(router.routerSpec?.() ?? spec.router), ...overrides.router } as DeploymentSpecInput['router'],
-        }
-      : spec;
+    withPlatform(
+      router.routerSpec || overrides.router
+        ? {
+            ...spec,
+            router: { ...(router.routerSpec?.() ?? spec.router), ...overrides.router } as DeploymentSpecInput['router'],
+          }
+        : spec,
+    );
   const base = (version: string, { router: _router, ...overrides }: FixtureSpecOverrides): SpecOverrides => ({
     application,
     modules,

@@ -18,11 +18,14 @@ function fieldsOf(router: Record<string, unknown>): string[] {
   return result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`);
 }
 
-test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml'])('examples/specs/%s is valid', (file) => {
-  const raw: unknown = parse(fs.readFileSync(path.join(__dirname, '../../examples/specs', file), 'utf8'));
-  const result = validateSpec(raw);
-  expect(result.ok ? 'valid' : result.issues).toBe('valid');
-});
+test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml', 'blue-green-k8s-alb.yaml'])(
+  'examples/specs/%s is valid',
+  (file) => {
+    const raw: unknown = parse(fs.readFileSync(path.join(__dirname, '../../examples/specs', file), 'utf8'));
+    const result = validateSpec(raw);
+    expect(result.ok ? 'valid' : result.issues).toBe('valid');
+  },
+);
 
 describe('router.kind aws-alb', () => {
   test('defaults: priorities, the OutSystems path pattern, the preview header, waits that fit an activity', () => {

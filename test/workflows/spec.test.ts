@@ -64,4 +64,74 @@ describe('deployment spec', () => {
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.issues.map((i) => i.field)).toContain('router.kind');
   });
+
+  describe('platform.kind kubernetes', () => {
+    const k8s = (platform: Record<string, unknown>) => ({
+      ...blueGreenSpec(),
+      platform: {
+        kind: 'kubernetes',
+        namespace: 'shop',
+        image: 'registry.example.com/shop:{version}',
+        port: 8080,
+        ...platform,
+      },
+    });
+
+    test('accepts the minimal section and fills in the defaults', () => {
+      const result = validateSpec(k8s({}));
+      if (!result.ok) throw new Error(JSON.stringify(result.issues));
+      expect(result.spec.platform).toEqual({
+        kind: 'kubernetes',
+        namespace: 'shop',
+        image: 'registry.example.com/shop:{version}',
+        port: 8080,
+        probe: 'readiness',
+        readinessPath: '/{module}/_ping.html',
+        gracePeriod: 30_000,
+        env: {},
+      });
+    });
+
+    test('accepts every optional field', () => {
+      const result = validateSpec(
+        k8s({
+          kubeconfig: '/etc/cutover/kubeconfig',
+          context: 'prod-eu',
+          probe: 'http',
+          readinessPath: '/health',
+          gracePeriod: '45s',
+          resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+          serviceAccountName: 'shop-runner',
+          imagePullSecrets: ['registry-creds'],
+          env: { LOG_LEVEL: 'info' },
+        }),
+      );
+      if (!result.ok) throw new Error(JSON.stringify(result.issues));
+      expect(result.spec.platform).toMatchObject({ gracePeriod: 45_000, probe: 'http', context: 'prod-eu' });
+    });
+
+    test.each([
+      [{ namespace: undefined }, 'platform.namespace', /expected string/],
+      [{ namespace: 'Shop_NS' }, 'platform.namespace', /namespace must be a DNS label/],
+      [{ image: '' }, 'platform.image', /image is required/],
+      [{ image: 'registry/shop: 1' }, 'platform.image', /must not contain spaces/],
+      [{ port: '8080' }, 'platform.port', /port must be a number/],
+      [{ port: 70_000 }, 'platform.port', /65535/],
+      [{ probe: 'tcp' }, 'platform.probe', /probe must be "readiness" \(pod Ready condition\) or "http"/],
+      [{ gracePeriod: 'soon' }, 'platform.gracePeriod', /expected a duration/],
+      [{ gracePeriod: '2h' }, 'platform.gracePeriod', /at most 1h/],
+      [{ readinessPath: 'ping' }, 'platform.readinessPath', /must start with "\/"/],
+      [{ resources: { limits: { cpu: 'lots' } } }, 'platform.resources.limits.cpu', /Kubernetes quantity/],
+      [{ serviceAccountName: 'Runner!' }, 'platform.serviceAccountName', /DNS label/],
+      [{ imagePullSecrets: ['ok', 'Not OK'] }, 'platform.imagePullSecrets.1', /DNS label/],
+      [{ token: 'abc' }, 'platform', /token/],
+      [{ stateDir: '/tmp' }, 'platform', /stateDir/],
+    ])('rejects %j naming %s', (platform, field, message) => {
+      const result = validateSpec(k8s(platform));
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      const issue = result.issues.find((i) => i.field === field);
+      expect(issue?.message).toMatch(message);
+    });
+  });
 });

@@ -1,0 +1,338 @@
+/**
+ * KubeApi over `@kubernetes/client-node` (CoreV1Api) — the only file of the driver that sees its types. Translates
+ * in both directions (`toK8sPod()`, `fromK8sPod()`, `toK8sConfigMap()`, `fromK8sConfigMap()`) and turns API errors
+ * into the driver's errors: 401/403 (missing RBAC), 404 of the namespace, 400/422 (invalid object) become
+ * CutoverErrors that the activity boundary makes non-retryable, naming the verb and the resource; 429, 5xx and
+ * connection errors stay plain, retryable Errors.
+ *
+ * Connection is configuration, not code: a kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's
+ * in-cluster service account) and optionally one of its contexts. Credentials never enter the spec: it names only
+ * the file.
+ *
+ * The library is loaded on first use (it takes most of a second to load, and only workers that run Kubernetes
+ * deployments need it).
+ */
+import type * as KubernetesClient from '@kubernetes/client-node';
+import type { ApiException, CoreV1Api, KubeConfig, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { CutoverError, ErrorType } from '../../errors';
+import type { KubeApi, NewRecord, PodInfo, PodManifest, RecordInfo } from './api';
+import { ConflictError } from './api';
+
+export interface KubeConnection {
+  /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else in-cluster. */
+  kubeconfig?: string;
+  /** A context of that kubeconfig; default: its current context. */
+  context?: string;
+}
+
+// ---- translation: driver shapes <-> Kubernetes objects ----
+
+export function toK8sPod(m: PodManifest): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: m.name,
+      labels: m.labels,
+      annotations: m.annotations,
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'ConfigMap', name: m.owner.name, uid: m.owner.uid, blockOwnerDeletion: false },
+      ],
+    },
+    spec: {
+      containers: [
+        {
+          name: 'app',
+          image: m.image,
+          ports: [{ name: 'http', containerPort: m.port, protocol: 'TCP' }],
+          env: m.env,
+          readinessProbe: {
+            httpGet: { path: m.readinessPath, port: m.port },
+            periodSeconds: 5,
+            failureThreshold: 3,
+          },
+          ...(m.resources ? { resources: m.resources } : {}),
+        },
+      ],
+      ...(m.serviceAccountName ? { serviceAccountName: m.serviceAccountName } : {}),
+      ...(m.imagePullSecrets.length ? { imagePullSecrets: m.imagePullSecrets.map((name) => ({ name })) } : {}),
+      terminationGracePeriodSeconds: m.terminationGracePeriodSeconds,
+      restartPolicy: 'Always',
+    },
+  };
+}
+
+export function fromK8sPod(pod: V1Pod): PodInfo {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const notReadyReason = ready
+    ? [ready.reason, ready.message].filter(Boolean).join(': ') || `Ready=${ready.status}`
+    : 'no Ready condition yet';
+  return {
+    name: pod.metadata?.name ?? '',
+    labels: pod.metadata?.labels ?? {},
+    phase: pod.status?.phase ?? 'Pending',
+    ready: ready?.status === 'True',
+    ...(ready?.status === 'True' ? {} : { notReadyReason }),
+    ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
+    terminating: Boolean(pod.metadata?.deletionTimestamp),
+    ...(pod.spec?.containers[0]?.ports?.[0]?.containerPort !== undefined
+      ? { port: pod.spec.containers[0].ports[0].containerPort }
+      : {}),
+  };
+}
+
+export function toK8sConfigMap(record: NewRecord | RecordInfo): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: record.name,
+      labels: record.labels,
+      ...('resourceVersion' in record ? { resourceVersion: record.resourceVersion } : {}),
+    },
+    data: record.data,
+  };
+}
+
+export function fromK8sConfigMap(cm: V1ConfigMap): RecordInfo {
+  return {
+    name: cm.metadata?.name ?? '',
+    uid: cm.metadata?.uid ?? '',
+    resourceVersion: cm.metadata?.resourceVersion ?? '',
+    labels: cm.metadata?.labels ?? {},
+    data: cm.data ?? {},
+  };
+}
+
+// ---- errors ----
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  details?: { kind?: string; name?: string };
+}
+
+/** The Status object the API server sent (the client keeps it as a JSON string). */
+/** An ApiException (by shape: the HTTP status code, the body and the headers the client attaches). */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'body' in err &&
+    typeof (err as { headers?: unknown }).headers === 'object'
+  );
+}
+
+function statusOf(err: ApiException<unknown>): StatusBody {
+  const body = err.body;
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return { message: body.slice(0, 300) };
+    }
+  }
+  return typeof body === 'object' && body !== null ? body : {};
+}
+
+export function statusCode(err: unknown): number | undefined {
+  return isApiException(err) ? err.code : undefined;
+}
+
+/**
+ * A driver error for a failed call: `verb` and `resource` name what was refused ("create", "pod shop-1-0-0-green-0
+ * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
+ */
+export function classifyK8sError(err: unknown, verb: string, resource: string, namespace: string): Error {
+  if (!isApiException(err)) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return new Error(`Kubernetes ${verb} ${resource}: ${reason}`);
+  }
+  const code = err.code;
+  const status = statusOf(err);
+  const detail = status.message ?? status.reason ?? 'no message';
+  switch (code) {
+    case 401:
+      return new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `Kubernetes did not accept the worker's credentials to ${verb} ${resource} (HTTP 401: ${detail}); check the kubeconfig`,
+      );
+    case 403:
+      return new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `Kubernetes forbids the worker to ${verb} ${resource} (HTTP 403: ${detail}); ` +
+          'grant the Role in docs/kubernetes.md (pods and configmaps)',
+      );
+    case 404:
+      if (status.details?.kind === 'namespaces') {
+        return new CutoverError(
+          ErrorType.ResourceNotFound,
+          `cannot ${verb} ${resource}: namespace ${namespace} does not exist (HTTP 404)`,
+        );
+      }
+      return new CutoverError(
+        ErrorType.ResourceNotFound,
+        `cannot ${verb} ${resource}: not found (HTTP 404: ${detail})`,
+      );
+    case 400:
+    case 422:
+      return new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `Kubernetes rejected ${verb} ${resource} as invalid (HTTP ${code}: ${detail})`,
+      );
+    case 409:
+      return new ConflictError(resource);
+    default:
+      // 429 (throttled), 5xx, anything unexpected: transient, retried by the activity's policy.
+      return new Error(`Kubernetes ${verb} ${resource} failed (HTTP ${code}: ${detail})`);
+  }
+}
+
+// ---- the implementation ----
+
+type KubernetesClientLibrary = typeof KubernetesClient;
+let library: Promise<KubernetesClientLibrary> | undefined;
+
+function loadLibrary(): Promise<KubernetesClientLibrary> {
+  return (library ??= import('@kubernetes/client-node'));
+}
+
+function loadKubeConfig(lib: KubernetesClientLibrary, connection: KubeConnection): KubeConfig {
+  const kc = new lib.KubeConfig();
+  try {
+    if (connection.kubeconfig) kc.loadFromFile(connection.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new CutoverError(
+      ErrorType.PlatformRequestRejected,
+      `cannot load the kubeconfig ${connection.kubeconfig ?? '(default: $KUBECONFIG, ~/.kube/config, in-cluster)'}: ` +
+        (err instanceof Error ? err.message : String(err)),
+    );
+  }
+  if (connection.context) {
+    if (!kc.getContexts().some((c) => c.name === connection.context)) {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `the kubeconfig ${connection.kubeconfig ?? '(default)'} has no context "${connection.context}"`,
+      );
+    }
+    kc.setCurrentContext(connection.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new CutoverError(
+      ErrorType.PlatformRequestRejected,
+      `the kubeconfig ${connection.kubeconfig ?? '(default)'} names no cluster for its current context`,
+    );
+  }
+  return kc;
+}
+
+/** A KubeApi for one namespace. The kubeconfig is read on first use (so a bad one fails an activity, not the worker). */
+export function newClientKubeApi(namespace: string, connection: KubeConnection): KubeApi {
+  let core: CoreV1Api | undefined;
+  const api = async (): Promise<CoreV1Api> => {
+    if (core) return core;
+    const lib = await loadLibrary();
+    return (core ??= loadKubeConfig(lib, connection).makeApiClient(lib.CoreV1Api));
+  };
+  const where = `in namespace ${namespace}`;
+
+  async function call<T>(verb: string, resource: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (err instanceof CutoverError) throw err;
+      throw classifyK8sError(err, verb, `${resource} ${where}`, namespace);
+    }
+  }
+
+  /** undefined on 404 of the object itself (a 404 of the namespace is the same answer: nothing there). */
+  async function orUndefined<T>(verb: string, resource: string, body: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await body();
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      if (err instanceof CutoverError) throw err;
+      throw classifyK8sError(err, verb, `${resource} ${where}`, namespace);
+    }
+  }
+
+  const self: KubeApi = {
+    namespace,
+
+    async createPod(manifest) {
+      try {
+        const pod = await (await api()).createNamespacedPod({ namespace, body: toK8sPod(manifest) });
+        return { pod: fromK8sPod(pod), created: true };
+      } catch (err) {
+        if (statusCode(err) !== 409) {
+          if (err instanceof CutoverError) throw err;
+          throw classifyK8sError(err, 'create', `pod ${manifest.name} ${where}`, namespace);
+        }
+      }
+      // AlreadyExists: an earlier attempt created it. Read it back (never a second copy).
+      const existing = await self.readPod(manifest.name);
+      if (!existing) throw new Error(`pod ${manifest.name} ${where} existed a moment ago and is gone now; retry`);
+      return { pod: existing, created: false };
+    },
+
+    readPod: (name) =>
+      orUndefined('get', `pod ${name}`, async () =>
+        fromK8sPod(await (await api()).readNamespacedPod({ name, namespace })),
+      ),
+
+    listPods: (labelSelector) =>
+      call('list', `pods (${labelSelector})`, async () =>
+        (await (await api()).listNamespacedPod({ namespace, labelSelector })).items.map(fromK8sPod),
+      ),
+
+    async deletePod(name, gracePeriodSeconds) {
+      const deleted = await orUndefined('delete', `pod ${name}`, async () =>
+        (await api()).deleteNamespacedPod({ name, namespace, gracePeriodSeconds }),
+      );
+      return deleted !== undefined;
+    },
+
+    async createRecord(record) {
+      try {
+        const cm = await (await api()).createNamespacedConfigMap({ namespace, body: toK8sConfigMap(record) });
+        return { record: fromK8sConfigMap(cm), created: true };
+      } catch (err) {
+        if (statusCode(err) !== 409) {
+          if (err instanceof CutoverError) throw err;
+          throw classifyK8sError(err, 'create', `configmap ${record.name} ${where}`, namespace);
+        }
+      }
+      const existing = await self.readRecord(record.name);
+      if (!existing) throw new Error(`configmap ${record.name} ${where} existed a moment ago and is gone now; retry`);
+      return { record: existing, created: false };
+    },
+
+    readRecord: (name) =>
+      orUndefined('get', `configmap ${name}`, async () =>
+        fromK8sConfigMap(await (await api()).readNamespacedConfigMap({ name, namespace })),
+      ),
+
+    replaceRecord: (record) =>
+      call('update', `configmap ${record.name}`, async () =>
+        fromK8sConfigMap(
+          await (
+            await api()
+          ).replaceNamespacedConfigMap({ name: record.name, namespace, body: toK8sConfigMap(record) }),
+        ),
+      ),
+
+    listRecords: (labelSelector) =>
+      call('list', `configmaps (${labelSelector})`, async () =>
+        (await (await api()).listNamespacedConfigMap({ namespace, labelSelector })).items.map(fromK8sConfigMap),
+      ),
+
+    async deleteRecord(name) {
+      const deleted = await orUndefined('delete', `configmap ${name}`, async () =>
+        (await api()).deleteNamespacedConfigMap({ name, namespace, propagationPolicy: 'Background' }),
+      );
+      return deleted !== undefined;
+    },
+  };
+  return self;
+}

@@ -1,0 +1,71 @@
+/**
+ * Names and labels of what the Kubernetes driver creates. A replica is one pod named `<replicaSet>-<index>`; a
+ * replica set is one ConfigMap named `<replicaSet>` holding its record and owning its pods.
+ */
+
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'cutover';
+export const LABEL_REPLICA_SET = 'cutover.io/replica-set';
+export const LABEL_COLOR = 'cutover.io/color';
+export const LABEL_VERSION = 'cutover.io/version';
+/** The version exactly as given (the label is shortened/cleaned to be a valid label value). */
+export const ANNOTATION_VERSION = 'cutover.io/version';
+
+/**
+ * A valid label value from any string: at most 63 characters of [A-Za-z0-9._-], beginning and ending with a letter
+ * or digit ("" if nothing is left).
+ */
+export function labelSafe(value: string): string {
+  return value
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
+}
+
+export interface SetIdentity {
+  name: string;
+  application: string;
+  version: string;
+  color: string;
+}
+
+/** Labels of a replica set's ConfigMap and of each of its pods. */
+export function setLabels(set: SetIdentity): Record<string, string> {
+  return {
+    [LABEL_NAME]: set.application,
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_REPLICA_SET]: set.name,
+    [LABEL_COLOR]: set.color,
+    [LABEL_VERSION]: labelSafe(set.version),
+  };
+}
+
+/** Selects every replica set record (or pod) of an application. */
+export function applicationSelector(application: string): string {
+  return `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_NAME}=${application},${LABEL_REPLICA_SET}`;
+}
+
+/** Selects the pods of one replica set. */
+export function setSelector(name: string): string {
+  return `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_REPLICA_SET}=${name}`;
+}
+
+/** Pod name of replica `index` of a set. */
+export function podName(set: string, index: number): string {
+  return `${set}-${index}`;
+}
+
+/** The index at the end of a replica id (`<set>-<n>`), or undefined. */
+export function replicaIndex(set: string, id: string): number | undefined {
+  if (!id.startsWith(`${set}-`)) return undefined;
+  const rest = id.slice(set.length + 1);
+  return /^\d+$/.test(rest) ? Number(rest) : undefined;
+}
+
+/** Replica ids in index order (ids without an index last, by name). */
+export function byIndex(set: string, ids: string[]): string[] {
+  const key = (id: string) => replicaIndex(set, id) ?? Number.MAX_SAFE_INTEGER;
+  return [...ids].sort((a, b) => key(a) - key(b) || a.localeCompare(b));
+}

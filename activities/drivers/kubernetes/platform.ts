@@ -1,0 +1,365 @@
+/**
+ * The Kubernetes Platform driver. A replica is one pod named `<replicaSet>-<index>`; a replica set is one
+ * ConfigMap `<replicaSet>` holding its record (application, version, color, modules, desired count, env) and owning
+ * its pods (deleting it garbage-collects them). Everything lives in the API server: a restarted worker rebuilds
+ * every replica set from it (listReplicaSets), and no local file is kept.
+ *
+ * Idempotency comes from deterministic names: a retried launch gets 409 AlreadyExists and reads the pod back, never
+ * a second copy; deleting a pod or a record that is gone is a no-op.
+ *
+ * Health: `probe: readiness` (default) answers from the pod's Ready condition, as the kubelet's readinessProbe
+ * (httpGet on the module's health page) set it — the worker never sends a request to a pod IP, which it usually
+ * cannot reach (and on kwok test clusters are fake). `probe: http` GETs the page at the pod IP, for workers inside
+ * the cluster network.
+ */
+import { CutoverError, ErrorType } from '../../errors';
+import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
+import type { KubeApi, PodInfo, PodManifest, RecordInfo } from './api';
+import { ConflictError } from './api';
+import {
+  ANNOTATION_VERSION,
+  applicationSelector,
+  byIndex,
+  LABEL_MANAGED_BY,
+  LABEL_REPLICA_SET,
+  MANAGED_BY,
+  podName,
+  setLabels,
+  setSelector,
+} from './naming';
+
+export interface KubernetesPlatformConfig {
+  namespace: string;
+  /** Image of every replica; "{version}" is replaced by the version, e.g. "registry.example.com/shop:{version}". */
+  image: string;
+  /** The port the application listens on in its container. */
+  port: number;
+  /** kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster) and optionally one of its contexts. */
+  kubeconfig?: string;
+  context?: string;
+  /** How probe() decides: the pod's Ready condition from the API (default), or an HTTP GET to the pod IP. */
+  probe?: 'readiness' | 'http';
+  /** Path of the pods' readinessProbe; "{module}" is the first module (default "/{module}/_ping.html"). */
+  readinessPath?: string;
+  /** Grace period of a pod deletion, in ms (default 30 s): SIGTERM, then SIGKILL after this long. */
+  gracePeriod?: number;
+  /** Environment of every replica (non-secret configuration; the replica set's own env wins). */
+  env?: Record<string, string>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /** Names only: the ServiceAccount and image pull Secrets must exist in the namespace. */
+  serviceAccountName?: string;
+  imagePullSecrets?: string[];
+}
+
+/** The record's data keys (ConfigMap data). */
+const DATA_SPEC = 'spec.json';
+const DATA_DESIRED = 'desired';
+
+interface StoredSpec {
+  application: string;
+  version: string;
+  color: ReplicaSetSpec['color'];
+  modules: string[];
+  env: Record<string, string>;
+}
+
+interface SetRecord {
+  record: RecordInfo;
+  spec: StoredSpec;
+  desired: number;
+}
+
+function notFound(set: string, namespace: string): CutoverError {
+  return new CutoverError(
+    ErrorType.PlatformRequestRejected,
+    `replica set "${set}" does not exist in namespace ${namespace} (no configmap ${set}; ensureReplicaSet creates it)`,
+  );
+}
+
+function checkCount(replicas: number): void {
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new CutoverError(
+      ErrorType.PlatformRequestRejected,
+      `replicas must be a non-negative integer, got ${replicas}`,
+    );
+  }
+}
+
+/** Waits for every promise, then throws the first failure (so nothing is left running unobserved). */
+async function settleAll<T>(what: string, promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const first = failures[0];
+  if (first) {
+    const error = first.reason as Error;
+    if (promises.length > 1 && error instanceof Error) {
+      error.message = `${failures.length}/${promises.length} ${what} failed; first: ${error.message}`;
+    }
+    throw error;
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+export class KubernetesPlatform implements Platform {
+  readonly kind = 'kubernetes';
+  private readonly graceSeconds: number;
+
+  constructor(
+    private readonly config: KubernetesPlatformConfig,
+    private readonly api: KubeApi,
+  ) {
+    this.graceSeconds = Math.ceil((config.gracePeriod ?? 30_000) / 1000);
+  }
+
+  async ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState> {
+    checkCount(spec.replicas);
+    const stored: StoredSpec = {
+      application: spec.application,
+      version: spec.version,
+      color: spec.color,
+      modules: spec.modules,
+      env: spec.env,
+    };
+    const { record, created } = await this.api.createRecord({
+      name: spec.name,
+      labels: setLabels(spec),
+      data: { [DATA_SPEC]: JSON.stringify(stored), [DATA_DESIRED]: String(spec.replicas) },
+    });
+    let set = this.parse(record);
+    if (!created && (set.desired !== spec.replicas || JSON.stringify(set.spec) !== JSON.stringify(stored))) {
+      set = await this.updateRecord(spec.name, () => ({ spec: stored, desired: spec.replicas }));
+    }
+    // Replicas beyond spec.replicas (from an earlier scale) are left alone: scaleReplicaSet retires them.
+    await settleAll(
+      'pod creations',
+      Array.from({ length: spec.replicas }, (_, i) => this.createPod(set, podName(spec.name, i))),
+    );
+    return this.requireState(spec.name);
+  }
+
+  async scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState> {
+    checkCount(replicas);
+    const set = await this.updateRecord(name, (s) => ({ ...s, desired: replicas }));
+    const ids = byIndex(
+      name,
+      (await this.livePods(name)).map((p) => p.name),
+    );
+    const keep = ids.slice(0, replicas);
+    const retire = ids.slice(replicas); // the highest-numbered
+    for (let i = 0; keep.length < replicas; i++) {
+      const id = podName(name, i);
+      if (!keep.includes(id) && !retire.includes(id)) keep.push(id);
+    }
+    await settleAll<unknown>('pod creations/deletions', [
+      ...keep.map((id) => this.createPod(set, id)),
+      ...retire.map((id) => this.api.deletePod(id, this.graceSeconds)),
+    ]);
+    return this.requireState(name);
+  }
+
+  async launchReplica(name: string, replicaId: string): Promise<Replica> {
+    const set = await this.readSet(name);
+    if (!set) throw notFound(name, this.api.namespace);
+    const pod = await this.createPod(set, replicaId);
+    await this.syncDesired(name);
+    return this.toReplica(pod);
+  }
+
+  async retireReplica(name: string, replicaId: string): Promise<void> {
+    const pod = await this.api.readPod(replicaId);
+    if (!pod) return; // already gone
+    if (pod.labels[LABEL_REPLICA_SET] !== name || pod.labels[LABEL_MANAGED_BY] !== MANAGED_BY) {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `pod ${replicaId} in namespace ${this.api.namespace} is not a replica of ${name} managed by Cutover; not deleting it`,
+      );
+    }
+    await this.api.deletePod(replicaId, this.graceSeconds);
+    if (await this.api.readRecord(name)) await this.syncDesired(name);
+  }
+
+  async getReplicaSet(name: string): Promise<ReplicaSetState | undefined> {
+    const set = await this.readSet(name);
+    if (!set) return undefined;
+    return this.stateOf(set, await this.livePods(name));
+  }
+
+  async listReplicaSets(application: string): Promise<ReplicaSetState[]> {
+    const selector = applicationSelector(application);
+    const [records, pods] = await Promise.all([this.api.listRecords(selector), this.api.listPods(selector)]);
+    return records
+      .map((record) => this.parse(record))
+      .filter((set) => set.spec.application === application)
+      .sort((a, b) => a.record.name.localeCompare(b.record.name))
+      .map((set) =>
+        this.stateOf(
+          set,
+          pods.filter((p) => !p.terminating && p.labels[LABEL_REPLICA_SET] === set.record.name),
+        ),
+      );
+  }
+
+  async retireReplicaSet(name: string): Promise<void> {
+    const pods = await this.api.listPods(setSelector(name));
+    await settleAll(
+      'pod deletions',
+      pods.filter((p) => !p.terminating).map((p) => this.api.deletePod(p.name, this.graceSeconds)),
+    );
+    // The record last: its pods would be garbage-collected with it anyway, but with their own grace period.
+    await this.api.deleteRecord(name);
+  }
+
+  async probe(replica: Replica, path: string, timeoutMs: number): Promise<ProbeResult> {
+    if ((this.config.probe ?? 'readiness') === 'http') return this.probeHttp(replica, path, timeoutMs);
+    const pod = await this.api.readPod(replica.id);
+    const how = 'pod Ready condition from the Kubernetes API (probe: readiness; the kubelet ran the readinessProbe)';
+    if (!pod) return { healthy: false, reason: `pod ${replica.id} does not exist; ${how}` };
+    if (pod.terminating) return { healthy: false, reason: `pod ${replica.id} is terminating; ${how}` };
+    if (!pod.ready) {
+      return { healthy: false, reason: `pod ${replica.id} is not Ready (${pod.notReadyReason ?? pod.phase}); ${how}` };
+    }
+    return { healthy: true, detail: `pod ${replica.id} Ready; ${how}` };
+  }
+
+  private async probeHttp(replica: Replica, path: string, timeoutMs: number): Promise<ProbeResult> {
+    if (!replica.address) return { healthy: false, reason: `pod ${replica.id} has no IP yet (probe: http)` };
+    const url = `${replica.address}${path}`;
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      await response.arrayBuffer();
+      if (response.status >= 200 && response.status < 300) return { healthy: true, detail: `GET ${url} (probe: http)` };
+      return { healthy: false, reason: `GET ${url} answered HTTP ${response.status} (probe: http)` };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      return { healthy: false, reason: `GET ${url} failed: ${reason} (probe: http)` };
+    }
+  }
+
+  /** Creates one pod of the set (or reads back the one an earlier attempt created). */
+  private async createPod(set: SetRecord, id: string): Promise<PodInfo> {
+    const name = set.record.name;
+    const { pod, created } = await this.api.createPod(this.manifest(set, id));
+    if (created) return pod;
+    if (pod.labels[LABEL_REPLICA_SET] !== name || pod.labels[LABEL_MANAGED_BY] !== MANAGED_BY) {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `pod ${id} in namespace ${this.api.namespace} exists but is not a replica of ${name} managed by Cutover`,
+      );
+    }
+    if (pod.terminating) {
+      // Retired a moment ago and still stopping: a plain Error, so the activity retries once it is gone.
+      throw new Error(`pod ${id} in namespace ${this.api.namespace} is still terminating; launching it again later`);
+    }
+    return pod;
+  }
+
+  private manifest(set: SetRecord, id: string): PodManifest {
+    const { spec } = set;
+    const { config } = this;
+    const env: Record<string, string> = {
+      ...config.env,
+      ...spec.env,
+      CUTOVER_APP: spec.application,
+      CUTOVER_VERSION: spec.version,
+      CUTOVER_MODULES: spec.modules.join(','),
+      CUTOVER_REPLICA_ID: id,
+      PORT: String(config.port),
+    };
+    return {
+      name: id,
+      labels: setLabels({ name: set.record.name, ...spec }),
+      annotations: { [ANNOTATION_VERSION]: spec.version },
+      owner: { name: set.record.name, uid: set.record.uid },
+      image: config.image.replaceAll('{version}', spec.version),
+      port: config.port,
+      env: Object.entries(env)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, value]) => ({ name, value })),
+      readinessPath: (config.readinessPath ?? '/{module}/_ping.html').replaceAll('{module}', spec.modules[0] ?? ''),
+      ...(config.resources ? { resources: config.resources } : {}),
+      ...(config.serviceAccountName ? { serviceAccountName: config.serviceAccountName } : {}),
+      imagePullSecrets: config.imagePullSecrets ?? [],
+      terminationGracePeriodSeconds: this.graceSeconds,
+    };
+  }
+
+  private toReplica(pod: PodInfo): Replica {
+    return {
+      id: pod.name,
+      address: pod.podIP ? `http://${pod.podIP}:${pod.port ?? this.config.port}` : '',
+      running: pod.phase === 'Running' && !pod.terminating,
+    };
+  }
+
+  private stateOf(set: SetRecord, pods: PodInfo[]): ReplicaSetState {
+    const ids = byIndex(
+      set.record.name,
+      pods.map((p) => p.name),
+    );
+    return {
+      name: set.record.name,
+      application: set.spec.application,
+      version: set.spec.version,
+      color: set.spec.color,
+      desired: set.desired,
+      replicas: ids.map((id) => this.toReplica(pods.find((p) => p.name === id) as PodInfo)),
+    };
+  }
+
+  private async livePods(name: string): Promise<PodInfo[]> {
+    return (await this.api.listPods(setSelector(name))).filter((p) => !p.terminating);
+  }
+
+  private parse(record: RecordInfo): SetRecord {
+    let spec: StoredSpec;
+    try {
+      spec = JSON.parse(record.data[DATA_SPEC] ?? '') as StoredSpec;
+    } catch {
+      throw new CutoverError(
+        ErrorType.PlatformRequestRejected,
+        `configmap ${record.name} in namespace ${this.api.namespace} is labelled as a Cutover replica set but holds no valid ${DATA_SPEC}`,
+      );
+    }
+    const desired = Number(record.data[DATA_DESIRED] ?? '0');
+    return { record, spec, desired: Number.isInteger(desired) && desired >= 0 ? desired : 0 };
+  }
+
+  private async readSet(name: string): Promise<SetRecord | undefined> {
+    const record = await this.api.readRecord(name);
+    return record ? this.parse(record) : undefined;
+  }
+
+  private async requireState(name: string): Promise<ReplicaSetState> {
+    const state = await this.getReplicaSet(name);
+    if (!state) throw notFound(name, this.api.namespace);
+    return state;
+  }
+
+  /** The desired count follows the pods after a single launch/retire (so a retried call counts once). */
+  private async syncDesired(name: string): Promise<void> {
+    const count = (await this.livePods(name)).length;
+    await this.updateRecord(name, (s) => (s.desired === count ? s : { ...s, desired: count }));
+  }
+
+  /** Read-modify-write of the record, retried on a conflict with another writer. */
+  private async updateRecord(
+    name: string,
+    change: (s: { spec: StoredSpec; desired: number }) => { spec: StoredSpec; desired: number },
+  ): Promise<SetRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const set = await this.readSet(name);
+      if (!set) throw notFound(name, this.api.namespace);
+      const next = change({ spec: set.spec, desired: set.desired });
+      if (next.desired === set.desired && JSON.stringify(next.spec) === JSON.stringify(set.spec)) return set;
+      try {
+        const record = await this.api.replaceRecord({
+          ...set.record,
+          data: { ...set.record.data, [DATA_SPEC]: JSON.stringify(next.spec), [DATA_DESIRED]: String(next.desired) },
+        });
+        return this.parse(record);
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= 5) throw err;
+      }
+    }
+  }
+}

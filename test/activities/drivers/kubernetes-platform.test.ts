@@ -1,0 +1,350 @@
+/**
+ * The Kubernetes platform driver against a real Kubernetes API server (kube-apiserver, etcd, controller manager and
+ * scheduler built from source; kwok plays the kubelet so pods become Running/Ready on a fake node). One cluster for
+ * this file (test/support/kwok.ts); a fresh namespace per test.
+ *
+ * kwok runs no container and its pod IPs are fake: nothing here sends a request to a pod. Health is the pod's Ready
+ * condition as the API reports it (probe: readiness); assertions are on the API objects.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { V1Role } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseAllDocuments } from 'yaml';
+import { defaultDrivers } from '../../../activities/drivers';
+import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
+import type { KubernetesPlatformConfig } from '../../../activities/drivers/kubernetes';
+import { classifyError, ErrorType } from '../../../activities/errors';
+import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
+import { replicaSetName } from '../../../activities/ports';
+import { unprivilegedKubeconfig, useKwokCluster } from '../../support/kwok';
+import type { KwokCluster } from '../../support/kwok';
+
+jest.setTimeout(120_000);
+
+const cluster = useKwokCluster('platform-test');
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function config(
+  k: KwokCluster,
+  namespace: string,
+  extra: Partial<KubernetesPlatformConfig> = {},
+): KubernetesPlatformConfig {
+  return {
+    namespace,
+    image: 'registry.example.invalid/shop:{version}',
+    port: 8080,
+    kubeconfig: k.kubeconfig,
+    gracePeriod: 5_000,
+    env: { LOG_LEVEL: 'info' },
+    ...extra,
+  };
+}
+
+function setSpec(application: string, version: string, replicas: number): ReplicaSetSpec {
+  return {
+    name: replicaSetName(application, version, 'green'),
+    application,
+    version,
+    color: 'green',
+    modules: ['Catalog', 'Cart'],
+    replicas,
+    env: { FEATURE: 'on' },
+  };
+}
+
+/** Probes every replica until all are healthy (kwok makes a pod Ready a second or two after it is scheduled). */
+async function awaitAllHealthy(platform: Platform, name: string, expected: number): Promise<ReplicaSetState> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const state = await platform.getReplicaSet(name);
+    if (state && state.replicas.length === expected) {
+      const results = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
+      if (results.every((r) => r.healthy) && state.replicas.every((r) => r.address && r.running)) return state;
+    }
+    if (Date.now() > deadline) throw new Error(`${name}: not ${expected} healthy replicas: ${JSON.stringify(state)}`);
+    await sleep(250);
+  }
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
+  test('ensureReplicaSet creates N labelled pods owned by the set record; they become Ready; retries create nothing more', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-ensure');
+    const platform = newKubernetesDriver(config(k, ns));
+    const spec = setSpec('shop', '2.0.0+build.7', 3);
+
+    // When: the replica set is ensured.
+    const state = await platform.ensureReplicaSet(spec);
+
+    // Then: its record and three pods <set>-0..2 exist, labelled, owned by the record.
+    expect(state).toMatchObject({
+      name: spec.name,
+      application: 'shop',
+      version: '2.0.0+build.7',
+      color: 'green',
+      desired: 3,
+    });
+    expect(state.replicas.map((r) => r.id)).toEqual([0, 1, 2].map((i) => `${spec.name}-${i}`));
+    const record = await k.core.readNamespacedConfigMap({ name: spec.name, namespace: ns });
+    expect(record.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'cutover' });
+    expect(JSON.parse(record.data?.['spec.json'] ?? '{}')).toMatchObject({
+      modules: ['Catalog', 'Cart'],
+      env: { FEATURE: 'on' },
+    });
+    const pods = await k.pods(ns);
+    expect(pods.map((p) => p.name)).toEqual(state.replicas.map((r) => r.id));
+    for (const pod of pods) {
+      expect(pod.labels).toEqual({
+        'app.kubernetes.io/name': 'shop',
+        'app.kubernetes.io/managed-by': 'cutover',
+        'cutover.io/replica-set': spec.name,
+        'cutover.io/color': 'green',
+        'cutover.io/version': '2.0.0-build.7',
+      });
+      expect(pod.ownerUid).toBe(record.metadata?.uid);
+    }
+    const pod0 = await k.core.readNamespacedPod({ name: `${spec.name}-0`, namespace: ns });
+    const container = pod0.spec?.containers[0];
+    expect(container?.image).toBe('registry.example.invalid/shop:2.0.0+build.7');
+    expect(container?.readinessProbe?.httpGet).toMatchObject({ path: '/Catalog/_ping.html', port: 8080 });
+    expect(Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]))).toEqual({
+      LOG_LEVEL: 'info',
+      FEATURE: 'on',
+      CUTOVER_APP: 'shop',
+      CUTOVER_VERSION: '2.0.0+build.7',
+      CUTOVER_MODULES: 'Catalog,Cart',
+      CUTOVER_REPLICA_ID: `${spec.name}-0`,
+      PORT: '8080',
+    });
+    expect(pod0.spec?.terminationGracePeriodSeconds).toBe(5);
+
+    // And: every pod becomes Running and Ready (kwok), with an address from its pod IP; the probe says how it knew.
+    const ready = await awaitAllHealthy(platform, spec.name, 3);
+    const readyPods = await k.pods(ns);
+    expect(ready.replicas.map((r) => r.address)).toEqual(readyPods.map((p) => `http://${p.podIP}:8080`));
+    const probe = await platform.probe(ready.replicas[0]!, '/Catalog/_ping.html', 1000);
+    expect(probe).toEqual({ healthy: true, detail: expect.stringContaining('probe: readiness') as unknown });
+    const uids = Object.fromEntries(
+      (await k.core.listNamespacedPod({ namespace: ns })).items.map((p) => [p.metadata?.name, p.metadata?.uid]),
+    );
+
+    // When: the same call is retried, and a launch of an existing replica is retried.
+    const again = await platform.ensureReplicaSet(spec);
+    const relaunched = await platform.launchReplica(spec.name, `${spec.name}-1`);
+
+    // Then: the very same pods (same uids), no second copy, desired still 3.
+    expect(again.replicas.map((r) => r.id)).toEqual(state.replicas.map((r) => r.id));
+    expect(again.desired).toBe(3);
+    expect(relaunched).toEqual(ready.replicas[1]);
+    const after = (await k.core.listNamespacedPod({ namespace: ns })).items;
+    expect(Object.fromEntries(after.map((p) => [p.metadata?.name, p.metadata?.uid]))).toEqual(uids);
+    expect((await platform.getReplicaSet(spec.name))?.desired).toBe(3);
+  });
+
+  test('a fresh driver (a restarted worker) rebuilds every replica set of the application from the API', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-restart');
+    const before = newKubernetesDriver(config(k, ns));
+    const blue = {
+      ...setSpec('shop', '1.0.0', 2),
+      name: replicaSetName('shop', '1.0.0', 'blue'),
+      color: 'blue' as const,
+    };
+    const green = setSpec('shop', '2.0.0', 1);
+    await before.ensureReplicaSet(blue);
+    await before.ensureReplicaSet(green);
+    await before.ensureReplicaSet({ ...setSpec('other', '2.0.0', 1) });
+    await awaitAllHealthy(before, blue.name, 2);
+    await awaitAllHealthy(before, green.name, 1);
+    const seen = await before.listReplicaSets('shop');
+
+    // When: another driver instance, sharing nothing with the first but the cluster, lists the application.
+    const after = newKubernetesDriver(config(k, ns));
+    const listed = await after.listReplicaSets('shop');
+
+    // Then: both sets, their versions, colors, desired counts and replicas (with addresses); not the other app.
+    expect(listed).toEqual(seen);
+    expect(listed.map((s) => [s.name, s.version, s.color, s.desired, s.replicas.length])).toEqual([
+      [blue.name, '1.0.0', 'blue', 2, 2],
+      [green.name, '2.0.0', 'green', 1, 1],
+    ]);
+    expect(listed.flatMap((s) => s.replicas).every((r) => r.running && r.address.startsWith('http://'))).toBe(true);
+    expect(await after.listReplicaSets('nothing-here')).toEqual([]);
+  });
+
+  test('scaleReplicaSet launches the lowest missing and retires the highest-numbered; retire calls are no-ops when repeated', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-scale');
+    const platform = newKubernetesDriver(config(k, ns));
+    const spec = setSpec('shop', '3.0.0', 2);
+    await platform.ensureReplicaSet(spec);
+    const id = (i: number) => `${spec.name}-${i}`;
+
+    const up = await platform.scaleReplicaSet(spec.name, 4);
+    expect(up.desired).toBe(4);
+    expect(up.replicas.map((r) => r.id)).toEqual([id(0), id(1), id(2), id(3)]);
+    await awaitAllHealthy(platform, spec.name, 4);
+
+    const down = await platform.scaleReplicaSet(spec.name, 1);
+    expect(down.desired).toBe(1);
+    expect(down.replicas.map((r) => r.id)).toEqual([id(0)]);
+    expect((await k.pods(ns)).map((p) => p.name)).toEqual([id(0)]);
+
+    // A rolling update's single launch and retire keep `desired` equal to the pods, retried or not.
+    await platform.launchReplica(spec.name, id(5));
+    await platform.launchReplica(spec.name, id(5));
+    expect((await platform.getReplicaSet(spec.name))?.desired).toBe(2);
+    await platform.retireReplica(spec.name, id(0));
+    await platform.retireReplica(spec.name, id(0));
+    const one = await platform.getReplicaSet(spec.name);
+    expect(one?.replicas.map((r) => r.id)).toEqual([id(5)]);
+    expect(one?.desired).toBe(1);
+    expect((await k.pods(ns)).map((p) => p.name)).toEqual([id(5)]);
+
+    // retireReplicaSet deletes the pods and the record; a second call and a get find nothing.
+    await platform.retireReplicaSet(spec.name);
+    await platform.retireReplicaSet(spec.name);
+    expect(await platform.getReplicaSet(spec.name)).toBeUndefined();
+    expect(await platform.listReplicaSets('shop')).toEqual([]);
+    expect(await k.pods(ns)).toEqual([]);
+    const records = await k.core.listNamespacedConfigMap({
+      namespace: ns,
+      labelSelector: 'app.kubernetes.io/managed-by=cutover',
+    });
+    expect(records.items).toEqual([]);
+    await expect(platform.retireReplica(spec.name, id(5))).resolves.toBeUndefined();
+    await expect(platform.launchReplica(spec.name, id(0))).rejects.toThrow(/replica set ".*" does not exist/);
+  });
+
+  test('the spec selects the driver: platform.kind kubernetes', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-registry');
+    const platform = defaultDrivers().platform({
+      kind: 'kubernetes',
+      probe: 'readiness',
+      readinessPath: '/{module}/_ping.html',
+      gracePeriod: 1000,
+      ...config(k, ns),
+      env: {},
+    });
+    expect(platform.kind).toBe('kubernetes');
+    expect(await platform.listReplicaSets('shop')).toEqual([]);
+  });
+
+  test('the Role in docs/kubernetes.md is enough for every operation', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-rbac');
+    const kubeconfig = await unprivilegedKubeconfig(k, ns);
+    // The Role exactly as the docs give it (the first YAML block holding one), in this namespace.
+    const doc = fs.readFileSync(path.join(__dirname, '../../../docs/kubernetes.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    const role = blocks
+      .flatMap((b) => parseAllDocuments(b).map((d) => d.toJS() as V1Role))
+      .find((o) => o.kind === 'Role');
+    expect(role?.rules?.length).toBe(2);
+    await k.rbac.createNamespacedRole({ namespace: ns, body: { ...role, metadata: { name: 'cutover-platform' } } });
+    await k.rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'cutover-platform' },
+        subjects: [{ kind: 'ServiceAccount', name: 'cutover-unprivileged', namespace: ns }],
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cutover-platform' },
+      },
+    });
+    const platform = newKubernetesDriver(config(k, ns, { kubeconfig }));
+    const spec = setSpec('shop', '1.0.0', 2);
+
+    // Every Platform operation, as the bound ServiceAccount (RBAC is cached briefly: the first call may retry).
+    let state: ReplicaSetState | undefined;
+    for (let i = 0; !state; i++) {
+      state = await platform.ensureReplicaSet(spec).catch(async (err: Error) => {
+        if (i > 20 || !/HTTP 403/.test(err.message)) throw err;
+        await sleep(250);
+        return undefined;
+      });
+    }
+    await awaitAllHealthy(platform, spec.name, 2);
+    await platform.scaleReplicaSet(spec.name, 3);
+    await platform.launchReplica(spec.name, `${spec.name}-4`);
+    await platform.retireReplica(spec.name, `${spec.name}-0`);
+    expect((await platform.listReplicaSets('shop'))[0]?.replicas.map((r) => r.id)).toEqual(
+      [1, 2, 4].map((i) => `${spec.name}-${i}`),
+    );
+    await platform.retireReplicaSet(spec.name);
+    expect(await platform.getReplicaSet(spec.name)).toBeUndefined();
+    expect(await k.pods(ns)).toEqual([]);
+  });
+
+  describe('errors', () => {
+    test('a namespace that does not exist: non-retryable ResourceNotFound naming the resource and verb', async () => {
+      const k = cluster();
+      const platform = newKubernetesDriver(config(k, 'no-such-namespace'));
+      const err = await rejection(platform.ensureReplicaSet(setSpec('shop', '1.0.0', 1)));
+      expect(err.name).toBe(ErrorType.ResourceNotFound);
+      expect(err.message).toMatch(
+        /cannot create configmap shop-1-0-0-green in namespace no-such-namespace: namespace no-such-namespace does not exist/,
+      );
+      const failure = classifyError(err);
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect(failure).toMatchObject({ type: ErrorType.ResourceNotFound, nonRetryable: true });
+    });
+
+    test('no RBAC permission (403): non-retryable PlatformRequestRejected naming the verb and resource', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-forbidden');
+      const kubeconfig = await unprivilegedKubeconfig(k, ns);
+      const platform = newKubernetesDriver(config(k, ns, { kubeconfig }));
+      const err = await rejection(platform.ensureReplicaSet(setSpec('shop', '1.0.0', 1)));
+      expect(err.name).toBe(ErrorType.PlatformRequestRejected);
+      expect(err.message).toContain(
+        `Kubernetes forbids the worker to create configmap shop-1-0-0-green in namespace ${ns} (HTTP 403`,
+      );
+      expect(classifyError(err)).toMatchObject({ type: ErrorType.PlatformRequestRejected, nonRetryable: true });
+      const listErr = await rejection(platform.listReplicaSets('shop'));
+      expect(listErr.message).toMatch(/forbids the worker to list (configmaps|pods)/);
+      expect(await k.pods(ns)).toEqual([]);
+    });
+
+    test('an object the API server refuses (422): non-retryable, naming the pod', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-invalid');
+      const platform = newKubernetesDriver(
+        config(k, ns, { resources: { limits: { cpu: '1' }, requests: { cpu: '2' } } }),
+      );
+      const err = await rejection(platform.ensureReplicaSet(setSpec('shop', '1.0.0', 1)));
+      expect(err.name).toBe(ErrorType.PlatformRequestRejected);
+      expect(err.message).toMatch(
+        /Kubernetes rejected create pod shop-1-0-0-green-0 in namespace .* as invalid \(HTTP 422: /,
+      );
+      expect(classifyError(err)).toMatchObject({ nonRetryable: true });
+    });
+
+    test('an API server that does not answer: a plain, retryable error', async () => {
+      const k = cluster();
+      const broken = k.kubeconfig.replace(/kubeconfig$/, 'kubeconfig-unreachable');
+      fs.writeFileSync(
+        broken,
+        fs
+          .readFileSync(k.kubeconfig, 'utf8')
+          .replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1'),
+      );
+      const platform = newKubernetesDriver(config(k, 'default', { kubeconfig: broken }));
+      const err = await rejection(platform.listReplicaSets('shop'));
+      expect(err.message).toMatch(/^Kubernetes list (configmaps|pods)/);
+      expect(err.name).toBe('Error');
+      expect(classifyError(err)).toBe(err); // not an ApplicationFailure: the activity's retry policy applies
+    });
+  });
+});
