@@ -2,6 +2,7 @@
  * Names and labels of what the Kubernetes driver creates. A replica is one pod named `<replicaSet>-<index>`; a
  * replica set is one ConfigMap named `<replicaSet>` holding its record and owning its pods.
  */
+import { replicaId, replicaIndexIn } from '../../../workflows/rolling-math';
 
 export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -52,17 +53,11 @@ export function setSelector(name: string): string {
   return `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_REPLICA_SET}=${name}`;
 }
 
-/** Pod name of replica `index` of a set. */
-export function podName(set: string, index: number): string {
-  return `${set}-${index}`;
-}
+/** Pod name of replica `index` of a set: the replica id every platform uses, `<set>-<index>`. */
+export const podName = replicaId;
 
 /** The index at the end of a replica id (`<set>-<n>`), or undefined. */
-export function replicaIndex(set: string, id: string): number | undefined {
-  if (!id.startsWith(`${set}-`)) return undefined;
-  const rest = id.slice(set.length + 1);
-  return /^\d+$/.test(rest) ? Number(rest) : undefined;
-}
+export const replicaIndex = replicaIndexIn;
 
 /** Replica ids in index order (ids without an index last, by name). */
 export function byIndex(set: string, ids: string[]): string[] {

@@ -27,6 +27,7 @@ import {
   setLabels,
   setSelector,
 } from './naming';
+import { settleAll } from '../settle';
 
 export interface KubernetesPlatformConfig {
   namespace: string;
@@ -83,21 +84,6 @@ function checkCount(replicas: number): void {
       `replicas must be a non-negative integer, got ${replicas}`,
     );
   }
-}
-
-/** Waits for every promise, then throws the first failure (so nothing is left running unobserved). */
-async function settleAll<T>(what: string, promises: Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  const first = failures[0];
-  if (first) {
-    const error = first.reason as Error;
-    if (promises.length > 1 && error instanceof Error) {
-      error.message = `${failures.length}/${promises.length} ${what} failed; first: ${error.message}`;
-    }
-    throw error;
-  }
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 export class KubernetesPlatform implements Platform {

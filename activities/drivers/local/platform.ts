@@ -22,6 +22,7 @@ import type { ReplicaRecord, SetRecord } from './platform-store';
 import { assertSafeName, PlatformStore } from './platform-store';
 import { isAlive, stopProcess } from './processes';
 import { awaitReady, spawnReplica, type SpawnedReplica } from './replica-process';
+import { settleAll } from '../settle';
 
 export interface LocalPlatformConfig {
   stateDir: string;
@@ -60,21 +61,6 @@ function notFound(set: string): CutoverError {
     ErrorType.PlatformRequestRejected,
     `replica set "${set}" does not exist (ensureReplicaSet creates it)`,
   );
-}
-
-/** Waits for every promise, then throws the first failure (so no launch is left running unobserved). */
-async function settleAll<T>(what: string, promises: Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  const first = failures[0];
-  if (first) {
-    const error = first.reason as Error;
-    if (promises.length > 1 && typeof error === 'object' && error !== null) {
-      error.message = `${failures.length}/${promises.length} ${what} failed; first: ${error.message}`;
-    }
-    throw error;
-  }
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 class LocalPlatform implements Platform {
