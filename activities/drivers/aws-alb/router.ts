@@ -14,6 +14,7 @@
 import { CutoverError, ErrorType } from '../../errors';
 import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
+import { checkWeights } from '../weights';
 import type { AlbForward, AlbRule, AlbTarget, AlbTargetGroup, ElbV2Api } from './api';
 import { PriorityInUseError, TAG_BACKEND, TAG_MANAGED_BY, TAG_MODULE, TAG_ROLE } from './api';
 import type { Clock } from './health';
@@ -500,17 +501,6 @@ export class AlbRouter implements Router {
 
   private waitOptions() {
     return { timeoutMs: this.config.targetHealthTimeout, pollMs: this.pollMs, clock: this.deps.clock };
-  }
-}
-
-function checkWeights(backends: WeightedBackend[]): void {
-  for (const b of backends) {
-    if (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > 100) {
-      throw new CutoverError(ErrorType.RouterRequestRejected, `weight of ${b.backend} must be 0..100, got ${b.weight}`);
-    }
-  }
-  if (!backends.some((b) => b.weight > 0)) {
-    throw new CutoverError(ErrorType.RouterRequestRejected, 'at least one backend needs a weight above 0');
   }
 }
 

@@ -14,9 +14,11 @@ import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
 import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
+import { checkWeights } from '../weights';
 import { describeError } from '../local/error-info';
 import { withLock } from '../local/lock-file';
 import { NginxControl } from './control';
+import type { NginxControlConfig } from './control';
 import type { FileChange } from './files';
 import { applyChecked, readOptional } from './files';
 import type { BackendState, ModuleState, RenderContext } from './render';
@@ -39,17 +41,10 @@ import {
 } from './render';
 
 /** The driver's configuration: the spec's `router` section of kind nginx, durations in milliseconds. */
-export interface NginxRouterConfig {
-  confDir: string;
-  nginxConf: string;
-  nginxBin: string;
-  prefix?: string;
-  pidFile: string;
-  reloadCommand?: string[];
+export interface NginxRouterConfig extends NginxControlConfig {
   defaultUpstream: string;
   publicUrl: string;
   previewHeader: string;
-  reload: { drain: number; timeout: number };
   /** Requests sent by verify() (default 5). */
   verifyRequests?: number;
 }
@@ -322,17 +317,6 @@ export async function prepareConfDir(
   await fs.mkdir(config.confDir, { recursive: true });
   const ctx = { confDir: config.confDir, defaultUpstream: config.defaultUpstream, previewHeader: config.previewHeader };
   await applyChecked(config.confDir, layoutFiles(ctx), () => Promise.resolve());
-}
-
-function checkWeights(backends: WeightedBackend[]): void {
-  for (const b of backends) {
-    if (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > 100) {
-      throw new CutoverError(ErrorType.RouterRequestRejected, `weight of ${b.backend} must be 0..100, got ${b.weight}`);
-    }
-  }
-  if (!backends.some((b) => b.weight > 0)) {
-    throw new CutoverError(ErrorType.RouterRequestRejected, 'at least one backend needs a weight above 0');
-  }
 }
 
 function checkBackendName(backend: string): void {
