@@ -23,6 +23,7 @@ import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
 import { parseSpecFor } from './parse-spec';
+import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS, describeFailure } from './runbook';
 import { Compensations } from './saga';
 import { isBlueGreenSpec } from './spec';
 import type { BlueGreenSpec, BlueGreenStrategy } from './spec';
@@ -45,13 +46,6 @@ const awaitHealthy = proxyActivities<Activities>({
 });
 
 const DRAIN_TIMEOUT_MS = 30_000;
-const VERIFY_ATTEMPTS = 10;
-const VERIFY_INTERVAL_MS = 1000;
-
-/** Thrown inside the runbook to end in "rolled back" with a reason. */
-class RollBack extends Error {
-  override readonly name = 'RollBack';
-}
 
 export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
   const spec = parseSpec(input);
@@ -358,18 +352,4 @@ function parseSpec(input: DeploymentInput): BlueGreenSpec {
 
 function addresses(set: ReplicaSetState): string[] {
   return set.replicas.map((r) => r.address).filter((a) => a !== '');
-}
-
-function describeFailure(err: unknown, abortedBy: DecisionInput | undefined): string {
-  if (abortedBy && isCancellation(err)) {
-    return `aborted by ${abortedBy.by}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`;
-  }
-  if (err instanceof RollBack) return err.message;
-  if (err instanceof ApplicationFailure) return err.message;
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof Error) return `${err.message}: ${cause.message}`;
-    return err.message;
-  }
-  return String(err);
 }

@@ -20,7 +20,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -45,6 +44,7 @@ import {
 } from './rolling-math';
 import type { BatchPlan } from './rolling-math';
 import { parseSpecFor } from './parse-spec';
+import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS, describeFailure, failureMessage } from './runbook';
 import { Compensations } from './saga';
 import { isRollingSpec } from './spec';
 import type { RollingSpec } from './spec';
@@ -77,13 +77,6 @@ const awaitHealthy = proxyActivities<Activities>({
 
 /** A run continues as new once its history reaches this many events (unless the server suggests it earlier). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
-const VERIFY_ATTEMPTS = 10;
-const VERIFY_INTERVAL_MS = 1000;
-
-/** Thrown inside the runbook to roll back with a reason. */
-class RollBack extends Error {
-  override readonly name = 'RollBack';
-}
 
 export async function rollingUpdateDeployment(input: RollingInput): Promise<DeploymentResult> {
   const spec = parseSpec(input);
@@ -736,28 +729,9 @@ function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
-function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
-}
-
-function describeFailure(err: unknown, abortedBy: DecisionInput | undefined): string {
-  if (abortedBy && isCancellation(err)) {
-    return `aborted by ${abortedBy.by}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`;
-  }
-  if (err instanceof RollBack) return err.message;
-  if (err instanceof ActivityFailure) return failureMessage(err);
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof Error) return `${err.message}: ${cause.message}`;
-    return err.message;
-  }
-  return String(err);
 }
