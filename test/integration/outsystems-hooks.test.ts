@@ -14,6 +14,7 @@ import type { Fixture } from '../support/local-fixture';
 import { replicaProcessesOf } from '../support/proc';
 import {
   LIFETIME_IDS,
+  lifeTimeParams,
   hookConfig,
   lifeTimeGet,
   makeHookDirs,
@@ -80,19 +81,8 @@ describe('OutSystems deployment-zone hooks', () => {
     fs.rmSync(dirs.base, { recursive: true, force: true });
   });
 
-  function params(operationId: string, overrides: HookParams = {}): HookParams {
-    return {
-      Address: 'lifetime.example.internal',
-      ApplicationName: 'Customer Portal',
-      ApplicationKey: KEY,
-      OperationId: operationId,
-      TargetPath: dirs.target,
-      ResultPath: dirs.result,
-      ConfigPath: dirs.config,
-      ModuleNames: JSON.stringify(f.modules),
-      ...overrides,
-    };
-  }
+  const params = (operationId: string, overrides: HookParams = {}): HookParams =>
+    lifeTimeParams(dirs, { applicationKey: KEY, operationId, modules: f.modules }, overrides);
 
   const resultFile = (op: string, ext: string) => path.join(dirs.result, `${KEY}_${op}.${ext}`);
 

@@ -127,6 +127,25 @@ export interface HookAnswer {
 
 export type HookParams = Partial<Record<ProtocolParameter, string>>;
 
+/** The parameters LifeTime sends for one operation of an application, with the test's directories. */
+export function lifeTimeParams(
+  dirs: HookDirs,
+  call: { applicationKey: string; operationId: string; modules: string[] },
+  overrides: HookParams = {},
+): HookParams {
+  return {
+    Address: 'lifetime.example.internal',
+    ApplicationName: 'Customer Portal',
+    ApplicationKey: call.applicationKey,
+    OperationId: call.operationId,
+    TargetPath: dirs.target,
+    ResultPath: dirs.result,
+    ConfigPath: dirs.config,
+    ModuleNames: JSON.stringify(call.modules),
+    ...overrides,
+  };
+}
+
 /** One hook call exactly as LifeTime makes it: GET, each parameter Base64, the token as an extra parameter. */
 export async function lifeTimeGet(
   server: { url: string },

@@ -8,7 +8,14 @@ import * as path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CutoverClient } from '../../../client/client';
 import { temporalAddress } from '../../support/local-fixture';
-import { HOOK_TOKEN, hookConfig, lifeTimeGet, makeHookDirs, startHookServer } from '../../support/hooks';
+import {
+  HOOK_TOKEN,
+  hookConfig,
+  lifeTimeGet,
+  lifeTimeParams,
+  makeHookDirs,
+  startHookServer,
+} from '../../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../../support/hooks';
 import { hookWorkflowId } from '../../../workflows/hook-types';
 import type { HookStage } from '../../../workflows/hook-types';
@@ -49,19 +56,8 @@ describe('hook server (no worker: nothing can run)', () => {
 
   const newOperation = () => `00000000-0000-4000-8000-${String(++opCounter).padStart(12, '0')}-${process.pid}`;
 
-  function params(operationId: string, overrides: HookParams = {}): HookParams {
-    return {
-      Address: 'lifetime.example.internal',
-      ApplicationName: 'Customer Portal',
-      ApplicationKey: KEY,
-      OperationId: operationId,
-      TargetPath: dirs.target,
-      ResultPath: dirs.result,
-      ConfigPath: dirs.config,
-      ModuleNames: '["Catalog","Cart"]',
-      ...overrides,
-    };
-  }
+  const params = (operationId: string, overrides: HookParams = {}): HookParams =>
+    lifeTimeParams(dirs, { applicationKey: KEY, operationId, modules: ['Catalog', 'Cart'] }, overrides);
 
   async function exists(id: string): Promise<boolean> {
     try {
