@@ -8,7 +8,7 @@ JEST_ARGS ?=
 # Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
 PROVISION_ARGS ?=
 
-.PHONY: provision build lint test demo bench temporal-up temporal-down clean
+.PHONY: provision build lint test demo bench temporal-up temporal-down clean record-histories
 
 provision:
 	bash scripts/provision.sh $(PROVISION_ARGS)
@@ -33,6 +33,11 @@ test:
 	bash scripts/provision.sh $(TEST_PROVISION_ARGS) $(PROVISION_ARGS)
 	$(MAKE) build
 	npx jest $(JEST_ARGS)
+
+# Records real workflow histories (dev server, local platform and router) into test/replay/histories for the replay
+# suite that `make test` runs. Record after every change to what a workflow commands; never delete the older ones.
+record-histories: provision build
+	npx jest --testMatch '**/test/replay/record.recording.ts'
 
 demo: provision build
 	node dist/examples/demo.js

@@ -1,0 +1,71 @@
+/**
+ * Replay safety: every recorded history in test/replay/histories (real runs on the dev server, recorded by
+ * `make record-histories`) replays against the current workflow code without nondeterminism. A change to what a
+ * workflow commands that is not behind `patched()` fails here, before it can break a deployment in flight
+ * (CONTRIBUTING.md, "Changing workflow code").
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import type { ReplayResult } from '@temporalio/worker';
+import { workflowBundle } from '../support/workflow-bundle';
+
+const HISTORIES = join(__dirname, 'histories');
+
+interface RecordedHistory {
+  file: string;
+  history: temporal.api.history.v1.History;
+}
+
+function recorded(): RecordedHistory[] {
+  return readdirSync(HISTORIES)
+    .filter((f) => f.endsWith('.binpb'))
+    .sort()
+    .map((file) => ({ file, history: temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file))) }));
+}
+
+describe('recorded histories replay against the current workflow code', () => {
+  const histories = recorded();
+
+  test('the replay suite has histories of every strategy (blue-green and rolling, finished and in flight)', () => {
+    const names = histories.map((h) => h.file);
+    expect(names.some((n) => n.startsWith('blue-green-at-gate'))).toBe(true);
+    expect(names.some((n) => n.startsWith('blue-green-in-rollback-window'))).toBe(true);
+    expect(names.some((n) => n.startsWith('rolling-paused'))).toBe(true);
+    expect(names.some((n) => n.startsWith('rolling-') && n.includes('rolled-back'))).toBe(true);
+    for (const { file, history } of histories) {
+      expect({ file, events: (history.events?.length ?? 0) > 3 }).toEqual({ file, events: true });
+    }
+  });
+
+  test('a history whose commands differ from the code is caught (the check can fail)', async () => {
+    // The same run, but its first scheduled activity renamed: the code commands discoverLive, the history says not.
+    const original = histories.find((h) => h.file.startsWith('blue-green-at-gate'))!.history;
+    const tampered = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(original).finish());
+    const scheduled = tampered.events.find((e) => e.activityTaskScheduledEventAttributes)!;
+    scheduled.activityTaskScheduledEventAttributes!.activityType = { name: 'notWhatTheCodeCommands' };
+    const results: ReplayResult[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'x' }, [
+      { workflowId: 'tampered', history: tampered },
+    ])) {
+      results.push(result);
+    }
+    expect(results[0]?.error?.name).toBe('DeterminismViolationError');
+  });
+
+  test.each(recorded().map((h) => [h.file, h] as const))(
+    '%s replays deterministically',
+    async (file, recordedHistory) => {
+      const bundle = await workflowBundle();
+      const results: ReplayResult[] = [];
+      for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: file }, [
+        { workflowId: file, history: recordedHistory.history },
+      ])) {
+        results.push(result);
+      }
+      expect(results).toHaveLength(1);
+      expect(results[0]?.error).toBeUndefined();
+    },
+  );
+});
