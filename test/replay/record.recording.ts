@@ -5,9 +5,23 @@
  * to test/replay/histories/<workflow>-<scenario>.binpb and committed; record new ones after every change to what a
  * workflow commands, and keep the old ones (they are what proves runs in flight still replay).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
+import { projectRoot } from '../../examples/local-stack';
+import { versionFromOperation } from '../../workflows/hook-types';
+import { deploymentId } from '../../workflows/types';
+import {
+  LIFETIME_IDS,
+  hookConfig,
+  lifeTimeGet,
+  lifeTimeParams,
+  makeHookDirs,
+  startHookServer,
+  waitForFile,
+  writeZip,
+} from '../support/hooks';
+import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
@@ -86,5 +100,82 @@ describe('record histories', () => {
     const id = await f.deployRolling('2.0.0', { replicas: 4, strategy: { maxSurge: 1, maxUnavailable: 0 } });
     expect((await f.result(id)).outcome).toBe('succeeded');
     await save(f, id, 'rolling-upgrade-succeeded');
+  });
+});
+
+describe('record histories of the OutSystems hook operations', () => {
+  let f: Fixture;
+  let dirs: HookDirs;
+  let server: RunningHookServer;
+  const { key: KEY, build: OP_BUILD, config: OP_CONFIG, remove: OP_REMOVE } = LIFETIME_IDS;
+
+  beforeEach(async () => {
+    f = await createFixture('rechooks');
+    await f.startInProcessWorker();
+    dirs = makeHookDirs('rec');
+    const profile = {
+      environment: 'test',
+      replicas: 2,
+      platform: { kind: 'local', stateDir: f.platformDir },
+      router: { kind: 'local', adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl },
+      strategy: { type: 'blue-green', rollbackWindow: '0s', approval: { mode: 'required', timeout: '10m' } },
+      health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },
+    };
+    server = await startHookServer(
+      hookConfig(dirs, {
+        profiles: { containers: profile },
+        applications: [{ name: 'Customer Portal', application: f.application, profile: 'containers' }],
+      }),
+      f.client,
+    );
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await f.close();
+    rmSync(dirs.base, { recursive: true, force: true });
+  });
+
+  test('build, a run waiting on its deployment, configs waiting for the application, then configs and remove', async () => {
+    const params = (operationId: string): HookParams =>
+      lifeTimeParams(dirs, { applicationKey: KEY, operationId, modules: f.modules });
+    const resultFile = (op: string, ext: string) => join(dirs.result, `${KEY}_${op}.${ext}`);
+    const appDeployment = deploymentId('test', f.application);
+    await writeZip(join(dirs.target, `${KEY}_${OP_BUILD}.zip`), {
+      'cutover.json': JSON.stringify({ command: [process.execPath, 'app/server.js'] }),
+      'app/server.js': readFileSync(join(projectRoot(), 'dist/examples/sample-app/server.js')),
+    });
+
+    const build = await lifeTimeGet(server, 'build', params(OP_BUILD));
+    expect(await waitForFile(resultFile(OP_BUILD, 'preparedone'))).toBe('');
+    await save(f, build.body.workflowId, 'hook-build-succeeded');
+
+    const run = await lifeTimeGet(server, 'run', params(OP_BUILD));
+    await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    await save(f, run.body.workflowId, 'hook-run-waiting-on-deployment');
+
+    writeFileSync(join(dirs.config, 'app.config'), 'FeatureX=on\n');
+    const configs = await lifeTimeGet(server, 'configs', params(OP_CONFIG));
+    for (let i = 0; i < 100; i++) {
+      if ((await f.client.hookStatus(configs.body.workflowId)).state === 'waiting-for-application') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await save(f, configs.body.workflowId, 'hook-configs-waiting-for-application');
+
+    await f.client.approve(appDeployment, { by: 'recorder', version: versionFromOperation(OP_BUILD) });
+    expect(await waitForFile(resultFile(OP_BUILD, 'deploydone'))).toBe('');
+    await f.client.temporal.workflow.getHandle(run.body.workflowId).result();
+    await save(f, run.body.workflowId, 'hook-run-succeeded');
+
+    await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    await f.client.approve(appDeployment, { by: 'recorder' });
+    expect(await waitForFile(resultFile(OP_CONFIG, 'configsdone'))).toBe('');
+    await f.client.temporal.workflow.getHandle(configs.body.workflowId).result();
+    await save(f, configs.body.workflowId, 'hook-configs-succeeded');
+
+    const remove = await lifeTimeGet(server, 'remove', params(OP_REMOVE));
+    expect(await waitForFile(resultFile(OP_REMOVE, 'undeploydone'))).toBe('');
+    await f.client.temporal.workflow.getHandle(remove.body.workflowId).result();
+    await save(f, remove.body.workflowId, 'hook-remove-succeeded');
   });
 });

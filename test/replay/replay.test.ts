@@ -28,12 +28,15 @@ function recorded(): RecordedHistory[] {
 describe('recorded histories replay against the current workflow code', () => {
   const histories = recorded();
 
-  test('the replay suite has histories of every strategy (blue-green and rolling, finished and in flight)', () => {
+  test('the replay suite has histories of every strategy and hook operation, finished and in flight', () => {
     const names = histories.map((h) => h.file);
     expect(names.some((n) => n.startsWith('blue-green-at-gate'))).toBe(true);
     expect(names.some((n) => n.startsWith('blue-green-in-rollback-window'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-paused'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-') && n.includes('rolled-back'))).toBe(true);
+    for (const stage of ['build', 'run-waiting-on-deployment', 'configs-waiting-for-application', 'remove']) {
+      expect(names.some((n) => n.startsWith(`hook-${stage}`))).toBe(true);
+    }
     for (const { file, history } of histories) {
       expect({ file, events: (history.events?.length ?? 0) > 3 }).toEqual({ file, events: true });
     }
