@@ -101,7 +101,7 @@ export class CutoverClient {
     if (!result.ok) throw new SpecInvalidError(result.issues);
     const spec = result.spec;
     const id = options.deploymentId ?? deploymentId(spec.environment, spec.application);
-    const input: DeploymentInput = { spec, searchAttributes: options.searchAttributes };
+    const input: DeploymentInput = { spec, specNormalized: true, searchAttributes: options.searchAttributes };
     try {
       // One workflow per strategy: blue-green, or rolling update (batches; also configuration-only updates).
       const workflowType = spec.strategy.type === 'rolling' ? WORKFLOW_TYPES.rolling : WORKFLOW_TYPES.blueGreen;

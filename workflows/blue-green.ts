@@ -347,7 +347,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 }
 
 function parseSpec(input: DeploymentInput): BlueGreenSpec {
-  return parseSpecFor(input?.spec, 'blue-green', isBlueGreenSpec);
+  return parseSpecFor(input, 'blue-green', isBlueGreenSpec);
 }
 
 function addresses(set: ReplicaSetState): string[] {

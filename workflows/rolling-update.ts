@@ -495,6 +495,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     };
     await continueAsNew<typeof rollingUpdateDeployment>({
       spec,
+      specNormalized: input.specNormalized,
       searchAttributes: input.searchAttributes,
       maxHistoryEvents: input.maxHistoryEvents,
       resume: carry,
@@ -713,7 +714,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
 }
 
 function parseSpec(input: RollingInput): RollingSpec {
-  return parseSpecFor(input?.spec, 'rolling', isRollingSpec);
+  return parseSpecFor(input, 'rolling', isRollingSpec);
 }
 
 function addresses(replicas: TrackedReplica[]): string[] {

@@ -45,9 +45,16 @@ export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'RolledBack', 'Faile
 
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
-/** Workflow input: the spec as written (validated again inside the workflow, so UI-started runs are safe too). */
+/**
+ * Workflow input. `spec` is either the spec as written (a UI-started run: validated inside the workflow) or, with
+ * `specNormalized: true`, the normalised spec the client, CLI or hook server computed once before start. A normalised
+ * spec is used as recorded in the start event, never re-run through the schema, so a later schema or default change
+ * cannot change a run already started (CONTRIBUTING.md, the replay rule).
+ */
 export interface DeploymentInput {
   spec: DeploymentSpecInput | DeploymentSpec;
+  /** The spec is the schema's output, validated before start: use it as is. */
+  specNormalized?: boolean;
   /** Upsert search attributes (default true; only servers without them registered need false). */
   searchAttributes?: boolean;
 }
