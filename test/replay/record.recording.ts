@@ -2,10 +2,10 @@
  * Records real workflow histories for the replay suite (replay.test.ts): real runs on the dev server with the real
  * local platform and router, stopped at the points where a deployment can sit for hours or days (a gate, a pause) and
  * at its ends (succeeded, rolled back). Not part of `make test` (its name does not end in .test.ts): `make record-histories` runs it. Each history is written
- * to test/replay/histories/<workflow>-<scenario>.binpb and committed; record new ones after every change to what a
+ * to test/replay/histories/<workflow>-<scenario>.binpb (dated when that exists already) and committed; record new ones after every change to what a
  * workflow commands, and keep the old ones (they are what proves runs in flight still replay).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { projectRoot } from '../../examples/local-stack';
@@ -31,7 +31,10 @@ const approvalRequired = { approval: { mode: 'required', timeout: '1h' } };
 async function save(f: Fixture, id: string, name: string): Promise<void> {
   const history = await f.client.temporal.workflow.getHandle(id).fetchHistory();
   // Binary protobuf: the exact history the server sent (its JSON form does not load under jest's module registry).
-  const file = join(HISTORIES, `${name}.binpb`);
+  // Never replace a history recorded earlier (it stands for runs in flight under older code): a second recording of
+  // the same scenario is kept beside it, dated.
+  const first = join(HISTORIES, `${name}.binpb`);
+  const file = existsSync(first) ? join(HISTORIES, `${name}.${new Date().toISOString().slice(0, 10)}.binpb`) : first;
   writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   process.stdout.write(`recorded ${file}: ${history.events?.length ?? 0} events\n`);
 }
