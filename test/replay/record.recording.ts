@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { projectRoot } from '../../examples/local-stack';
 import { versionFromOperation } from '../../workflows/hook-types';
+import { validateSpec } from '../../workflows/spec';
 import { deploymentId } from '../../workflows/types';
 import {
   LIFETIME_IDS,
@@ -96,6 +97,28 @@ describe('record histories', () => {
     await f.client.abort(id, { by: 'recorder', reason: 'recording an abort' });
     expect((await f.result(id)).outcome).toBe('rolled-back');
     await save(f, id, 'rolling-aborted-rolled-back');
+  });
+
+  test('rolling: an update that continues as new, then completes in a later run', async () => {
+    expect((await f.result(await f.deployRolling('1.0.0', { replicas: 4 }))).outcome).toBe('succeeded');
+    const validated = validateSpec(
+      f.rollingSpec('2.0.0', { replicas: 4, strategy: { maxSurge: 1, maxUnavailable: 0 } }),
+    );
+    if (!validated.ok) throw new Error('the recorder builds a valid spec');
+    // A small history limit (the input field the 1,000-replica unit tests use) makes the run continue as new.
+    const first = await f.client.temporal.workflow.start('rollingUpdateDeployment', {
+      taskQueue: f.taskQueue,
+      workflowId: deploymentId(validated.spec.environment, validated.spec.application),
+      args: [{ spec: validated.spec, specNormalized: true, maxHistoryEvents: 60 }],
+    });
+    expect((await f.result(first.workflowId)).outcome).toBe('succeeded');
+    const history = await f.client.temporal.workflow
+      .getHandle(first.workflowId, first.firstExecutionRunId)
+      .fetchHistory();
+    expect((history.events ?? []).some((e) => e.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
+    await save(f, first.workflowId, 'rolling-continued-as-new-last-run');
+    const file = join(HISTORIES, 'rolling-continued-as-new-first-run.binpb');
+    if (!existsSync(file)) writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   });
 
   test('rolling: a full update', async () => {

@@ -33,6 +33,7 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(names.some((n) => n.startsWith('blue-green-at-gate'))).toBe(true);
     expect(names.some((n) => n.startsWith('blue-green-in-rollback-window'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-paused'))).toBe(true);
+    expect(names.some((n) => n.startsWith('rolling-continued-as-new-first-run'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-') && n.includes('rolled-back'))).toBe(true);
     for (const stage of ['build', 'run-waiting-on-deployment', 'configs-waiting-for-application', 'remove']) {
       expect(names.some((n) => n.startsWith(`hook-${stage}`))).toBe(true);
