@@ -47,7 +47,7 @@ export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
 /**
  * Workflow input. `spec` is either the spec as written (a UI-started run: validated inside the workflow) or, with
- * `specNormalized: true`, the normalised spec the client, CLI or hook server computed once before start. A normalised
+ * `specNormalized: true`, the normalised spec the client (and so the CLI) computed once before start. A normalised
  * spec is used as recorded in the start event, never re-run through the schema, so a later schema or default change
  * cannot change a run already started (CONTRIBUTING.md, the replay rule).
  */

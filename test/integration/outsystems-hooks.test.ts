@@ -17,6 +17,7 @@ import {
   lifeTimeParams,
   hookConfig,
   lifeTimeGet,
+  localBlueGreenProfile,
   makeHookDirs,
   startHookServer,
   waitForFile,
@@ -45,14 +46,7 @@ describe('OutSystems deployment-zone hooks', () => {
     await f.startInProcessWorker();
     dirs = makeHookDirs('it');
     envName = 'test';
-    const profile = {
-      environment: envName,
-      replicas: 2,
-      platform: { kind: 'local', stateDir: f.platformDir },
-      router: { kind: 'local', adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl },
-      strategy: { type: 'blue-green', rollbackWindow: '0s', approval: { mode: 'required', timeout: '10m' } },
-      health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },
-    };
+    const profile = { ...localBlueGreenProfile(f), environment: envName };
     server = await startHookServer(
       hookConfig(dirs, {
         profiles: {

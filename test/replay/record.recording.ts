@@ -17,6 +17,7 @@ import {
   hookConfig,
   lifeTimeGet,
   lifeTimeParams,
+  localBlueGreenProfile,
   makeHookDirs,
   startHookServer,
   waitForFile,
@@ -29,8 +30,9 @@ import type { Fixture } from '../support/local-fixture';
 const HISTORIES = join(__dirname, 'histories');
 const approvalRequired = { approval: { mode: 'required', timeout: '1h' } };
 
-async function save(f: Fixture, id: string, name: string): Promise<void> {
-  const history = await f.client.temporal.workflow.getHandle(id).fetchHistory();
+/** Saves the history of a workflow's latest run (or of the run given); returns it. */
+async function save(f: Fixture, id: string, name: string, runId?: string) {
+  const history = await f.client.temporal.workflow.getHandle(id, runId).fetchHistory();
   // Binary protobuf: the exact history the server sent (its JSON form does not load under jest's module registry).
   // Never replace a history recorded earlier (it stands for runs in flight under older code): a second recording of
   // the same scenario is kept beside it, dated.
@@ -38,6 +40,7 @@ async function save(f: Fixture, id: string, name: string): Promise<void> {
   const file = existsSync(first) ? join(HISTORIES, `${name}.${new Date().toISOString().slice(0, 10)}.binpb`) : first;
   writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   process.stdout.write(`recorded ${file}: ${history.events?.length ?? 0} events\n`);
+  return history;
 }
 
 describe('record histories', () => {
@@ -112,13 +115,9 @@ describe('record histories', () => {
       args: [{ spec: validated.spec, specNormalized: true, maxHistoryEvents: 60 }],
     });
     expect((await f.result(first.workflowId)).outcome).toBe('succeeded');
-    const history = await f.client.temporal.workflow
-      .getHandle(first.workflowId, first.firstExecutionRunId)
-      .fetchHistory();
-    expect((history.events ?? []).some((e) => e.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
+    const firstRun = await save(f, first.workflowId, 'rolling-continued-as-new-first-run', first.firstExecutionRunId);
+    expect((firstRun.events ?? []).some((e) => e.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
     await save(f, first.workflowId, 'rolling-continued-as-new-last-run');
-    const file = join(HISTORIES, 'rolling-continued-as-new-first-run.binpb');
-    if (!existsSync(file)) writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   });
 
   test('rolling: a full update', async () => {
@@ -139,17 +138,9 @@ describe('record histories of the OutSystems hook operations', () => {
     f = await createFixture('rechooks');
     await f.startInProcessWorker();
     dirs = makeHookDirs('rec');
-    const profile = {
-      environment: 'test',
-      replicas: 2,
-      platform: { kind: 'local', stateDir: f.platformDir },
-      router: { kind: 'local', adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl },
-      strategy: { type: 'blue-green', rollbackWindow: '0s', approval: { mode: 'required', timeout: '10m' } },
-      health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },
-    };
     server = await startHookServer(
       hookConfig(dirs, {
-        profiles: { containers: profile },
+        profiles: { containers: localBlueGreenProfile(f) },
         applications: [{ name: 'Customer Portal', application: f.application, profile: 'containers' }],
       }),
       f.client,

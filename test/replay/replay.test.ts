@@ -25,6 +25,18 @@ function recorded(): RecordedHistory[] {
     .map((file) => ({ file, history: temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file))) }));
 }
 
+/** Replays one history against the current workflow code; the replay's error, if any. */
+async function replay(name: string, history: temporal.api.history.v1.History): Promise<ReplayResult['error']> {
+  const results: ReplayResult[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: name }, [
+    { workflowId: name, history },
+  ])) {
+    results.push(result);
+  }
+  expect(results).toHaveLength(1);
+  return results[0]?.error;
+}
+
 describe('recorded histories replay against the current workflow code', () => {
   const histories = recorded();
 
@@ -49,27 +61,13 @@ describe('recorded histories replay against the current workflow code', () => {
     const tampered = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(original).finish());
     const scheduled = tampered.events.find((e) => e.activityTaskScheduledEventAttributes)!;
     scheduled.activityTaskScheduledEventAttributes!.activityType = { name: 'notWhatTheCodeCommands' };
-    const results: ReplayResult[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'x' }, [
-      { workflowId: 'tampered', history: tampered },
-    ])) {
-      results.push(result);
-    }
-    expect(results[0]?.error?.name).toBe('DeterminismViolationError');
+    expect((await replay('tampered', tampered))?.name).toBe('DeterminismViolationError');
   });
 
-  test.each(recorded().map((h) => [h.file, h] as const))(
+  test.each(histories.map((h) => [h.file, h.history] as const))(
     '%s replays deterministically',
-    async (file, recordedHistory) => {
-      const bundle = await workflowBundle();
-      const results: ReplayResult[] = [];
-      for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: file }, [
-        { workflowId: file, history: recordedHistory.history },
-      ])) {
-        results.push(result);
-      }
-      expect(results).toHaveLength(1);
-      expect(results[0]?.error).toBeUndefined();
+    async (file, history) => {
+      expect(await replay(file, history)).toBeUndefined();
     },
   );
 });
