@@ -473,6 +473,35 @@ export function createHookActivities(drivers: Drivers) {
       }
     },
 
+    /**
+     * Waits (long-polling the server, heartbeating) until the workflow closes, or the deadline passes. Costs its
+     * caller three history events however long it waits. Closed includes failed, terminated, timed out and never
+     * started; a rolling update that continues as new is followed to its last run.
+     */
+    async awaitWorkflowClosed(input: { workflowId: string; deadlineAt: number }): Promise<{ closed: boolean }> {
+      const ctx = Context.current();
+      const remaining = input.deadlineAt - Date.now();
+      if (remaining <= 0) return { closed: false };
+      const byDeadline = AbortSignal.timeout(remaining);
+      const signal = AbortSignal.any([ctx.cancellationSignal, byDeadline]);
+      const beat = setInterval(() => ctx.heartbeat({ waitingFor: input.workflowId }), 5_000);
+      try {
+        await ctx.client.connection.withAbortSignal(signal, () =>
+          ctx.client.workflow.getHandle(input.workflowId).result(),
+        );
+        return { closed: true };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) await ctx.cancelled; // rejects with the CancelledFailure
+        if (byDeadline.aborted) return { closed: false };
+        const name = (err as Error).name;
+        // The workflow ended without succeeding, or does not exist: either way it no longer holds the application.
+        if (name === 'WorkflowFailedError' || name === 'WorkflowNotFoundError') return { closed: true };
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
     /** Writes `<ApplicationKey>_<OperationId>.<ext>` into ResultPath, atomically. */
     async writeHookResult(input: WriteHookResultInput): Promise<void> {
       const dir = await confined('ResultPath', input.resultPath, input.resultRoots);

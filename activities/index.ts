@@ -12,6 +12,7 @@ import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBack
 import { backendName } from './ports';
 import { createHookActivities } from './hooks';
 import { createRollingActivities } from './rolling';
+import { createSpecActivities } from './spec';
 
 export interface DiscoverInput {
   application: string;
@@ -106,6 +107,9 @@ export function createActivities(drivers: Drivers) {
 
     /** The rolling update's own activities (activities/rolling.ts). */
     ...createRollingActivities(drivers),
+
+    /** The spec schema, for specs given as written (activities/spec.ts). */
+    ...createSpecActivities(),
 
     /** Reads what is live from the router and platform (never from a local file). */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {

@@ -22,11 +22,11 @@ import { quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
-import { parseSpecFor } from './parse-spec';
+import { specFor } from './parse-spec';
 import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS, describeFailure } from './runbook';
 import { Compensations } from './saga';
 import { isBlueGreenSpec } from './spec';
-import type { BlueGreenSpec, BlueGreenStrategy } from './spec';
+import type { BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
 
@@ -48,7 +48,7 @@ const awaitHealthy = proxyActivities<Activities>({
 const DRAIN_TIMEOUT_MS = 30_000;
 
 export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
-  const spec = parseSpec(input);
+  const spec = await specFor(input, 'blue-green', isBlueGreenSpec);
   const strategy = spec.strategy;
   const tracker = new DeploymentTracker(spec, 'blue-green', { searchAttributes: input.searchAttributes !== false });
   const status = tracker.status;
@@ -344,10 +344,6 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     await condition(allHandlersFinished);
     return { outcome, reason, liveColor: status.liveColor, liveVersion: status.liveVersion, status };
   }
-}
-
-function parseSpec(input: DeploymentInput): BlueGreenSpec {
-  return parseSpecFor(input, 'blue-green', isBlueGreenSpec);
 }
 
 function addresses(set: ReplicaSetState): string[] {

@@ -137,7 +137,10 @@ export interface HookOperationInput {
   hookDeadline: string;
   /** An approval gate closes this long before the hook deadline, leaving time to finish and report. */
   finishMarginMs: number;
-  /** How often a stage waiting for another operation of the same application checks again. */
+  /**
+   * How often a stage waiting for another operation of the same application checked again, in operations started
+   * before the wait-for-application-by-result patch (they replay with it); newer ones wait for the other to close.
+   */
   exclusiveRetryMs?: number;
   searchAttributes?: boolean;
 }

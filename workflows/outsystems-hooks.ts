@@ -49,8 +49,9 @@ import type {
 } from './hook-types';
 import { abortSignal } from './messages';
 import { rollingUpdateDeployment } from './rolling-update';
+import { normalizeSpec } from './parse-spec';
 import { formatSpecIssues, validateSpec } from './spec';
-import type { DeploymentSpec } from './spec';
+import type { DeploymentSpec, SpecResult } from './spec';
 import { WORKFLOW_TYPES, deploymentId } from './types';
 import type { DeploymentResult } from './types';
 
@@ -81,6 +82,13 @@ const awaitDrained = proxyActivities<Activities>({
   retry,
 });
 
+/** Waiting for another operation of the application to close: long-polls until the hook deadline, heartbeating. */
+const awaitClosed = proxyActivities<Activities>({
+  startToCloseTimeout: '1 day',
+  heartbeatTimeout: '30 seconds',
+  retry,
+});
+
 const DRAIN_TIMEOUT_MS = 30_000;
 const EXCLUSIVE_RETRY_MS = 5_000;
 
@@ -91,6 +99,18 @@ const EXCLUSIVE_RETRY_MS = 5_000;
 export const CONFIGS_AS_ROLLING_UPDATE_PATCH = 'update-configurations-as-rolling-update';
 /** Marks the deadline watch on a hook's deployment (abort it when LifeTime stops waiting); see abortAtDeadline. */
 export const ABORT_AT_HOOK_DEADLINE_PATCH = 'abort-deployment-at-hook-deadline';
+/**
+ * An operation waiting for another one of the same application waits for that workflow to close (one activity that
+ * long-polls) instead of polling every few seconds with a timer (hundreds of events per wait); operations that started
+ * waiting the old way replay as they ran.
+ */
+export const WAIT_FOR_APPLICATION_BY_RESULT_PATCH = 'wait-for-application-by-result';
+/**
+ * The specs a hook operation builds from its profile are normalised by the recorded local activity, and its
+ * deployments start with them as normalised (no second validation inside the child): a schema change can change
+ * neither. Operations started before validated in the workflow, and replay that way.
+ */
+export const HOOK_SPEC_RECORDED_PATCH = 'hook-spec-normalized-by-local-activity';
 
 /** How a stage deploys a release: the profile's deployment (Run), or a configuration-only rolling update. */
 type DeployKind = 'profile' | 'configuration-only';
@@ -119,6 +139,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   const environment = profile.environment ?? 'default';
   const appDeploymentId = deploymentId(environment, input.application);
   const version = versionFromOperation(call.operationId);
+  const specsRecorded = patched(HOOK_SPEC_RECORDED_PATCH);
 
   let outcome: Omit<HookOperationResult, 'resultFile' | 'content'>;
   try {
@@ -215,7 +236,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     const live = await quickApiCall.readRelease({ buildsRoot: input.buildsRoot, application: input.application });
     const modules = [...new Set([...call.modules, ...(live?.modules ?? [])])];
     // The profile's platform and router with their defaults filled in (validated as a whole spec).
-    const normalized = validateSpec({ ...profile, application: input.application, version, modules: ['_'] });
+    const normalized = await specOf({ ...profile, application: input.application, version, modules: ['_'] });
     if (!normalized.ok)
       throw new StageFailed(`the deployment profile is invalid: ${formatSpecIssues(normalized.issues)}`);
     const retireInput: RetireApplicationInput = {
@@ -241,6 +262,11 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   }
 
   // ---- helpers ----
+
+  /** A spec built from the profile, normalised: by the recorded local activity, or (operations started before) here. */
+  async function specOf(raw: unknown): Promise<SpecResult> {
+    return specsRecorded ? normalizeSpec(raw) : validateSpec(raw);
+  }
 
   async function snapshot(configPath: string): Promise<ConfigSnapshot> {
     return quickApiCall.snapshotConfig({
@@ -268,16 +294,17 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       release = await prepare();
       const options = { workflowId: appDeploymentId, parentClosePolicy: ParentClosePolicy.ABANDON, memo: hookMemo() };
       if (kind === 'configuration-only' && patched(CONFIGS_AS_ROLLING_UPDATE_PATCH)) {
-        const spec = deploymentSpec(release, configUpdateStrategy);
+        const spec = await deploymentSpec(release, configUpdateStrategy);
         deploymentType = WORKFLOW_TYPES.rolling;
         return startChild(rollingUpdateDeployment, {
           ...options,
-          args: [{ spec, searchAttributes: input.searchAttributes }],
+          args: [{ spec, specNormalized: specsRecorded || undefined, searchAttributes: input.searchAttributes }],
         });
       }
+      const spec = await deploymentSpec(release);
       return startChild(blueGreenDeployment, {
         ...options,
-        args: [{ spec: deploymentSpec(release), searchAttributes: input.searchAttributes }],
+        args: [{ spec, specNormalized: specsRecorded || undefined, searchAttributes: input.searchAttributes }],
       });
     });
     if (!release) throw new StageFailed('no release to deploy');
@@ -321,10 +348,10 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
    * The profile completed into a spec (with `strategyOf`: the strategy it derives from the profile's, e.g. the
    * rolling settings of a configuration-only update); an approval gate is cut to close before the hook times out.
    */
-  function deploymentSpec(
+  async function deploymentSpec(
     release: ReleaseRecord,
     strategyOf?: (profileSpec: DeploymentSpec) => DeploymentSpec['strategy'],
-  ): DeploymentSpec {
+  ): Promise<DeploymentSpec> {
     const platform = profile.platform as { kind: string; env?: Record<string, string>; command?: string[] };
     const env: Record<string, string> = {
       ...(platform.env ?? {}),
@@ -342,8 +369,8 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       modules: release.modules,
       platform: { ...platform, env, ...(release.command ? { command: release.command } : {}) },
     };
-    let validated = validateSpec(raw);
-    if (validated.ok && strategyOf) validated = validateSpec({ ...raw, strategy: strategyOf(validated.spec) });
+    let validated = await specOf(raw);
+    if (validated.ok && strategyOf) validated = await specOf({ ...raw, strategy: strategyOf(validated.spec) });
     if (!validated.ok)
       throw new StageFailed(`the deployment profile is invalid: ${formatSpecIssues(validated.issues)}`);
     const spec = validated.spec;
@@ -359,26 +386,38 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   /** Starts the application's child; while another operation of the application runs, waits for it. */
   async function startExclusive<T>(start: () => Promise<T>): Promise<T> {
     for (;;) {
+      // Checked first so that what `start` reads (the live release) is read once the other operation is over.
+      if (await quickApiCall.isWorkflowRunning({ workflowId: appDeploymentId })) {
+        await untilApplicationFree();
+        continue;
+      }
       try {
-        // Checked first so that what `start` reads (the live release) is read once the other operation is over.
-        if (await quickApiCall.isWorkflowRunning({ workflowId: appDeploymentId })) {
-          throw new WorkflowExecutionAlreadyStartedError('application busy', appDeploymentId, '');
-        }
         return await start();
       } catch (err) {
+        // Another operation started it between the check and the start.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        if (Date.now() >= deadline) {
-          throw new StageFailed(
-            `another operation on ${input.application} (${appDeploymentId}) was still running at the hook deadline`,
-          );
-        }
-        if (status.detail === undefined || !status.detail.startsWith('waiting')) {
-          log.info('another operation of the application is running: waiting', { deploymentId: appDeploymentId });
-        }
-        setState('waiting-for-application', `waiting for ${appDeploymentId} to finish`);
-        await sleep(Math.min(input.exclusiveRetryMs ?? EXCLUSIVE_RETRY_MS, Math.max(1, deadline - Date.now())));
+        await untilApplicationFree();
       }
     }
+  }
+
+  /** Waits for the application's running deployment to close; a stage failure at the hook deadline. */
+  async function untilApplicationFree(): Promise<void> {
+    const busy = () =>
+      new StageFailed(
+        `another operation on ${input.application} (${appDeploymentId}) was still running at the hook deadline`,
+      );
+    if (Date.now() >= deadline) throw busy();
+    if (status.detail === undefined || !status.detail.startsWith('waiting')) {
+      log.info('another operation of the application is running: waiting', { deploymentId: appDeploymentId });
+    }
+    setState('waiting-for-application', `waiting for ${appDeploymentId} to finish`);
+    if (patched(WAIT_FOR_APPLICATION_BY_RESULT_PATCH)) {
+      const { closed } = await awaitClosed.awaitWorkflowClosed({ workflowId: appDeploymentId, deadlineAt: deadline });
+      if (!closed) throw busy();
+      return;
+    }
+    await sleep(Math.min(input.exclusiveRetryMs ?? EXCLUSIVE_RETRY_MS, Math.max(1, deadline - Date.now())));
   }
 
   /**

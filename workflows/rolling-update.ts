@@ -43,11 +43,11 @@ import {
   rollingReplicaSetName,
 } from './rolling-math';
 import type { BatchPlan } from './rolling-math';
-import { parseSpecFor } from './parse-spec';
+import { specFor } from './parse-spec';
 import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS, describeFailure, failureMessage } from './runbook';
 import { Compensations } from './saga';
 import { isRollingSpec } from './spec';
-import type { RollingSpec } from './spec';
+
 import { DeploymentTracker } from './tracker';
 import type {
   DeploymentResult,
@@ -79,7 +79,7 @@ const awaitHealthy = proxyActivities<Activities>({
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 
 export async function rollingUpdateDeployment(input: RollingInput): Promise<DeploymentResult> {
-  const spec = parseSpec(input);
+  const spec = await specFor(input, 'rolling', isRollingSpec);
   const strategy = spec.strategy;
   const { platform, router, modules } = spec;
   const tracker = new DeploymentTracker(spec, 'rolling', { searchAttributes: input.searchAttributes !== false });
@@ -495,7 +495,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     };
     await continueAsNew<typeof rollingUpdateDeployment>({
       spec,
-      specNormalized: input.specNormalized,
+      specNormalized: true, // the spec this run used, normalised: the next run uses it as recorded
       searchAttributes: input.searchAttributes,
       maxHistoryEvents: input.maxHistoryEvents,
       resume: carry,
@@ -711,10 +711,6 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       runEvents: status.rolling?.runEvents ?? [],
     };
   }
-}
-
-function parseSpec(input: RollingInput): RollingSpec {
-  return parseSpecFor(input, 'rolling', isRollingSpec);
 }
 
 function addresses(replicas: TrackedReplica[]): string[] {

@@ -36,8 +36,15 @@ async function save(f: Fixture, id: string, name: string, runId?: string) {
   // Binary protobuf: the exact history the server sent (its JSON form does not load under jest's module registry).
   // Never replace a history recorded earlier (it stands for runs in flight under older code): a second recording of
   // the same scenario is kept beside it, dated.
-  const first = join(HISTORIES, `${name}.binpb`);
-  const file = existsSync(first) ? join(HISTORIES, `${name}.${new Date().toISOString().slice(0, 10)}.binpb`) : first;
+  const day = new Date().toISOString().slice(0, 10);
+  const candidates = [
+    `${name}.binpb`,
+    `${name}.${day}.binpb`,
+    ...Array.from({ length: 98 }, (_, i) => `${name}.${day}-${i + 2}.binpb`),
+  ];
+  const free = candidates.map((c) => join(HISTORIES, c)).find((c) => !existsSync(c));
+  if (!free) throw new Error(`too many recordings of ${name} today`);
+  const file = free;
   writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   process.stdout.write(`recorded ${file}: ${history.events?.length ?? 0} events\n`);
   return history;
@@ -66,6 +73,21 @@ describe('record histories', () => {
     await f.client.reject(id, { by: 'recorder', reason: 'recording a rejection' });
     expect((await f.result(id)).outcome).toBe('rolled-back');
     await save(f, id, 'blue-green-rejected-rolled-back');
+  });
+
+  test('blue-green started from the Temporal UI (a spec as written): at the gate, then approved', async () => {
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+    const asWritten = f.spec('2.0.0', { strategy: approvalRequired });
+    const started = await f.client.temporal.workflow.start('blueGreenDeployment', {
+      taskQueue: f.taskQueue,
+      workflowId: deploymentId(asWritten.environment ?? 'default', asWritten.application),
+      args: [{ spec: asWritten }],
+    });
+    await f.waitForPhase(started.workflowId, 'AwaitingApproval');
+    await save(f, started.workflowId, 'blue-green-ui-spec-at-gate');
+    await f.client.approve(started.workflowId, { by: 'recorder', version: '2.0.0' });
+    expect((await f.result(started.workflowId)).outcome).toBe('succeeded');
+    await save(f, started.workflowId, 'blue-green-ui-spec-succeeded');
   });
 
   test('blue-green: in the rollback window, then rolled back by signal', async () => {

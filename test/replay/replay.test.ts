@@ -50,6 +50,12 @@ describe('recorded histories replay against the current workflow code', () => {
     for (const stage of ['build', 'run-waiting-on-deployment', 'configs-waiting-for-application', 'remove']) {
       expect(names.some((n) => n.startsWith(`hook-${stage}`))).toBe(true);
     }
+    // Recorded before and after the wait-for-application-by-result patch: the timer poll and the long-poll activity.
+    const waits = histories.filter((h) => h.file.startsWith('hook-configs-waiting-for-application'));
+    const scheduled = (h: RecordedHistory) =>
+      h.history.events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(waits.some((h) => h.history.events.some((e) => e.timerStartedEventAttributes))).toBe(true);
+    expect(waits.some((h) => scheduled(h).includes('awaitWorkflowClosed'))).toBe(true);
     for (const { file, history } of histories) {
       expect({ file, events: (history.events?.length ?? 0) > 3 }).toEqual({ file, events: true });
     }

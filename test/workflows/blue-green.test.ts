@@ -60,6 +60,40 @@ describe('blue-green workflow', () => {
     });
   });
 
+  test('a spec as written (the UI) runs as the recorded normalizeSpec local activity returned it', async () => {
+    // The activity's answer stands for the schema of the day the run started: a later schema could differ, and the
+    // run must keep the spec it started with (the history records the local activity's result).
+    const world = createWorld({
+      application: 'shop',
+      modules: ['Catalog', 'Cart'],
+      liveColor: 'blue',
+      liveVersion: '1.0.0',
+    });
+    const normalizeSpec = world.activities.normalizeSpec;
+    world.activities.normalizeSpec = async (input) => {
+      const result = await normalizeSpec(input);
+      return result.ok ? { ok: true, spec: { ...result.spec, replicas: 3 } } : result;
+    };
+    await harness.run(
+      {
+        workflowType: 'blueGreenDeployment',
+        input: { spec: blueGreenSpec({ modules: ['Catalog', 'Cart'], replicas: 2 }) },
+        world,
+        taskQueue: 'bg-unit',
+        workflowId: 'deploy-test-shop',
+      },
+      async ({ handle, outcome }) => {
+        const { result } = await outcome();
+        expect(result.outcome).toBe('succeeded');
+        expect(world.sets['shop-2-0-0-green']?.desired).toBe(3);
+        const events = (await handle.fetchHistory()).events ?? [];
+        expect(
+          events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+        ).toHaveLength(1);
+      },
+    );
+  });
+
   test('deploying again from green targets blue', async () => {
     await withRun({ liveColor: 'green' }, {}, async ({ world, outcome }) => {
       const { result } = await outcome();

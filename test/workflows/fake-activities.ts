@@ -11,6 +11,7 @@ import type { HookActivities } from '../../activities/hooks';
 import { ErrorType } from '../../activities/errors';
 import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
+import { createSpecActivities } from '../../activities/spec';
 import { unusedActivities } from './unused-activities';
 
 export interface WorldOptions {
@@ -78,6 +79,7 @@ export function createWorld(options: WorldOptions): World {
         'forgetRelease',
         'listApplicationReplicaSets',
         'isWorkflowRunning',
+        'awaitWorkflowClosed',
         'writeHookResult',
       ],
       'blue-green',
@@ -94,6 +96,8 @@ export function createWorld(options: WorldOptions): World {
       ],
       'blue-green',
     ),
+    // The real spec schema: pure code, as in production.
+    ...createSpecActivities(),
     async discoverLive(input) {
       record('discoverLive', input);
       return {

@@ -54,12 +54,19 @@ interface HookWorld {
   /** writeHookResult calls: what LifeTime would read. */
   results: { fileName: string; content: string }[];
   recorded: ReleaseRecord[];
+  /** awaitWorkflowClosed calls (an operation waiting for another one of the application). */
+  waits: { workflowId: string; deadlineAt: number }[];
+}
+
+/** Another operation of the application is running when the stage starts: until it closes (or never, by the deadline). */
+interface BusyApplication {
+  closes: boolean;
 }
 
 /** The rolling world (the application live on blue, as a Container Run leaves it) plus the hook activities. */
 function createHookWorld(
   application: string,
-  options: { release?: ReleaseRecord | null } & Partial<RollingWorldOptions>,
+  options: { release?: ReleaseRecord | null; busy?: BusyApplication } & Partial<RollingWorldOptions>,
 ) {
   const rolling = createRollingWorld({
     application,
@@ -71,6 +78,8 @@ function createHookWorld(
   });
   const results: HookWorld['results'] = [];
   const recorded: ReleaseRecord[] = [];
+  const waits: HookWorld['waits'] = [];
+  let busy = options.busy !== undefined;
   const live =
     options.release === undefined
       ? {
@@ -104,13 +113,18 @@ function createHookWorld(
       recorded.push(input.release);
     },
     async isWorkflowRunning() {
-      return false;
+      return busy;
+    },
+    async awaitWorkflowClosed(input) {
+      waits.push(input);
+      if (options.busy?.closes) busy = false;
+      return { closed: !busy };
     },
     async writeHookResult(input) {
       results.push({ fileName: input.fileName, content: input.content });
     },
   };
-  return { rolling, activities, results, recorded } satisfies HookWorld;
+  return { rolling, activities, results, recorded, waits } satisfies HookWorld;
 }
 
 interface ConfigsRun {
@@ -125,7 +139,11 @@ interface ConfigsRun {
 }
 
 async function withConfigs(
-  options: { profile?: DeploymentProfile; release?: ReleaseRecord | null } & Partial<RollingWorldOptions>,
+  options: {
+    profile?: DeploymentProfile;
+    release?: ReleaseRecord | null;
+    busy?: BusyApplication;
+  } & Partial<RollingWorldOptions>,
   body: (run: ConfigsRun) => Promise<void>,
 ): Promise<void> {
   const application = `portal-${++seq}`;
@@ -361,6 +379,46 @@ describe('Update Configurations: a configuration-only rolling update', () => {
       expect(world.rolling.alive()).toHaveLength(2);
       expect(world.recorded).toEqual([]);
       expect(world.rolling.rules.Catalog?.backends).toEqual([{ backend: `${application}-blue`, weight: 100 }]);
+    });
+  });
+
+  test('waits for another operation of the application by its result (one activity, a few events), then deploys', async () => {
+    await withConfigs({ busy: { closes: true } }, async ({ world, application, hook, hookDeadline }) => {
+      const result = (await hook.result()) as HookOperationResult;
+
+      expect(result).toMatchObject({ ok: true, deploymentId: `deploy-test-${application}` });
+      expect(world.waits).toEqual([{ workflowId: `deploy-test-${application}`, deadlineAt: hookDeadline }]);
+      // Until the child starts: the check, the wait, the check again; no polling timer.
+      const events = (await hook.fetchHistory()).events ?? [];
+      const childStarted = events.findIndex((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+      const beforeChild = events.slice(0, childStarted);
+      const activities = beforeChild.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      expect(activities.filter((a) => a === 'isWorkflowRunning' || a === 'awaitWorkflowClosed')).toEqual([
+        'isWorkflowRunning',
+        'awaitWorkflowClosed',
+        'isWorkflowRunning',
+      ]);
+      expect(beforeChild.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
+      expect(childStarted).toBeLessThan(60);
+    });
+  });
+
+  test('another operation still running at the hook deadline: the error file names it, and nothing is deployed', async () => {
+    await withConfigs({ busy: { closes: false } }, async ({ world, application, hook, child }) => {
+      const result = (await hook.result()) as HookOperationResult;
+
+      expect(result.ok).toBe(false);
+      expect(result.message).toBe(
+        `another operation on ${application} (deploy-test-${application}) was still running at the hook deadline`,
+      );
+      expect(world.results).toEqual([
+        {
+          fileName: `${KEY}_${OP_CONFIG}.configsdone`,
+          content: JSON.stringify({ Error: { Message: result.message } }),
+        },
+      ]);
+      expect(world.waits).toHaveLength(1);
+      await expect(child.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
     });
   });
 

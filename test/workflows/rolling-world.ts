@@ -11,6 +11,7 @@ import type { Activities } from '../../activities';
 import { ErrorType } from '../../activities/errors';
 import type { ModuleRule, Replica, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
+import { createSpecActivities } from '../../activities/spec';
 import { unusedActivities } from './unused-activities';
 
 type Name = keyof Activities;
@@ -154,6 +155,8 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
       ['discoverLive', 'provisionReplicaSet', 'awaitHealthy', 'setPreview', 'removePreview'],
       'rolling',
     ),
+    // The real spec schema: pure code, as in production.
+    ...createSpecActivities(),
     async discoverRolling(input) {
       await enter('discoverRolling', input);
       const backend = rules[input.modules[0] ?? '']?.backends[0]?.backend ?? null;
