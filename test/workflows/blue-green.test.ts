@@ -15,8 +15,8 @@ import { blueGreenSpec } from '../support/specs';
 import type { SpecOverrides } from '../support/specs';
 import { createWorld } from './fake-activities';
 import type { World, WorldOptions } from './fake-activities';
-import { updateRefusal, useWorkflowHarness } from './harness';
-import type { Run } from './harness';
+import { historyRuns, updateRefusal, useWorkflowHarness } from './harness';
+import type { Run, RunSize } from './harness';
 
 const harness = useWorkflowHarness();
 
@@ -353,4 +353,27 @@ describe('blue-green workflow', () => {
       expect(world.calls).toHaveLength(0);
     });
   });
+});
+
+describe('blue-green workflow: 1,000 replicas', () => {
+  test('completes with one bounded history: events do not grow with replicas, no event near the payload limits', async () => {
+    await withRun({}, { replicas: 1000 }, async ({ world, handle, outcome }) => {
+      const { result } = await outcome();
+      expect(result.outcome).toBe('succeeded');
+      expect(world.sets['shop-2-0-0-green']?.replicas).toHaveLength(1000);
+
+      const runs = await historyRuns(harness.env.client, handle.workflowId);
+      expect(runs).toHaveLength(1);
+      const [run] = runs as [RunSize];
+      // The same runbook as for 2 replicas: a few dozen events, whatever the count.
+      expect(run.events).toBeLessThan(150);
+      // Replica addresses travel in the scale-up, probe and publish payloads: well under Temporal's 512 KB warning.
+      expect(run.largestEventBytes).toBeLessThan(512 * 1024);
+      expect(run.bytes).toBeLessThan(2 * 1024 * 1024);
+      process.stdout.write(
+        `blue-green, 1,000 replicas: ${run.events} events, ${(run.bytes / 1024).toFixed(1)} KiB ` +
+          `(largest event ${(run.largestEventBytes / 1024).toFixed(1)} KiB)\n`,
+      );
+    });
+  }, 120_000);
 });

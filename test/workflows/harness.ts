@@ -4,7 +4,8 @@
  * activities, and the helpers the tests read a run with (outcome, status polling, refused updates).
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -159,4 +160,39 @@ export async function updateRefusal(update: Promise<unknown>): Promise<string> {
     return err.cause?.message ?? err.message;
   }
   throw new Error('the update was accepted');
+}
+
+/** The size of one run of a workflow's history. */
+export interface RunSize {
+  runId: string;
+  events: number;
+  /** The history as the server sends it (protobuf), in bytes. */
+  bytes: number;
+  /** The largest single event: bounded by its payloads (workflow input, an activity's input or result...). */
+  largestEventBytes: number;
+}
+
+/**
+ * Events and bytes of every run of a workflow, first to last, walking back from the latest run through each start
+ * event's `continuedExecutionRunId` (the time-skipping server does not always close a run with its
+ * continued-as-new event, so the chain is followed from its end).
+ */
+export async function historyRuns(client: Client, workflowId: string): Promise<RunSize[]> {
+  const runs: RunSize[] = [];
+  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
+    runs.unshift({
+      runId,
+      events: events.length,
+      bytes: temporal.api.history.v1.History.encode(history).finish().length,
+      largestEventBytes: Math.max(
+        0,
+        ...events.map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length),
+      ),
+    });
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  }
+  return runs;
 }
