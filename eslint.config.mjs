@@ -100,6 +100,7 @@ export default defineConfig(
         process: 'readonly',
         __dirname: 'readonly',
         console: 'readonly',
+        setTimeout: 'readonly',
       },
     },
     rules: {

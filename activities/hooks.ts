@@ -25,6 +25,7 @@ import { writeResultFileAtomic } from '../client/hooks/results';
 import type { BuildOptions, BuildRecord, ConfigSnapshot, ReleaseRecord } from '../workflows/hook-types';
 import type { PlatformConfig } from '../workflows/spec';
 import type { Drivers } from './drivers';
+import { activity } from './activity';
 import { classifyError, ErrorType, permanentFailure } from './errors';
 import type { ReplicaSetState } from './ports';
 
@@ -245,15 +246,8 @@ async function runBuildCommand(command: string[], bundleDir: string, input: Prep
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    const beat = setInterval(() => Context.current().heartbeat({ building: true }), 5_000);
-    child.once('error', (err) => {
-      clearInterval(beat);
-      resolve(err.message);
-    });
-    child.once('close', (exitCode, signal) => {
-      clearInterval(beat);
-      resolve(signal ? `killed by ${signal}` : (exitCode ?? -1));
-    });
+    child.once('error', (err) => resolve(err.message));
+    child.once('close', (exitCode, signal) => resolve(signal ? `killed by ${signal}` : (exitCode ?? -1)));
   });
   if (code !== 0) {
     const tail = output.join('').trimEnd().split('\n').slice(-10).join('\n');
@@ -341,14 +335,6 @@ async function renameIntoPlace(tmp: string, dir: string): Promise<void> {
   }
 }
 
-async function guarded<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    throw classifyError(err);
-  }
-}
-
 export function createHookActivities(drivers: Drivers) {
   return {
     /**
@@ -356,52 +342,54 @@ export function createHookActivities(drivers: Drivers) {
      * directory, runs the profile's build command there if it has one, and records the build for the Run.
      */
     async prepareBuild(input: PrepareBuildInput): Promise<BuildRecord> {
-      const recordFile = buildRecordFile(input.buildsRoot, input.application, input.operationId);
-      const existing = await readJson<BuildRecord>(recordFile);
-      if (existing) return existing; // a retry, or a re-run of the same operation
-      const targetDir = await confined('TargetPath', input.targetPath, input.targetRoots);
-      const zipName = `${safeName('ApplicationKey', input.applicationKey)}_${safeName('OperationId', input.operationId)}.zip`;
-      // The bundle itself must not be a symbolic link out of the target roots either.
-      const zipFile = await confined('TargetPath', fileIn(targetDir, zipName), input.targetRoots, 'file').catch(
-        (err: { message?: string }) => {
-          if (/does not exist/.test(err.message ?? '')) {
-            throw permanentFailure(ErrorType.BundleInvalid, `bundle ${zipName} not found in TargetPath ${targetDir}`);
-          }
-          throw err;
-        },
-      );
-      const bundleDir = path.join(path.dirname(recordFile), input.operationId);
-      const ctx = Context.current();
-      await fs.mkdir(path.dirname(bundleDir), { recursive: true });
-      await fs.rm(bundleDir, { recursive: true, force: true }); // a half-built one from a crashed attempt
-      const tmp = tempSibling(bundleDir);
-      await fs.mkdir(tmp);
-      try {
-        await unpackBundle(zipFile, tmp, input.build.maxBundleBytes, (count) => ctx.heartbeat({ entries: count }));
-      } catch (err) {
-        await fs.rm(tmp, { recursive: true, force: true });
-        throw classifyError(err);
-      }
-      await renameIntoPlace(tmp, bundleDir);
-      // Built in place, so "{bundleDir}" is the version's directory; only the record below marks the build done.
-      if (input.build.command) {
+      return activity(async (heartbeat) => {
+        const recordFile = buildRecordFile(input.buildsRoot, input.application, input.operationId);
+        const existing = await readJson<BuildRecord>(recordFile);
+        if (existing) return existing; // a retry, or a re-run of the same operation
+        const targetDir = await confined('TargetPath', input.targetPath, input.targetRoots);
+        const zipName = `${safeName('ApplicationKey', input.applicationKey)}_${safeName('OperationId', input.operationId)}.zip`;
+        // The bundle itself must not be a symbolic link out of the target roots either.
+        const zipFile = await confined('TargetPath', fileIn(targetDir, zipName), input.targetRoots, 'file').catch(
+          (err: { message?: string }) => {
+            if (/does not exist/.test(err.message ?? '')) {
+              throw permanentFailure(ErrorType.BundleInvalid, `bundle ${zipName} not found in TargetPath ${targetDir}`);
+            }
+            throw err;
+          },
+        );
+        const bundleDir = path.join(path.dirname(recordFile), input.operationId);
+        await fs.mkdir(path.dirname(bundleDir), { recursive: true });
+        await fs.rm(bundleDir, { recursive: true, force: true }); // a half-built one from a crashed attempt
+        const tmp = tempSibling(bundleDir);
+        await fs.mkdir(tmp);
         try {
-          await runBuildCommand(input.build.command, bundleDir, input);
+          await unpackBundle(zipFile, tmp, input.build.maxBundleBytes, (count) => heartbeat.report({ entries: count }));
         } catch (err) {
-          await fs.rm(bundleDir, { recursive: true, force: true });
+          await fs.rm(tmp, { recursive: true, force: true });
           throw classifyError(err);
         }
-      }
-      const record: BuildRecord = {
-        application: input.application,
-        operationId: input.operationId,
-        version: input.version,
-        bundleDir,
-        ...(await replicaCommand(bundleDir, input.profileCommand)),
-        builtAt: new Date().toISOString(),
-      };
-      await writeJsonAtomic(recordFile, record);
-      return record;
+        await renameIntoPlace(tmp, bundleDir);
+        // Built in place, so "{bundleDir}" is the version's directory; only the record below marks the build done.
+        if (input.build.command) {
+          heartbeat.report({ building: true });
+          try {
+            await runBuildCommand(input.build.command, bundleDir, input);
+          } catch (err) {
+            await fs.rm(bundleDir, { recursive: true, force: true });
+            throw classifyError(err);
+          }
+        }
+        const record: BuildRecord = {
+          application: input.application,
+          operationId: input.operationId,
+          version: input.version,
+          bundleDir,
+          ...(await replicaCommand(bundleDir, input.profileCommand)),
+          builtAt: new Date().toISOString(),
+        };
+        await writeJsonAtomic(recordFile, record);
+        return record;
+      });
     },
 
     /** The build a Container Build left for this operation (the Run needs it). */
@@ -459,7 +447,7 @@ export function createHookActivities(drivers: Drivers) {
       platform: PlatformConfig;
       application: string;
     }): Promise<ReplicaSetState[]> {
-      return guarded(() => drivers.platform(input.platform).listReplicaSets(input.application));
+      return activity(() => drivers.platform(input.platform).listReplicaSets(input.application));
     },
 
     /** Whether a workflow with this id is running now (another operation holding the application). */
@@ -479,27 +467,27 @@ export function createHookActivities(drivers: Drivers) {
      * started; a rolling update that continues as new is followed to its last run.
      */
     async awaitWorkflowClosed(input: { workflowId: string; deadlineAt: number }): Promise<{ closed: boolean }> {
-      const ctx = Context.current();
-      const remaining = input.deadlineAt - Date.now();
-      if (remaining <= 0) return { closed: false };
-      const byDeadline = AbortSignal.timeout(remaining);
-      const signal = AbortSignal.any([ctx.cancellationSignal, byDeadline]);
-      const beat = setInterval(() => ctx.heartbeat({ waitingFor: input.workflowId }), 5_000);
-      try {
-        await ctx.client.connection.withAbortSignal(signal, () =>
-          ctx.client.workflow.getHandle(input.workflowId).result(),
-        );
-        return { closed: true };
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) await ctx.cancelled; // rejects with the CancelledFailure
-        if (byDeadline.aborted) return { closed: false };
-        const name = (err as Error).name;
-        // The workflow ended without succeeding, or does not exist: either way it no longer holds the application.
-        if (name === 'WorkflowFailedError' || name === 'WorkflowNotFoundError') return { closed: true };
-        throw err;
-      } finally {
-        clearInterval(beat);
-      }
+      return activity(async (heartbeat) => {
+        const ctx = Context.current();
+        const remaining = input.deadlineAt - Date.now();
+        if (remaining <= 0) return { closed: false };
+        const byDeadline = AbortSignal.timeout(remaining);
+        const signal = AbortSignal.any([ctx.cancellationSignal, byDeadline]);
+        heartbeat.report({ waitingFor: input.workflowId });
+        try {
+          await ctx.client.connection.withAbortSignal(signal, () =>
+            ctx.client.workflow.getHandle(input.workflowId).result(),
+          );
+          return { closed: true };
+        } catch (err) {
+          if (ctx.cancellationSignal.aborted) await ctx.cancelled; // rejects with the CancelledFailure
+          if (byDeadline.aborted) return { closed: false };
+          const name = (err as Error).name;
+          // The workflow ended without succeeding, or does not exist: either way it no longer holds the application.
+          if (name === 'WorkflowFailedError' || name === 'WorkflowNotFoundError') return { closed: true };
+          throw err;
+        }
+      });
     },
 
     /** Writes `<ApplicationKey>_<OperationId>.<ext>` into ResultPath, atomically. */

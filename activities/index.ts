@@ -3,11 +3,11 @@
  * retry or a restarted worker never launches a second copy or loses one),
  * speaking only through the Platform and Router ports.
  */
-import { Context } from '@temporalio/activity';
 import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spec';
 import type { LiveSide, LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
-import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
+import { activity } from './activity';
+import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
 import { createHookActivities } from './hooks';
@@ -91,15 +91,6 @@ function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   return norm(a) === norm(b);
 }
 
-/** Runs an activity body, turning driver errors with stable names into non-retryable failures. */
-async function guarded<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    throw classifyError(err);
-  }
-}
-
 export function createActivities(drivers: Drivers) {
   return {
     // The OutSystems hook operations' own activities (activities/hooks.ts).
@@ -113,7 +104,7 @@ export function createActivities(drivers: Drivers) {
 
     /** Reads what is live from the router and platform (never from a local file). */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         const platform = drivers.platform(input.platform);
         const rules = await router.readRules(input.modules);
@@ -150,7 +141,7 @@ export function createActivities(drivers: Drivers) {
 
     /** Ensures the replica set exists with the requested count (idempotent). */
     async provisionReplicaSet(input: ProvisionInput): Promise<ReplicaSetState> {
-      return guarded(async () => {
+      return activity(async () => {
         const platform = drivers.platform(input.platform);
         const state = await platform.ensureReplicaSet(input.replicaSet);
         if (state.desired !== input.replicaSet.replicas || state.replicas.length !== input.replicaSet.replicas) {
@@ -162,61 +153,62 @@ export function createActivities(drivers: Drivers) {
 
     /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. */
     async awaitHealthy(input: AwaitHealthyInput): Promise<AwaitHealthyResult> {
-      const ctx = Context.current();
-      const platform = drivers.platform(input.platform);
-      const progress: ProbeProgress = (ctx.info.heartbeatDetails as ProbeProgress | undefined) ?? { successes: {} };
-      const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
-      for (;;) {
-        const set = await guarded(() => platform.getReplicaSet(input.replicaSet));
-        if (!set) {
-          throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
-        }
-        const healthyReplicas: Replica[] = [];
-        for (const replica of set.replicas) {
-          let failure: string | undefined;
-          if (!replica.running) failure = `${replica.id} is not running`;
-          for (const p of paths) {
-            if (failure) break;
-            const result = await platform.probe(replica, p, input.health.timeout);
-            if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
+      return activity<AwaitHealthyResult, ProbeProgress>(async (heartbeat) => {
+        const platform = drivers.platform(input.platform);
+        const progress: ProbeProgress = heartbeat.resumed ?? { successes: {} };
+        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+        for (;;) {
+          const set = await platform.getReplicaSet(input.replicaSet);
+          if (!set) {
+            throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
           }
-          progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
-          if (failure) progress.lastFailure = failure;
-          if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
+          const healthyReplicas: Replica[] = [];
+          for (const replica of set.replicas) {
+            let failure: string | undefined;
+            if (!replica.running) failure = `${replica.id} is not running`;
+            for (const p of paths) {
+              if (failure) break;
+              const result = await platform.probe(replica, p, input.health.timeout);
+              if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
+            }
+            progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
+            if (failure) progress.lastFailure = failure;
+            if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
+          }
+          heartbeat.report(progress);
+          if (healthyReplicas.length >= input.expected) {
+            return { healthy: healthyReplicas.length, replicas: set.replicas };
+          }
+          if (Date.now() >= input.deadlineAt) {
+            throw permanentFailure(
+              ErrorType.ReplicasUnhealthy,
+              `${healthyReplicas.length}/${input.expected} replicas of ${input.replicaSet} healthy by the deadline` +
+                (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
+            );
+          }
+          await heartbeat.sleep(input.health.interval);
         }
-        ctx.heartbeat(progress);
-        if (healthyReplicas.length >= input.expected) {
-          return { healthy: healthyReplicas.length, replicas: set.replicas };
-        }
-        if (Date.now() >= input.deadlineAt) {
-          throw permanentFailure(
-            ErrorType.ReplicasUnhealthy,
-            `${healthyReplicas.length}/${input.expected} replicas of ${input.replicaSet} healthy by the deadline` +
-              (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
-          );
-        }
-        await ctx.sleep(input.health.interval);
-      }
+      });
     },
 
     /** Creates or updates a backend with exactly these targets. */
     async publishBackend(input: { router: RouterConfig; backend: string; targets: string[] }): Promise<void> {
-      return guarded(() => drivers.router(input.router).ensureBackend(input.backend, input.targets));
+      return activity(() => drivers.router(input.router).ensureBackend(input.backend, input.targets));
     },
 
     async removeBackend(input: { router: RouterConfig; backend: string }): Promise<void> {
-      return guarded(() => drivers.router(input.router).removeBackend(input.backend));
+      return activity(() => drivers.router(input.router).removeBackend(input.backend));
     },
 
     async setPreview(input: { router: RouterConfig; modules: string[]; backend: string }): Promise<void> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         for (const module of input.modules) await router.setPreviewRule(module, input.backend);
       });
     },
 
     async removePreview(input: { router: RouterConfig; modules: string[] }): Promise<void> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         for (const module of input.modules) await router.removePreviewRule(module);
       });
@@ -224,7 +216,7 @@ export function createActivities(drivers: Drivers) {
 
     /** Points every module's rule at `backends`, then reads the rules back and refuses a mismatch. */
     async switchTraffic(input: TrafficInput): Promise<void> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         for (const module of input.modules) await router.setModuleRule(module, input.backends);
         const after = await router.readRules(input.modules);
@@ -240,7 +232,7 @@ export function createActivities(drivers: Drivers) {
 
     /** Puts each module's rule back as it was (removing rules that did not exist: migration rollback). */
     async restoreRules(input: RestoreInput): Promise<void> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         for (const module of input.modules) {
           const previous = input.rules[module];
@@ -261,39 +253,41 @@ export function createActivities(drivers: Drivers) {
 
     /** Verifies through the load balancer that each module answers from `version` (retrying a few times). */
     async verifyTraffic(input: VerifyInput): Promise<ModuleVerification[]> {
-      const ctx = Context.current();
-      const router = drivers.router(input.router);
-      const results: ModuleVerification[] = [];
-      for (const module of input.modules) {
-        let result = await guarded(() => router.verify(module, input.version));
-        for (let attempt = 1; attempt < input.attempts && result.status === 'not-verified'; attempt++) {
-          ctx.heartbeat({ module, attempt });
-          await ctx.sleep(input.intervalMs);
-          result = await guarded(() => router.verify(module, input.version));
+      return activity(async (heartbeat) => {
+        const router = drivers.router(input.router);
+        const results: ModuleVerification[] = [];
+        for (const module of input.modules) {
+          let result = await router.verify(module, input.version);
+          for (let attempt = 1; attempt < input.attempts && result.status === 'not-verified'; attempt++) {
+            heartbeat.report({ module, attempt });
+            await heartbeat.sleep(input.intervalMs);
+            result = await router.verify(module, input.version);
+          }
+          results.push({ module, result });
         }
-        results.push({ module, result });
-      }
-      return results;
+        return results;
+      });
     },
 
     /** Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. */
     async drainTargets(input: DrainInput): Promise<{ drained: boolean; remaining: number }> {
-      const ctx = Context.current();
-      const router = drivers.router(input.router);
-      const started = Date.now();
-      for (;;) {
-        let remaining = 0;
-        for (const target of input.targets) remaining += (await guarded(() => router.inFlight(target))) ?? 0;
-        ctx.heartbeat({ remaining });
-        if (remaining === 0) return { drained: true, remaining };
-        if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining };
-        await ctx.sleep(200);
-      }
+      return activity(async (heartbeat) => {
+        const router = drivers.router(input.router);
+        const started = Date.now();
+        for (;;) {
+          let remaining = 0;
+          for (const target of input.targets) remaining += (await router.inFlight(target)) ?? 0;
+          heartbeat.report({ remaining });
+          if (remaining === 0) return { drained: true, remaining };
+          if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining };
+          await heartbeat.sleep(200);
+        }
+      });
     },
 
     /** Retires every replica of the set (graceful stop); a no-op if it is gone. */
     async retireReplicaSet(input: { platform: PlatformConfig; name: string }): Promise<void> {
-      return guarded(() => drivers.platform(input.platform).retireReplicaSet(input.name));
+      return activity(() => drivers.platform(input.platform).retireReplicaSet(input.name));
     },
   };
 }

@@ -6,10 +6,10 @@
  * are chosen by the workflow, a launch of an existing id returns that replica,
  * register/deregister/retire of something already done is a no-op.
  */
-import { Context } from '@temporalio/activity';
 import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spec';
 import type { Drivers } from './drivers';
-import { classifyError, CutoverError, ErrorType, permanentFailure } from './errors';
+import { activity } from './activity';
+import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
 import { backendName } from './ports';
 
@@ -77,14 +77,6 @@ interface AvailabilityProgress {
 /** Launches, probes and retirements in flight at once, per activity. */
 const CONCURRENCY = 8;
 
-async function guarded<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    throw classifyError(err);
-  }
-}
-
 /** Runs `work` over `items`, at most `limit` at a time; waits for all, then throws the first failure. */
 async function eachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
@@ -138,7 +130,7 @@ export function createRollingActivities(drivers: Drivers) {
   return {
     /** Reads which backend serves the modules, its targets, and every replica set of the application. */
     async discoverRolling(input: RollingDiscoverInput): Promise<RollingLive> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         const rules = await router.readRules(input.modules);
         const routes = new Map<string, string>();
@@ -166,7 +158,7 @@ export function createRollingActivities(drivers: Drivers) {
 
     /** Creates the replica set with no replicas if it does not exist; returns it as it is. */
     async ensureRollingReplicaSet(input: { platform: PlatformConfig; replicaSet: ReplicaSetSpec }): Promise<void> {
-      return guarded(async () => {
+      return activity(async () => {
         const platform = platformOf(input.platform);
         if (await platform.getReplicaSet(input.replicaSet.name)) return;
         await platform.ensureReplicaSet({ ...input.replicaSet, replicas: 0 });
@@ -175,13 +167,14 @@ export function createRollingActivities(drivers: Drivers) {
 
     /** Launches these replicas (ids chosen by the workflow); an id already running is returned as it is. */
     async launchReplicas(input: LaunchReplicasInput): Promise<Replica[]> {
-      const ctx = Context.current();
-      const platform = platformOf(input.platform);
-      let done = 0;
-      return eachLimited(input.ids, CONCURRENCY, async (id) => {
-        const replica = await guarded(() => platform.launchReplica(input.set, id));
-        ctx.heartbeat({ launched: ++done });
-        return replica;
+      return activity(async (heartbeat) => {
+        const platform = platformOf(input.platform);
+        let done = 0;
+        return eachLimited(input.ids, CONCURRENCY, async (id) => {
+          const replica = await platform.launchReplica(input.set, id);
+          heartbeat.report({ launched: ++done });
+          return replica;
+        });
       });
     },
 
@@ -191,72 +184,73 @@ export function createRollingActivities(drivers: Drivers) {
      * `progressDeadlineMs`. Heartbeats; a retried attempt resumes from the last heartbeat.
      */
     async awaitReplicasHealthy(input: AwaitReplicasInput): Promise<{ replicas: Replica[] }> {
-      const ctx = Context.current();
-      const platform = platformOf(input.platform);
-      const progress: AvailabilityProgress = (ctx.info.heartbeatDetails as AvailabilityProgress | undefined) ?? {
-        successes: {},
-        healthySince: {},
-        available: [],
-        lastProgressAt: input.startedAt,
-      };
-      const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
-      const sets = [...new Set(input.replicas.map((r) => r.set))];
-      for (;;) {
-        const known = new Map<string, Replica>();
-        for (const name of sets) {
-          const set = await guarded(() => platform.getReplicaSet(name));
-          for (const replica of set?.replicas ?? []) known.set(`${name}/${replica.id}`, replica);
-        }
-        const waiting = input.replicas.filter((r) => !progress.available.includes(r.id));
-        await eachLimited(waiting, CONCURRENCY * 2, async (ref) => {
-          const replica = known.get(`${ref.set}/${ref.id}`);
-          let failure: string | undefined;
-          if (!replica) failure = `${ref.id} does not exist in ${ref.set}`;
-          else if (!replica.running) failure = `${ref.id} is not running`;
-          for (const p of paths) {
-            if (failure || !replica) break;
-            const result = await platform.probe(replica, p, input.health.timeout);
-            if (!result.healthy) failure = `${ref.id} ${p}: ${result.reason}`;
+      return activity<{ replicas: Replica[] }, AvailabilityProgress>(async (heartbeat) => {
+        const platform = platformOf(input.platform);
+        const progress: AvailabilityProgress = heartbeat.resumed ?? {
+          successes: {},
+          healthySince: {},
+          available: [],
+          lastProgressAt: input.startedAt,
+        };
+        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+        const sets = [...new Set(input.replicas.map((r) => r.set))];
+        for (;;) {
+          const known = new Map<string, Replica>();
+          for (const name of sets) {
+            const set = await platform.getReplicaSet(name);
+            for (const replica of set?.replicas ?? []) known.set(`${name}/${replica.id}`, replica);
           }
-          const now = Date.now();
-          if (failure) {
-            progress.successes[ref.id] = 0;
-            delete progress.healthySince[ref.id];
-            progress.lastFailure = failure;
-            return;
+          const waiting = input.replicas.filter((r) => !progress.available.includes(r.id));
+          await eachLimited(waiting, CONCURRENCY * 2, async (ref) => {
+            const replica = known.get(`${ref.set}/${ref.id}`);
+            let failure: string | undefined;
+            if (!replica) failure = `${ref.id} does not exist in ${ref.set}`;
+            else if (!replica.running) failure = `${ref.id} is not running`;
+            for (const p of paths) {
+              if (failure || !replica) break;
+              const result = await platform.probe(replica, p, input.health.timeout);
+              if (!result.healthy) failure = `${ref.id} ${p}: ${result.reason}`;
+            }
+            const now = Date.now();
+            if (failure) {
+              progress.successes[ref.id] = 0;
+              delete progress.healthySince[ref.id];
+              progress.lastFailure = failure;
+              return;
+            }
+            const successes = (progress.successes[ref.id] ?? 0) + 1;
+            progress.successes[ref.id] = successes;
+            if (successes < input.health.successThreshold) return;
+            const since = (progress.healthySince[ref.id] ??= now);
+            if (now - since >= input.minReadyMs) {
+              progress.available.push(ref.id);
+              progress.lastProgressAt = now;
+            }
+          });
+          heartbeat.report(progress);
+          if (input.replicas.every((r) => progress.available.includes(r.id))) {
+            return {
+              replicas: input.replicas.map(
+                (r) => known.get(`${r.set}/${r.id}`) ?? { id: r.id, address: '', running: true },
+              ),
+            };
           }
-          const successes = (progress.successes[ref.id] ?? 0) + 1;
-          progress.successes[ref.id] = successes;
-          if (successes < input.health.successThreshold) return;
-          const since = (progress.healthySince[ref.id] ??= now);
-          if (now - since >= input.minReadyMs) {
-            progress.available.push(ref.id);
-            progress.lastProgressAt = now;
+          if (Date.now() - progress.lastProgressAt >= input.progressDeadlineMs) {
+            throw permanentFailure(
+              ErrorType.ProgressDeadlineExceeded,
+              `${progress.available.length}/${input.replicas.length} replicas available; none became available ` +
+                `for ${input.progressDeadlineMs} ms` +
+                (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
+            );
           }
-        });
-        ctx.heartbeat(progress);
-        if (input.replicas.every((r) => progress.available.includes(r.id))) {
-          return {
-            replicas: input.replicas.map(
-              (r) => known.get(`${r.set}/${r.id}`) ?? { id: r.id, address: '', running: true },
-            ),
-          };
+          await heartbeat.sleep(input.health.interval);
         }
-        if (Date.now() - progress.lastProgressAt >= input.progressDeadlineMs) {
-          throw permanentFailure(
-            ErrorType.ProgressDeadlineExceeded,
-            `${progress.available.length}/${input.replicas.length} replicas available; none became available ` +
-              `for ${input.progressDeadlineMs} ms` +
-              (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
-          );
-        }
-        await ctx.sleep(input.health.interval);
-      }
+      });
     },
 
     /** Adds targets to a backend, then reads the backend back and refuses a mismatch. Returns its targets. */
     async registerTargets(input: TargetsInput): Promise<string[]> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         await router.registerTargets(input.backend, input.targets);
         const after = (await router.describeBackend(input.backend)) ?? [];
@@ -273,7 +267,7 @@ export function createRollingActivities(drivers: Drivers) {
 
     /** Removes targets from a backend (no new request reaches them), then reads it back. Returns its targets. */
     async deregisterTargets(input: TargetsInput): Promise<string[]> {
-      return guarded(async () => {
+      return activity(async () => {
         const router = drivers.router(input.router);
         await router.deregisterTargets(input.backend, input.targets);
         const after = (await router.describeBackend(input.backend)) ?? [];
@@ -290,12 +284,13 @@ export function createRollingActivities(drivers: Drivers) {
 
     /** Retires these replicas (graceful stop); ones already gone are skipped. */
     async retireReplicas(input: { platform: PlatformConfig; replicas: ReplicaRef[] }): Promise<void> {
-      const ctx = Context.current();
-      const platform = platformOf(input.platform);
-      let done = 0;
-      await eachLimited(input.replicas, CONCURRENCY, async (ref) => {
-        await guarded(() => platform.retireReplica(ref.set, ref.id));
-        ctx.heartbeat({ retired: ++done });
+      return activity(async (heartbeat) => {
+        const platform = platformOf(input.platform);
+        let done = 0;
+        await eachLimited(input.replicas, CONCURRENCY, async (ref) => {
+          await platform.retireReplica(ref.set, ref.id);
+          heartbeat.report({ retired: ++done });
+        });
       });
     },
   };

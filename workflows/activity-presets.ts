@@ -18,11 +18,19 @@ export const retry: RetryPolicy = {
 };
 
 /**
+ * How soon a dead worker is noticed: every activity heartbeats while it runs (activities/activity.ts), so one whose
+ * heartbeats stop is retried elsewhere after this, not at its start-to-close timeout. (Timeouts are not part of what
+ * replay compares: only an activity's type and id are.)
+ */
+export const LIVENESS_TIMEOUT = '15 seconds';
+
+/**
  * Router and platform API calls: short, retried with backoff. An abort waits
  * for a running call to finish, so compensation never races it.
  */
 export const quickApiCall = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });

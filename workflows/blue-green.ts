@@ -18,7 +18,7 @@ import {
 import type { Activities } from '../activities';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
-import { quickApiCall, retry } from './activity-presets';
+import { LIVENESS_TIMEOUT, quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
@@ -33,6 +33,7 @@ import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './ty
 /** Launching or retiring replicas: may take a while per attempt. */
 const platformCall = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -40,7 +41,7 @@ const platformCall = proxyActivities<Activities>({
 /** Long waits that heartbeat (probing, verifying, draining); a retried attempt resumes from its heartbeat. */
 const awaitHealthy = proxyActivities<Activities>({
   startToCloseTimeout: '7 days',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { ...retry, maximumAttempts: 20 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });

@@ -33,7 +33,7 @@ import type { ChildWorkflowHandle } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { backendName } from '../activities/ports';
-import { retry } from './activity-presets';
+import { LIVENESS_TIMEOUT, retry } from './activity-presets';
 import { blueGreenDeployment } from './blue-green';
 import { HOOK_WORKFLOW_TYPES, configUpdateStrategy, resultFileName, versionFromOperation } from './hook-types';
 import type {
@@ -75,17 +75,21 @@ const resultCall = proxyActivities<Activities>({
 });
 
 /** Draining, retiring (as in the blue-green workflow). */
-const platformCall = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const platformCall = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
+  retry,
+});
 const awaitDrained = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
 });
 
 /** Waiting for another operation of the application to close: long-polls until the hook deadline, heartbeating. */
 const awaitClosed = proxyActivities<Activities>({
   startToCloseTimeout: '1 day',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
 });
 

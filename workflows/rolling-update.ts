@@ -28,7 +28,7 @@ import {
 import type { Activities } from '../activities';
 import { ErrorType } from '../activities/errors';
 import { backendName } from '../activities/ports';
-import { quickApiCall, retry } from './activity-presets';
+import { LIVENESS_TIMEOUT, quickApiCall, retry } from './activity-presets';
 import { ApprovalGate } from './approval';
 import type { GateOutcome, GatePolicy } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
@@ -62,7 +62,7 @@ import type {
 /** Launching or retiring a batch of replicas: heartbeats per replica, so a dead worker is noticed quickly. */
 const replicaCall = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -70,7 +70,7 @@ const replicaCall = proxyActivities<Activities>({
 /** Long waits that heartbeat (probing, draining, verifying); a retried attempt resumes from its heartbeat. */
 const awaitHealthy = proxyActivities<Activities>({
   startToCloseTimeout: '7 days',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { ...retry, maximumAttempts: 20 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });

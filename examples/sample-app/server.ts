@@ -20,6 +20,8 @@
  *   SAMPLE_HEALTHY_AFTER_MS   the health page fails until this long after start (slow warm-up)
  *   SAMPLE_ADVERTISED_VERSION version reported instead of CUTOVER_VERSION (a mislabelled build:
  *                             healthy, yet post-switch verification must catch it)
+ *   SAMPLE_START_LEDGER       a file this process appends "<replica> <pid> <version>" to when it starts (tests count
+ *                             the processes a platform started for each replica: a launch that ran twice shows)
  *
  * SIGTERM/SIGINT stop it gracefully: no new connections, in-flight requests
  * finish (answered with `Connection: close`), idle keep-alive connections are
@@ -46,6 +48,7 @@ interface AppConfig {
   startDelayMs: number;
   responseDelayMs: number;
   healthyAfterMs: number;
+  startLedger: string | undefined;
 }
 
 function nonNegativeInt(name: string, fallback: number): number {
@@ -78,6 +81,7 @@ function readConfig(): AppConfig {
     startDelayMs: nonNegativeInt('SAMPLE_START_DELAY_MS', 0),
     responseDelayMs: nonNegativeInt('SAMPLE_RESPONSE_DELAY_MS', 0),
     healthyAfterMs: nonNegativeInt('SAMPLE_HEALTHY_AFTER_MS', 0),
+    startLedger: process.env.SAMPLE_START_LEDGER || undefined,
   };
 }
 
@@ -170,6 +174,9 @@ function main(): void {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  // One line per process, appended in one write (O_APPEND): lines of processes starting at once never interleave.
+  if (config.startLedger) fs.appendFileSync(config.startLedger, `${config.replica} ${process.pid} ${config.version}\n`);
 
   const listen = (): void => {
     if (shuttingDown) return;
