@@ -11,7 +11,7 @@
  */
 import { CutoverError, ErrorType } from '../../errors';
 import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
-import { describeError } from './error-info';
+import { describeError, failureDetail } from './error-info';
 
 export interface LocalRouterConfig {
   adminUrl: string;
@@ -166,7 +166,7 @@ class LocalRouter implements Router {
       // Inside the try: a connection reset or a stall can happen while the body arrives, too.
       text = await response.text();
     } catch (err) {
-      throw new Error(`${where} failed: ${describeError(err)}`);
+      throw new Error(`${where} failed: ${failureDetail(err)}`);
     }
     if (response.ok) return parseJson(text, where);
     if (tolerated.includes(response.status)) return undefined;
