@@ -53,6 +53,8 @@ export interface LoggedRequest extends SeenRequest {
   fault?: string;
   /** Status the driver was meant to get (the back end's, or the fault's answer). */
   status?: number;
+  /** The start of that answer's body. */
+  answer?: string;
 }
 
 export interface Upstream {
@@ -206,6 +208,7 @@ export async function startHttpFaultLayer(upstream: Upstream, tcp?: () => ToxiPr
       if (hit && 'answer' in hit.effect) {
         const { status, headers = {}, body: text = '' } = hit.effect.answer;
         seen.status = status;
+        seen.answer = text.slice(0, 500);
         res.writeHead(status, { 'content-length': Buffer.byteLength(text), ...headers }).end(text);
         return;
       }
@@ -218,7 +221,10 @@ export async function startHttpFaultLayer(upstream: Upstream, tcp?: () => ToxiPr
       try {
         const answered = await forward(req, body);
         seen.status = answered.status;
-        const closed = new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+        seen.answer = answered.body.subarray(0, 500).toString('utf8');
+        const closed = toxic
+          ? new Promise<void>((resolve) => req.socket.once('close', () => resolve()))
+          : Promise.resolve();
         res.writeHead(answered.status, { ...answered.headers, 'content-length': answered.body.length });
         res.end(answered.body);
         if (toxic && proxy) {
