@@ -242,6 +242,10 @@ export async function startHttpFaultLayer(upstream: Upstream, tcp?: () => ToxiPr
       }
     });
   });
+  // Node closes an idle keep-alive connection after 5 s; behind a black hole that close would travel back to the
+  // driver and end the hole early. The layer keeps connections as long as the driver does.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 130_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

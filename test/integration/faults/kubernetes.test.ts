@@ -19,7 +19,7 @@ import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
 import { useAlbFixtures } from '../../support/alb-fixture';
 import type { AlbFixture } from '../../support/alb-fixture';
 import { activityRuns, retried, runsOf } from '../../support/history';
-import { answer, blackHole, faultyLink, request, resetAfterApplied } from '../../support/http-faults';
+import { answer, faultyLink, request, resetAfterApplied } from '../../support/http-faults';
 import type { FaultyLink, LoggedRequest } from '../../support/http-faults';
 import {
   adminTls,
@@ -101,6 +101,16 @@ function podCreations(log: LoggedRequest[], namespace: string): Record<string, {
   return out;
 }
 
+/** The first activity of the deployment that is being retried: its type and the failure it is retried for. */
+async function firstPendingFailure(f: AlbFixture, id: string): Promise<{ type: string; message: string }> {
+  for (;;) {
+    const pending = (await f.client.handle(id).describe()).raw.pendingActivities ?? [];
+    const hit = pending.find((a) => a.lastFailure?.message);
+    if (hit) return { type: hit.activityType?.name ?? '?', message: hit.lastFailure?.message ?? '' };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('faults on the Kubernetes API server (kwok)', () => {
   let f: K8sFixture | undefined;
   let link: FaultyLink | undefined;
@@ -113,7 +123,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     f = link = tls = undefined;
   });
 
-  test('blue-green v1 -> v2 through a 429, a reset after a pod was created, a 503 and a black hole: succeeds, each pod created once (one 201 per name, uids unchanged)', async () => {
+  test('blue-green v1 -> v2 through a 429, a reset after a pod was created, a 503 and a black hole on retiring v1: succeeds, the stalled call ends on the driver deadline, each pod created once (one 201 per name, uids unchanged)', async () => {
     // Given: v1 on green (admin kubeconfig, straight), and the HTTP fault link in front of the API server.
     const k = cluster();
     f = await createK8sFixture(k, 'fltk8s');
@@ -146,22 +156,29 @@ describe('faults on the Kubernetes API server (kwok)', () => {
           json,
         ),
       },
-      {
-        name: 'black hole deleting an old pod',
-        match: request('DELETE', new RegExp(`^/api/v1/namespaces/${ns}/pods/${app}-1-0-0-green-\\d$`)),
-        effect: blackHole(3_000),
-      },
     );
 
-    // When
-    const id = await f.deploy('2.0.0');
+    // When: v2; and in its rollback window, a black hole on the link (requests arrive and are applied, every answer
+    // is dropped, connections stay open), healed only once the history shows a call gave up on it.
+    const id = await f.deploy('2.0.0', { strategy: { rollbackWindow: '2s' } });
+    await f.waitForPhase(id, 'RollbackWindow');
+    await link.tcp.addToxic({ name: 'black-hole', type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
+    const stalled = await firstPendingFailure(f, id);
+    await link.tcp.removeToxic('black-hole');
     const result = await f.result(id);
 
-    // Then: succeeded; every fault hit once, and cost its activity one retry (the launch met two: the reset, then the
-    // 503 on its retry's read-back).
+    // Then: succeeded; every scripted fault hit once and cost its activity one retry (the launch met two: the reset,
+    // then the 503 on its retry's read-back). The black hole stalled the retirement of v1's pods: the call gave up on
+    // the driver's own 10 s deadline (not on an activity timeout: the retirement has 10 minutes) and was retried.
     expect(result.outcome).toBe('succeeded');
     expect(link.http.pending()).toEqual([]);
-    expect(Object.values(link.http.hits())).toEqual([1, 1, 1, 1]);
+    expect(Object.values(link.http.hits())).toEqual([1, 1, 1]);
+    expect(stalled.type).toBe('retireReplicaSet');
+    expect(stalled.message).toMatch(
+      new RegExp(
+        `^Kubernetes API server ${link.url}: \\w+ pods? .* failed: no answer within 10000 ms \\(timed out\\)$`,
+      ),
+    );
     const runs = await activityRuns(f.client.temporal, id);
     expect(retried(runs)).toEqual(['discoverLive x2', 'provisionReplicaSet x3', 'retireReplicaSet x2']);
     expect(runsOf(runs, 'discoverLive')[0]?.failure?.message).toMatch(
@@ -189,7 +206,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     ]);
   });
 
-  test('through TLS (Toxiproxy alone): latency throughout, and a black hole when the gate opens: the call fails on the driver deadline, is retried, succeeds; the pod from before the gate is untouched', async () => {
+  test('through TLS (Toxiproxy alone): latency throughout, and a black hole when the gate opens: the call times out, is retried, succeeds; the pod from before the gate is untouched', async () => {
     // Given: v1 on green; v2 deployed through a TCP proxy that passes TLS through, with 100 ms latency, waiting at
     // its approval gate with one preview pod.
     const k = cluster();
@@ -213,21 +230,19 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     // shows a platform call failed on it, then the network heals.
     await tls.addToxic({ name: 'black-hole', type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
     await f.client.approve(id, { by: 'alice', version: '2.0.0' });
-    let failed: { type: string; message: string } | undefined;
-    while (!failed) {
-      const pending = (await f.client.handle(id).describe()).raw.pendingActivities ?? [];
-      const hit = pending.find((a) => a.lastFailure?.message);
-      if (hit) failed = { type: hit.activityType?.name ?? '?', message: hit.lastFailure?.message ?? '' };
-      else await new Promise((r) => setTimeout(r, 200));
-    }
+    const failed = await firstPendingFailure(f, id);
     await tls.removeToxic('black-hole');
     const result = await f.result(id);
 
-    // Then: the stalled call gave up on the driver's own deadline (not the activity's 10-minute timeout), was
-    // retried, and the deployment succeeded.
+    // Then: the stalled call timed out (each request opens its own TLS connection, so the black hole stalls its
+    // handshake: the driver's 10 s deadline and the client's 10 s connect timeout race), was retried, and the
+    // deployment succeeded.
     expect(failed.type).toBe('provisionReplicaSet');
     expect(failed.message).toMatch(
-      new RegExp(`^Kubernetes API server https://${tls.listen}: .* failed: no answer within 10000 ms \\(timed out\\)$`),
+      new RegExp(
+        `^Kubernetes API server https://${tls.listen}: .* failed: ` +
+          '(no answer within 10000 ms \\(timed out\\)|UND_ERR_CONNECT_TIMEOUT .*timeout: 10000ms.*)$',
+      ),
     );
     expect(result.outcome).toBe('succeeded');
     const runs = await activityRuns(f.client.temporal, id);
