@@ -78,7 +78,9 @@ export function toolPath(name: ToolName): string {
   const source = fromEnv ? `environment variable ${key}` : `${key} in ${file}`;
   const value = fromEnv || readToolsEnv(file)[key];
   if (!value) {
-    throw new Error(`${name} is not provisioned: no ${key} in the environment or in ${file}; run ${PROVISION_HINT[name]}`);
+    throw new Error(
+      `${name} is not provisioned: no ${key} in the environment or in ${file}; run ${PROVISION_HINT[name]}`,
+    );
   }
   const path = isAbsolute(value) ? value : resolve(repoRoot(), value);
   try {
