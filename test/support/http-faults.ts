@@ -74,8 +74,6 @@ export interface HttpFaultLayer {
   pending(): string[];
   /** Every request seen, in order. */
   requests(): LoggedRequest[];
-  /** Drops the script (a permanent fault ends here). */
-  clear(): void;
   close(): Promise<void>;
 }
 
@@ -228,7 +226,11 @@ export async function startHttpFaultLayer(upstream: Upstream, tcp?: () => ToxiPr
         res.writeHead(answered.status, { ...answered.headers, 'content-length': answered.body.length });
         res.end(answered.body);
         if (toxic && proxy) {
-          await new Promise<void>((resolve) => res.once('finish', () => resolve()));
+          // Written, or cut off by the toxic (a reset can close the socket before the answer is flushed).
+          await new Promise<void>((resolve) => {
+            res.once('finish', () => resolve());
+            res.once('close', () => resolve());
+          });
           await (toxic.holdMs === undefined ? Promise.race([closed, sleep(2_000)]) : sleep(toxic.holdMs));
         }
       } finally {
@@ -256,9 +258,6 @@ export async function startHttpFaultLayer(upstream: Upstream, tcp?: () => ToxiPr
     hits: () => ({ ...hits }),
     pending: () => script.filter((f) => f.hit < (f.times ?? 1)).map((f) => f.name),
     requests: () => [...log],
-    clear: () => {
-      script.length = 0;
-    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -38,7 +38,6 @@ export interface ToxiProxy {
   addToxic(toxic: Toxic): Promise<void>;
   /** No-op when the toxic is not there. */
   removeToxic(name: string): Promise<void>;
-  toxics(): Promise<Toxic[]>;
   delete(): Promise<void>;
 }
 
@@ -103,7 +102,6 @@ export async function startToxiproxy(): Promise<Toxiproxy> {
               await res.arrayBuffer();
               if (!res.ok && res.status !== 404) throw new Error(`Toxiproxy: removing ${toxic} answered ${res.status}`);
             },
-            toxics: async () => (await api(apiUrl, 'GET', `${base}/toxics`)) as Toxic[],
             delete: async () => {
               await api(apiUrl, 'DELETE', base);
             },
