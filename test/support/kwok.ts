@@ -162,3 +162,111 @@ export async function unprivilegedKubeconfig(cluster: KwokCluster, namespace: st
   fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
   return file;
 }
+
+/** A Kubernetes Status document (what the API server sends with an error), for a fault layer answering in its place. */
+export function k8sStatusBody(code: number, reason: string, message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
+
+/** The admin kubeconfig with another server address (e.g. a TCP proxy in front of the API server); same TLS, same user. */
+export function kubeconfigVia(cluster: KwokCluster, server: string, name: string): string {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const current = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  if (!current || !user) throw new Error(`no cluster or user in ${cluster.kubeconfig}`);
+  const out = new KubeConfig();
+  out.loadFromOptions({
+    clusters: [{ ...current, server }],
+    users: [user],
+    contexts: [{ name, cluster: current.name, user: user.name }],
+    currentContext: name,
+  });
+  const file = path.join(path.dirname(cluster.kubeconfig), `kubeconfig-${name}`);
+  fs.writeFileSync(file, out.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
+/**
+ * A kubeconfig for a plain-HTTP front of the API server that authenticates itself (the fault layer of
+ * test/support/http-faults.ts): no credentials of its own. The client refuses http:// unless TLS checks are off.
+ */
+export function kubeconfigForHttpFront(cluster: KwokCluster, url: string, name: string): string {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name, server: url, skipTLSVerify: true }],
+    users: [{ name }],
+    contexts: [{ name, cluster: name, user: name }],
+    currentContext: name,
+  });
+  const file = path.join(path.dirname(cluster.kubeconfig), `kubeconfig-${name}`);
+  fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
+/** The API server's URL and the admin's TLS material (CA, client certificate and key), to proxy it. */
+export async function adminTls(
+  cluster: KwokCluster,
+): Promise<{ server: string; tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const opts: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  await kc.applyToHTTPSOptions(opts);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`no server in ${cluster.kubeconfig}`);
+  return { server, tls: { ca: opts.ca, cert: opts.cert, key: opts.key } };
+}
+
+/**
+ * A kubeconfig for a ServiceAccount of `namespace` bound to a Role with exactly these rules (a token from the
+ * TokenRequest API). Returns once the API server applies the binding (RBAC is cached briefly): the rules must let it
+ * list configmaps, which is how it checks.
+ */
+export async function kubeconfigWithRole(
+  cluster: KwokCluster,
+  namespace: string,
+  name: string,
+  rules: { resources: string[]; verbs: string[] }[],
+): Promise<string> {
+  await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  await cluster.rbac.createNamespacedRole({
+    namespace,
+    body: { metadata: { name }, rules: rules.map((r) => ({ apiGroups: [''], ...r })) },
+  });
+  await cluster.rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    },
+  });
+  const token = await cluster.core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.kubeconfig);
+  const server = admin.getCurrentCluster();
+  if (!server) throw new Error(`no cluster in ${cluster.kubeconfig}`);
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [server],
+    users: [{ name, token: token.status?.token ?? '' }],
+    contexts: [{ name, cluster: server.name, user: name, namespace }],
+    currentContext: name,
+  });
+  const file = path.join(path.dirname(cluster.kubeconfig), `kubeconfig-${namespace}-${name}`);
+  fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  const asIt = kc.makeApiClient(CoreV1Api);
+  for (let i = 0; ; i++) {
+    try {
+      await asIt.listNamespacedConfigMap({ namespace });
+      return file;
+    } catch (err) {
+      if (i >= 40) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

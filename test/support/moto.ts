@@ -248,3 +248,22 @@ export function countingApi(endpoint: string): {
     reset: () => calls.clear(),
   };
 }
+
+/** An ELBv2 error document as AWS sends it (Query protocol), for a fault layer answering in moto's place. */
+export function elbv2ErrorBody(code: string, message: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
+  return (
+    '<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">' +
+    `<Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error>` +
+    '<RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>'
+  );
+}
+
+/** Matches an ELBv2 call (Query protocol: a form POST naming its Action) whose parameters mention `mentioning`. */
+export function elbv2Call(action: string, mentioning?: string): (request: { method: string; body: string }) => boolean {
+  return ({ method, body }) => {
+    if (method !== 'POST') return false;
+    const params = new URLSearchParams(body);
+    if (params.get('Action') !== action) return false;
+    return mentioning === undefined || [...params.values()].some((v) => v.includes(mentioning));
+  };
+}

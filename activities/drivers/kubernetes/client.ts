@@ -3,7 +3,11 @@
  * in both directions (`toK8sPod()`, `fromK8sPod()`, `toK8sConfigMap()`, `fromK8sConfigMap()`) and turns API errors
  * into the driver's errors: 401/403 (missing RBAC), 404 of the namespace, 400/422 (invalid object) become
  * CutoverErrors that the activity boundary makes non-retryable, naming the verb and the resource; 429, 5xx and
- * connection errors stay plain, retryable Errors.
+ * connection errors stay plain, retryable Errors. Every message names the API server it came from.
+ *
+ * Every request has a deadline (REQUEST_TIMEOUT_MS): the library sets none of its own (undici's defaults wait
+ * 5 minutes for headers), so a black-holed connection or a hung API server would hold an activity until its
+ * start-to-close timeout; with the deadline the call fails, transiently, and the activity retries it.
  *
  * Connection is configuration, not code: a kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's
  * in-cluster service account) and optionally one of its contexts. Credentials never enter the spec: it names only
@@ -13,10 +17,22 @@
  * deployments need it).
  */
 import type * as KubernetesClient from '@kubernetes/client-node';
-import type { ApiException, CoreV1Api, KubeConfig, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  Middleware,
+  RequestContext,
+  ResponseContext,
+  V1ConfigMap,
+  V1Pod,
+} from '@kubernetes/client-node';
 import { CutoverError, ErrorType } from '../../errors';
 import type { KubeApi, NewRecord, PodInfo, PodManifest, RecordInfo } from './api';
 import { ConflictError } from './api';
+
+/** Per API request (headers and body): a call that takes longer fails, and is retried. */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface KubeConnection {
   /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else in-cluster. */
@@ -143,10 +159,16 @@ export function statusCode(err: unknown): number | undefined {
  * A driver error for a failed call: `verb` and `resource` name what was refused ("create", "pod shop-1-0-0-green-0
  * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
  */
-export function classifyK8sError(err: unknown, verb: string, resource: string, namespace: string): Error {
+export function classifyK8sError(
+  err: unknown,
+  verb: string,
+  resource: string,
+  namespace: string,
+  server = 'the API server',
+): Error {
   if (!isApiException(err)) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return new Error(`Kubernetes ${verb} ${resource}: ${reason}`);
+    // A network failure (reset, refused, timed out): transient, retried.
+    return new Error(`Kubernetes API server ${server}: ${verb} ${resource} failed: ${networkReason(err)}`);
   }
   const code = err.code;
   const status = statusOf(err);
@@ -155,37 +177,65 @@ export function classifyK8sError(err: unknown, verb: string, resource: string, n
     case 401:
       return new CutoverError(
         ErrorType.PlatformRequestRejected,
-        `Kubernetes did not accept the worker's credentials to ${verb} ${resource} (HTTP 401: ${detail}); check the kubeconfig`,
+        `Kubernetes API server ${server} did not accept the worker's credentials to ${verb} ${resource} ` +
+          `(HTTP 401: ${detail}); check the kubeconfig`,
       );
     case 403:
       return new CutoverError(
         ErrorType.PlatformRequestRejected,
-        `Kubernetes forbids the worker to ${verb} ${resource} (HTTP 403: ${detail}); ` +
+        `Kubernetes API server ${server} forbids the worker to ${verb} ${resource} (HTTP 403: ${detail}); ` +
           'grant the Role in docs/kubernetes.md (pods and configmaps)',
       );
     case 404:
       if (status.details?.kind === 'namespaces') {
         return new CutoverError(
           ErrorType.ResourceNotFound,
-          `cannot ${verb} ${resource}: namespace ${namespace} does not exist (HTTP 404)`,
+          `Kubernetes API server ${server}: cannot ${verb} ${resource}: namespace ${namespace} does not exist (HTTP 404)`,
         );
       }
       return new CutoverError(
         ErrorType.ResourceNotFound,
-        `cannot ${verb} ${resource}: not found (HTTP 404: ${detail})`,
+        `Kubernetes API server ${server}: cannot ${verb} ${resource}: not found (HTTP 404: ${detail})`,
       );
     case 400:
     case 422:
       return new CutoverError(
         ErrorType.PlatformRequestRejected,
-        `Kubernetes rejected ${verb} ${resource} as invalid (HTTP ${code}: ${detail})`,
+        `Kubernetes API server ${server} rejected ${verb} ${resource} as invalid (HTTP ${code}: ${detail})`,
       );
     case 409:
       return new ConflictError(resource);
     default:
       // 429 (throttled), 5xx, anything unexpected: transient, retried by the activity's policy.
-      return new Error(`Kubernetes ${verb} ${resource} failed (HTTP ${code}: ${detail})`);
+      return new Error(`Kubernetes API server ${server}: ${verb} ${resource} failed (HTTP ${code}: ${detail})`);
   }
+}
+
+/** Why a request got no answer: "timed out after 10000 ms", or the most specific code (ECONNRESET...). */
+function networkReason(err: unknown): string {
+  const e = (err ?? {}) as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+  const cause = (e.cause ?? {}) as { name?: unknown; message?: unknown; code?: unknown };
+  if (e.name === 'TimeoutError' || cause.name === 'TimeoutError') {
+    return `no answer within ${REQUEST_TIMEOUT_MS} ms (timed out)`;
+  }
+  const code = typeof cause.code === 'string' ? cause.code : typeof e.code === 'string' ? e.code : undefined;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const detail = typeof cause.message === 'string' && cause.message !== message ? `: ${cause.message}` : '';
+  return code ? `${code} (${message}${detail})` : `${message}${detail}`;
+}
+
+/** Gives every request a deadline and names Cutover as the client (the server's audit log shows it). */
+function requestDeadline(timeoutMs: number): Middleware {
+  return {
+    pre(context: RequestContext): Promise<RequestContext> {
+      context.setSignal(AbortSignal.timeout(timeoutMs));
+      context.setHeaderParam('User-Agent', 'cutover');
+      return Promise.resolve(context);
+    },
+    post(context: ResponseContext): Promise<ResponseContext> {
+      return Promise.resolve(context);
+    },
+  };
 }
 
 // ---- the implementation ----
@@ -230,19 +280,33 @@ function loadKubeConfig(lib: KubernetesClientLibrary, connection: KubeConnection
 /** A KubeApi for one namespace. The kubeconfig is read on first use (so a bad one fails an activity, not the worker). */
 export function newClientKubeApi(namespace: string, connection: KubeConnection): KubeApi {
   let core: CoreV1Api | undefined;
+  /** The API server's URL, for messages (known once the kubeconfig is read). */
+  let server: string | undefined;
   const api = async (): Promise<CoreV1Api> => {
     if (core) return core;
     const lib = await loadLibrary();
-    return (core ??= loadKubeConfig(lib, connection).makeApiClient(lib.CoreV1Api));
+    const kc = loadKubeConfig(lib, connection);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('unreachable: loadKubeConfig checked the current cluster');
+    server = cluster.server;
+    // As KubeConfig.makeApiClient() builds it, plus the per-request deadline.
+    const configuration = lib.createConfiguration({
+      baseServer: new lib.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [requestDeadline(REQUEST_TIMEOUT_MS)],
+    });
+    return (core ??= new lib.CoreV1Api(configuration));
   };
   const where = `in namespace ${namespace}`;
+  const classify = (err: unknown, verb: string, resource: string): Error =>
+    classifyK8sError(err, verb, `${resource} ${where}`, namespace, server);
 
   async function call<T>(verb: string, resource: string, body: () => Promise<T>): Promise<T> {
     try {
       return await body();
     } catch (err) {
       if (err instanceof CutoverError) throw err;
-      throw classifyK8sError(err, verb, `${resource} ${where}`, namespace);
+      throw classify(err, verb, resource);
     }
   }
 
@@ -253,7 +317,7 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       if (err instanceof CutoverError) throw err;
-      throw classifyK8sError(err, verb, `${resource} ${where}`, namespace);
+      throw classify(err, verb, resource);
     }
   }
 
@@ -267,7 +331,7 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
       } catch (err) {
         if (statusCode(err) !== 409) {
           if (err instanceof CutoverError) throw err;
-          throw classifyK8sError(err, 'create', `pod ${manifest.name} ${where}`, namespace);
+          throw classify(err, 'create', `pod ${manifest.name}`);
         }
       }
       // AlreadyExists: an earlier attempt created it. Read it back (never a second copy).
@@ -300,7 +364,7 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
       } catch (err) {
         if (statusCode(err) !== 409) {
           if (err instanceof CutoverError) throw err;
-          throw classifyK8sError(err, 'create', `configmap ${record.name} ${where}`, namespace);
+          throw classify(err, 'create', `configmap ${record.name}`);
         }
       }
       const existing = await self.readRecord(record.name);

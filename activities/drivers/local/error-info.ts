@@ -37,3 +37,15 @@ export function describeError(err: unknown): string {
   if (info.name === 'TimeoutError') return 'timed out';
   return info.cause?.code ?? info.code ?? info.cause?.message ?? info.message;
 }
+
+/**
+ * The most specific code and message of an error's cause chain, for messages an operator reads: "ECONNREFUSED:
+ * connect ECONNREFUSED 127.0.0.1:9901", "UND_ERR_SOCKET: other side closed", or "timed out".
+ */
+export function failureDetail(err: unknown): string {
+  let info: ErrorInfo | undefined = errorInfo(err);
+  if (info.name === 'TimeoutError' || info.cause?.name === 'TimeoutError') return 'timed out';
+  let best: ErrorInfo = info;
+  for (; info; info = info.cause) if (info.code) best = info;
+  return best.code ? `${best.code}: ${best.message}` : describeError(err);
+}

@@ -3,12 +3,15 @@
  * (see router-admin.ts), plus verification through its public port.
  *
  * Errors: a 4xx from the admin API is permanent (an Error named
- * RouterRequestRejectedError carrying the router's message); connection
- * failures and 5xx are transient (plain Errors, retried by the activity).
+ * RouterRequestRejectedError carrying the router's message), except 408 and
+ * 429 (the router, or a proxy in front of it, asks to try again later);
+ * connection failures, timeouts, 408, 429 and 5xx are transient (plain Errors,
+ * retried by the activity). Every message names the router (its admin URL),
+ * the request, and what the router answered.
  */
 import { CutoverError, ErrorType } from '../../errors';
 import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
-import { describeError } from './error-info';
+import { describeError, failureDetail } from './error-info';
 
 export interface LocalRouterConfig {
   adminUrl: string;
@@ -32,6 +35,9 @@ export function newLocalRouterDriver(config: LocalRouterConfig): Router {
 }
 
 const seg = encodeURIComponent;
+
+/** 4xx answers that mean "not now" rather than "never": Request Timeout, Too Many Requests. */
+const TRANSIENT_4XX = new Set([408, 429]);
 
 /** The same canonical form the router uses for targets (scheme://host:port). */
 function canonicalTarget(target: string): string {
@@ -147,7 +153,9 @@ class LocalRouter implements Router {
   /** One admin API call; `tolerated` statuses resolve to undefined instead of throwing. */
   private async call(method: string, path: string, body?: unknown, tolerated: number[] = []): Promise<unknown> {
     const url = `${this.adminUrl}${path}`;
+    const where = `local router admin API at ${this.adminUrl}: ${method} ${path}`;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method,
@@ -155,21 +163,34 @@ class LocalRouter implements Router {
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      // Inside the try: a connection reset or a stall can happen while the body arrives, too.
+      text = await response.text();
     } catch (err) {
-      throw new Error(`router admin API ${method} ${url} failed: ${describeError(err)}`);
+      throw new Error(`${where} failed: ${failureDetail(err)}`);
     }
-    const text = await response.text();
-    if (response.ok) return text ? (JSON.parse(text) as unknown) : undefined;
+    if (response.ok) return parseJson(text, where);
     if (tolerated.includes(response.status)) return undefined;
-    let message = text;
+    let message = text.slice(0, 500);
     try {
-      message = (JSON.parse(text) as { message?: string }).message ?? text;
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
     } catch {
-      // not JSON: keep the raw text
+      // not JSON (e.g. a proxy's error page): keep the raw text
     }
-    const detail = `router admin API ${method} ${path} answered ${response.status}: ${message}`;
-    if (response.status >= 400 && response.status < 500)
+    const detail = `${where} answered ${response.status}: ${message}`;
+    if (response.status >= 400 && response.status < 500 && !TRANSIENT_4XX.has(response.status)) {
       throw new CutoverError(ErrorType.RouterRequestRejected, detail);
-    throw new Error(detail);
+    }
+    const retryAfter = response.headers.get('retry-after');
+    throw new Error(retryAfter ? `${detail} (Retry-After: ${retryAfter})` : detail);
+  }
+}
+
+/** A 2xx body: JSON, or empty. A body cut short or garbled on the way is a transient failure (retried). */
+function parseJson(text: string, where: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`${where} answered 2xx with a body that is not JSON: ${text.slice(0, 200)}`);
   }
 }

@@ -19,6 +19,7 @@ import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activit
 import { replicaSetName } from '../../../activities/ports';
 import { unprivilegedKubeconfig, useKwokCluster } from '../../support/kwok';
 import type { KwokCluster } from '../../support/kwok';
+import { freePort } from '../../support/temporal';
 
 jest.setTimeout(120_000);
 
@@ -308,8 +309,11 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
       const platform = newKubernetesDriver(config(k, ns, { kubeconfig }));
       const err = await rejection(platform.ensureReplicaSet(setSpec('shop', '1.0.0', 1)));
       expect(err.name).toBe(ErrorType.PlatformRequestRejected);
-      expect(err.message).toContain(
-        `Kubernetes forbids the worker to create configmap shop-1-0-0-green in namespace ${ns} (HTTP 403`,
+      expect(err.message).toMatch(
+        new RegExp(
+          `^Kubernetes API server https://127\\.0\\.0\\.1:\\d+ forbids the worker to create configmap shop-1-0-0-green ` +
+            `in namespace ${ns} \\(HTTP 403`,
+        ),
       );
       expect(classifyError(err)).toMatchObject({ type: ErrorType.PlatformRequestRejected, nonRetryable: true });
       const listErr = await rejection(platform.listReplicaSets('shop'));
@@ -326,23 +330,28 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
       const err = await rejection(platform.ensureReplicaSet(setSpec('shop', '1.0.0', 1)));
       expect(err.name).toBe(ErrorType.PlatformRequestRejected);
       expect(err.message).toMatch(
-        /Kubernetes rejected create pod shop-1-0-0-green-0 in namespace .* as invalid \(HTTP 422: /,
+        /Kubernetes API server https:\/\/\S+ rejected create pod shop-1-0-0-green-0 in namespace .* as invalid \(HTTP 422: /,
       );
       expect(classifyError(err)).toMatchObject({ nonRetryable: true });
     });
 
-    test('an API server that does not answer: a plain, retryable error', async () => {
+    test('an API server that does not answer: a plain, retryable error naming the server and the cause', async () => {
       const k = cluster();
       const broken = k.kubeconfig.replace(/kubeconfig$/, 'kubeconfig-unreachable');
+      const closed = await freePort(); // nothing listens there
       fs.writeFileSync(
         broken,
         fs
           .readFileSync(k.kubeconfig, 'utf8')
-          .replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1'),
+          .replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${closed}`),
       );
       const platform = newKubernetesDriver(config(k, 'default', { kubeconfig: broken }));
       const err = await rejection(platform.listReplicaSets('shop'));
-      expect(err.message).toMatch(/^Kubernetes list (configmaps|pods)/);
+      expect(err.message).toMatch(
+        new RegExp(
+          `^Kubernetes API server https://127\\.0\\.0\\.1:${closed}: list (configmaps|pods) .* failed: ECONNREFUSED`,
+        ),
+      );
       expect(err.name).toBe('Error');
       expect(classifyError(err)).toBe(err); // not an ApplicationFailure: the activity's retry policy applies
     });

@@ -5,6 +5,8 @@
  * under load while rules switch and replicas stop (gracefully or kill -9).
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { newLocalPlatformDriver, newLocalRouterDriver } from '../../../activities/drivers/local';
 import type { Platform, Replica, ReplicaSetSpec, Router } from '../../../activities/ports';
@@ -273,6 +275,37 @@ describe('admin API', () => {
       message: expect.stringContaining('ECONNREFUSED'),
     });
     await expect(unreachable.verify('Shop', '1.0.0')).rejects.toThrow(/cannot reach the router/);
+  });
+
+  it('408 and 429 (from the router or a proxy in front of it) are transient; other 4xx are permanent; each message names the router', async () => {
+    const answers: { status: number; headers?: Record<string, string>; body: string }[] = [
+      { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' },
+      { status: 408, body: '' },
+      { status: 503, body: '<html>upstream unavailable</html>' },
+      { status: 403, body: JSON.stringify({ message: 'forbidden by policy' }) },
+    ];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      const answer = answers.shift() ?? { status: 500, body: 'no more answers' };
+      res.writeHead(answer.status, answer.headers).end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const adminUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const faulty = newLocalRouterDriver({ adminUrl, publicUrl: adminUrl });
+      await expect(faulty.readRules(['Shop'])).rejects.toMatchObject({
+        name: 'Error',
+        message: `local router admin API at ${adminUrl}: GET /rules answered 429: slow down (Retry-After: 2)`,
+      });
+      await expect(faulty.readRules(['Shop'])).rejects.toMatchObject({ name: 'Error', message: /answered 408/ });
+      await expect(faulty.readRules(['Shop'])).rejects.toMatchObject({ name: 'Error', message: /answered 503/ });
+      await expect(faulty.setModuleRule('Shop', [{ backend: 'b', weight: 100 }])).rejects.toMatchObject({
+        name: 'RouterRequestRejectedError',
+        message: `local router admin API at ${adminUrl}: PUT /rules/Shop answered 403: forbidden by policy`,
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('keeps every rule across a router restart (same state file)', async () => {
