@@ -20,7 +20,7 @@ export const SPEC_LIMITS = {
   replicas: 10_000,
   /** Entries of platform.env, and their total size (names and values, UTF-8). */
   envEntries: 200,
-  envBytes: 64 * 1024,
+  envBytes: 32 * 1024,
   /** A path, a command argument, an image, a kubeconfig context. */
   textChars: 4096,
   /** Arguments of a command (platform.command, router.reloadCommand). */
@@ -36,7 +36,7 @@ export const SPEC_LIMITS = {
   /** One probe's interval and timeout (waited for with Node timers in the activities). */
   probeMs: 3_600_000,
   /** The whole normalised spec as JSON (UTF-8 bytes): the workflow input. */
-  specBytes: 128 * 1024,
+  specBytes: 64 * 1024,
   /** A spec file (CLI) or hook configuration file, checked before it is parsed. */
   fileBytes: 1024 * 1024,
   /** Problems reported for one spec (the rest are counted). */
