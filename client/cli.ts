@@ -52,7 +52,8 @@ export function parseSpecText(text: string, source: string): unknown {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > SPEC_LIMITS.fileBytes) throw tooLarge(source, bytes);
   try {
-    return parseYaml(text);
+    // Warnings (e.g. a collection used as a key) are not worth a line on stderr: the schema names what is wrong.
+    return parseYaml(text, { logLevel: 'error' });
   } catch (err) {
     throw new CliError(`${source} is not valid YAML: ${(err as Error).message}`, EXIT.badInput);
   }
@@ -88,6 +89,7 @@ function readValidSpec(file: string): ReturnType<typeof validateSpec> & { ok: tr
 
 // ---- argument checks: a bad value exits 2 naming the argument or option, before anything is contacted ----
 
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function text(what: string, max: number, { empty = false } = {}) {

@@ -106,13 +106,10 @@ export function utf8Bytes(value: string): number {
   return bytes;
 }
 
-/** Non-secret environment of every replica: bounded in entries and in total size. */
+/** Non-secret environment of every replica: bounded in entries and in total size; each name is checked by name. */
 const envSchema = z
   .record(
-    z
-      .string()
-      .max(256, 'env names are at most 256 characters')
-      .regex(ENV_NAME, 'env names are letters, digits, "_", "-", "." (not starting with a digit)'),
+    z.string(),
     z
       .string({ error: 'env values are strings (quote numbers and booleans)' })
       .refine(NO_NUL, 'must not contain a NUL character'),
@@ -125,6 +122,15 @@ const envSchema = z
         message: `must have at most ${SPEC_LIMITS.envEntries} entries (has ${entries.length})`,
       });
       return;
+    }
+    for (const [key] of entries) {
+      if (key.length > 256 || !ENV_NAME.test(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'env names are 1-256 letters, digits, "_", "-", "." (not starting with a digit)',
+        });
+      }
     }
     const bytes = entries.reduce((sum, [k, v]) => sum + utf8Bytes(k) + utf8Bytes(v), 0);
     if (bytes > SPEC_LIMITS.envBytes) {
@@ -257,6 +263,7 @@ const targetGroupArn = z
 
 const backendKey = z
   .string()
+  .max(100)
   .regex(
     /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/,
     'backend names are lower-case letters, digits and dashes (<application>-<color>)',
@@ -283,7 +290,8 @@ export const albTargetGroupPolicySchema = z
         /** HTTP codes that count as healthy, e.g. "200" or "200-399". */
         matcher: z
           .string()
-          .regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/)
+          .max(200)
+          .regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, 'HTTP codes such as "200" or "200-399" (comma-separated)')
           .default('200-399'),
       })
       .strict()
@@ -324,11 +332,24 @@ export const awsAlbRouterSchema = z
     targetGroups: albTargetGroupPolicySchema.optional(),
     /** Pre-created target groups by backend name (`<application>-blue`, `<application>-green`); used before `targetGroups`. */
     targetGroupArns: z
-      .record(backendKey, targetGroupArn)
-      .refine(
-        (r) => Object.keys(r).length <= SPEC_LIMITS.targetGroupArns,
-        `must have at most ${SPEC_LIMITS.targetGroupArns} entries (one per backend: <application>-blue, -green, -rolling)`,
-      )
+      .record(z.string(), targetGroupArn)
+      .superRefine((r, ctx) => {
+        const keys = Object.keys(r);
+        if (keys.length > SPEC_LIMITS.targetGroupArns) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must have at most ${SPEC_LIMITS.targetGroupArns} entries (one per backend: <application>-blue, -green, -rolling)`,
+          });
+          return;
+        }
+        for (const key of keys.filter((k) => !backendKey.safeParse(k).success)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'backend names are lower-case letters, digits and dashes (<application>-<color>)',
+          });
+        }
+      })
       .default({}),
     /** Priorities of the rules Cutover creates: preview rules take the lower half, module rules the upper half. */
     rulePriorities: z
@@ -354,7 +375,7 @@ export const awsAlbRouterSchema = z
     /** Requests carrying this header (any value) reach the preview backend; keep it equal to strategy.preview.header. */
     previewHeader: z
       .string()
-      .regex(/^[A-Za-z0-9-]{1,40}$/)
+      .regex(/^[A-Za-z0-9-]{1,40}$/, 'a header name: 1-40 letters, digits and dashes')
       .default('x-cutover-preview'),
     /** Optional stepped switch: percentages of traffic on the new backend before it takes 100 (e.g. [10, 50]). */
     shift: z
@@ -415,7 +436,7 @@ export const nginxRouterSchema = z
     /** Requests carrying this header (any non-empty value) reach the preview backend; keep it equal to strategy.preview.header. */
     previewHeader: z
       .string()
-      .regex(/^[A-Za-z0-9-]{1,40}$/)
+      .regex(/^[A-Za-z0-9-]{1,40}$/, 'a header name: 1-40 letters, digits and dashes')
       .default('x-cutover-preview'),
     reload: z
       .object({
@@ -645,8 +666,8 @@ export function validateSpec(raw: unknown): SpecResult {
   const result = deploymentSpecSchema.safeParse(raw);
   if (result.success) return { ok: true, spec: result.data };
   const issues = result.error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
+    field: issue.path.length ? issue.path.map((part) => shown(String(part), 60)).join('.') : '(root)',
+    message: shown(issue.message, 300),
   }));
   // A hostile spec can have a problem per element; the report (a workflow failure's details too) stays small.
   if (issues.length <= SPEC_LIMITS.issues) return { ok: false, issues };
@@ -658,6 +679,18 @@ export function validateSpec(raw: unknown): SpecResult {
       { field: '(root)', message: `and ${more} more problem(s) (the first ${SPEC_LIMITS.issues} are shown)` },
     ],
   };
+}
+
+/**
+ * Text from the input as it may appear in a message: control characters escaped (a key may carry a terminal escape
+ * sequence), and cut to `max` characters (a key may be a megabyte long).
+ */
+function shown(text: string, max: number): string {
+  const printable = text.replace(
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return printable.length <= max ? printable : `${printable.slice(0, max)}… (${printable.length} characters)`;
 }
 
 export function formatSpecIssues(issues: SpecIssue[]): string {

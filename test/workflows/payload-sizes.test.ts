@@ -60,7 +60,7 @@ const ROLLING_OVER_WARNING = [
 async function lastRunInput(workflowId: string, runId: string): Promise<RollingInput> {
   const { address, namespace } = harness.env;
   const [input] = await startedInput(address, namespace ?? 'default', workflowId, runId);
-  return input as RollingInput;
+  return input as unknown as RollingInput;
 }
 
 /** JSON bytes of the parts of a continued run's input. */
@@ -143,7 +143,7 @@ describe('payload sizes at the spec limits', () => {
       live: 'rolling',
       liveReplicas: REPLICAS,
     });
-    const input = { spec, maxHistoryEvents: 100 } as RollingInput;
+    const input = { spec, maxHistoryEvents: 100 } as unknown as RollingInput;
     await harness.run(
       {
         workflowType: 'rollingUpdateDeployment',
