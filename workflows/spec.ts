@@ -686,10 +686,11 @@ export function validateSpec(raw: unknown): SpecResult {
  * sequence), and cut to `max` characters (a key may be a megabyte long).
  */
 function shown(text: string, max: number): string {
-  const printable = text.replace(
-    /[\u0000-\u001f\u007f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  let printable = '';
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    printable += c < 0x20 || c === 0x7f ? `\\u${c.toString(16).padStart(4, '0')}` : ch;
+  }
   return printable.length <= max ? printable : `${printable.slice(0, max)}… (${printable.length} characters)`;
 }
 

@@ -60,7 +60,7 @@ const ROLLING_OVER_WARNING = [
 async function lastRunInput(workflowId: string, runId: string): Promise<RollingInput> {
   const { address, namespace } = harness.env;
   const [input] = await startedInput(address, namespace ?? 'default', workflowId, runId);
-  return input as unknown as RollingInput;
+  return input as RollingInput;
 }
 
 /** JSON bytes of the parts of a continued run's input. */
