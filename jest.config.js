@@ -3,7 +3,8 @@
 //
 // @kubernetes/client-node (the Kubernetes driver) is ESM-only, as are some of its dependencies. Node 20 loads it from
 // CommonJS by itself (require(esm)), but jest's module registry cannot until Node 24.9, so jest compiles those
-// packages to CommonJS with the same SWC transform instead.
+// packages to CommonJS with the same SWC transform instead. `cookie` is ESM-only too: Fastify's inject() (the
+// property tests of the HTTP edges, in process) loads it through light-my-request.
 const ESM_PACKAGES = [
   '@kubernetes/client-node',
   'openid-client',
@@ -11,6 +12,7 @@ const ESM_PACKAGES = [
   'jose',
   'socks-proxy-agent',
   'agent-base',
+  'cookie',
 ];
 const swc = {
   jsc: {

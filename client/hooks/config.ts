@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BuildOptions, DeploymentProfile, HookCall, HookStage } from '../../workflows/hook-types';
-import { duration, validateSpec } from '../../workflows/spec';
+import { duration, SPEC_LIMITS, validateSpec } from '../../workflows/spec';
 
 const DEFAULT_HOOK_TIMEOUT = 30 * 60_000;
 
@@ -185,8 +185,16 @@ export function validateHookConfig(raw: unknown): HookConfig {
 export function loadHookConfig(file: string): HookConfig {
   let text: string;
   try {
+    const size = fs.statSync(file).size;
+    if (size > SPEC_LIMITS.fileBytes) {
+      throw new HookConfigError(
+        `${file} is ${(size / 1024 / 1024).toFixed(1)} MiB; a hook configuration may be at most ` +
+          `${SPEC_LIMITS.fileBytes / 1024 / 1024} MiB`,
+      );
+    }
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof HookConfigError) throw err;
     throw new HookConfigError(`cannot read ${file}: ${(err as Error).message}`);
   }
   let raw: unknown;

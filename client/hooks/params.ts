@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import type { HookCall, HookStage } from '../../workflows/hook-types';
 import { HOOK_STAGES } from '../../workflows/hook-types';
+import { SPEC_LIMITS } from '../../workflows/spec';
 
 export const PROTOCOL_PARAMETERS = [
   'Address',
@@ -108,6 +109,7 @@ const moduleNames = z
   .pipe(
     z
       .array(moduleName, { error: 'must be a JSON array of module names' })
+      .max(SPEC_LIMITS.modules, `names more than ${SPEC_LIMITS.modules} modules (the most a deployment may have)`)
       .refine((m) => new Set(m).size === m.length, 'names a module twice'),
   );
 

@@ -11,12 +11,14 @@ export interface ServeOptions {
   configFile: string;
   port?: number;
   host?: string;
+  /** How to reach Temporal (after the configuration and the token are known to be good). */
+  connect?: () => Promise<CutoverClient>;
 }
 
 export async function serveHooks(options: ServeOptions): Promise<void> {
   const config = loadHookConfig(options.configFile);
   const token = loadHookToken(config);
-  const client = await CutoverClient.connect();
+  const client = await (options.connect ?? (() => CutoverClient.connect()))();
   const app = await buildHookServer({ config, token, client });
   const host = options.host ?? config.server.host;
   const address = await app.listen({ port: options.port ?? config.server.port, host });

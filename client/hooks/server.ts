@@ -95,8 +95,9 @@ export async function buildHookServer(options: HookServerOptions): Promise<Fasti
   await fs.mkdir(config.buildsRoot, { recursive: true });
   const buildsRoot = await fs.realpath(config.buildsRoot);
 
-  // The query string carries the token: Fastify's own request log (full URLs) stays off.
-  const app = Fastify({ logger: false });
+  // The query string carries the token: Fastify's own request log (full URLs) stays off. No HEAD routes: Fastify
+  // would run the GET handler for a HEAD (and start the operation), and HEAD must be free of effects.
+  const app = Fastify({ logger: false, exposeHeadRoutes: false });
 
   for (const stage of HOOK_STAGE_NAMES) {
     app.get(hookPath(stage), async (request, reply) => {

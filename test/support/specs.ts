@@ -1,4 +1,5 @@
 /** Spec builders for tests: a valid blue-green spec with overrides. */
+import { SPEC_LIMITS, validateSpec } from '../../workflows/spec';
 import type { DeploymentSpecInput } from '../../workflows/spec';
 
 export interface SpecOverrides {
@@ -38,4 +39,49 @@ export function rollingSpec(o: SpecOverrides = {}): DeploymentSpecInput {
     ...blueGreenSpec(o),
     strategy: { type: 'rolling', drainTimeout: '5s', ...o.strategy },
   };
+}
+
+/** A DNS label of exactly `length` characters. */
+const label = (stem: string, length: number) => stem.padEnd(length, 'x');
+
+/**
+ * The largest spec the schema accepts, as far as payloads go: every name at its longest, the most modules (each
+ * name at its longest), the most replicas, and the environment and the start command filled until the whole
+ * normalised spec is just under SPEC_LIMITS.specBytes.
+ */
+export function largestSpec(strategy: Record<string, unknown>, limits: typeof SPEC_LIMITS = SPEC_LIMITS) {
+  const modules = Array.from({ length: limits.modules }, (_, i) => `M${i}`.padEnd(100, 'm'));
+  const spec = {
+    application: label('app', 40),
+    environment: label('env', 40),
+    version: '2.0.0'.padEnd(63, 'x'),
+    modules,
+    replicas: limits.replicas,
+    platform: {
+      kind: 'local' as const,
+      stateDir: `/${'s'.repeat(200)}`,
+      env: {} as Record<string, string>,
+      command: [] as string[],
+    },
+    router: { kind: 'local' as const, adminUrl: 'http://127.0.0.1:9901', publicUrl: 'http://127.0.0.1:9900' },
+    strategy,
+    health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },
+  };
+  // Environment up to its own limit (entries of ~1 KiB), then arguments until the spec is at its limit.
+  for (let i = 0; (i + 1) * 1040 < limits.envBytes; i++) spec.platform.env[`VAR_${i}`] = 'v'.repeat(1024);
+  const size = () => Buffer.byteLength(JSON.stringify(validated(spec)));
+  spec.platform.command.push('node');
+  while (spec.platform.command.length < limits.commandArgs && size() + 4200 < limits.specBytes) {
+    spec.platform.command.push('a'.repeat(4096));
+  }
+  const gap = limits.specBytes - size() - 16;
+  if (gap > 0 && spec.platform.command.length < limits.commandArgs) spec.platform.command.push('p'.repeat(gap));
+  validated(spec);
+  return spec;
+}
+
+function validated(spec: unknown) {
+  const result = validateSpec(spec);
+  if (!result.ok) throw new Error(`largestSpec is not a valid spec: ${JSON.stringify(result.issues)}`);
+  return result.spec;
 }

@@ -18,7 +18,8 @@
  * Every change is on disk before it is acknowledged (see RuleTable).
  */
 import { STATUS_CODES } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProxyStats } from './router-proxy';
 import type { RuleTable } from './router-state';
 import {
@@ -43,10 +44,29 @@ function param(request: FastifyRequest, key: 'name' | 'module'): string {
   return parseOr400(key === 'name' ? backendNameSchema : moduleNameSchema, value, key);
 }
 
+/**
+ * The admin server (not listening yet). Path parameters up to 1,000 characters reach the handlers, so a name too long
+ * is refused naming the parameter (Fastify's default, 100, would answer a bare 404).
+ */
+export function createAdminServer(options: AdminOptions): FastifyInstance {
+  const app = fastify({
+    logger: false,
+    routerOptions: { maxParamLength: 1000 },
+    // A path whose percent-encoding is not UTF-8 never reaches a route: say so, naming the path.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: 'Bad Request', message: `path: ${error.message}` });
+    },
+  });
+  registerAdmin(app, options);
+  return app;
+}
+
 export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarget }: AdminOptions): void {
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error instanceof AdminError ? error.statusCode : (error.statusCode ?? 500);
-    void reply.code(status).send({ error: STATUS_CODES[status] ?? 'Error', message: error.message });
+    // Fastify's own 4xx (a body that is not JSON, empty, too large, of another content type) are about the body.
+    const message = error instanceof AdminError || status >= 500 ? error.message : `body: ${error.message}`;
+    void reply.code(status).send({ error: STATUS_CODES[status] ?? 'Error', message });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: 'Not Found', message: `no admin route ${request.method} ${request.url}` });

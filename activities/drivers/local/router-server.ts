@@ -5,8 +5,9 @@
  * persisted in `stateFile`.
  */
 import fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
-import { registerAdmin } from './router-admin';
+import { createAdminServer } from './router-admin';
 import { ProxyStats, registerProxy } from './router-proxy';
 import { normalizeTarget, RuleTable } from './router-state';
 
@@ -49,8 +50,7 @@ export async function startRouterServer(options: RouterServerOptions): Promise<R
     stats,
     previewHeader: options.previewHeader,
   });
-  const admin = fastify({ logger: false });
-  registerAdmin(admin, { table, stats, defaultTarget });
+  const admin = createAdminServer({ table, stats, defaultTarget });
 
   try {
     await proxy.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
@@ -61,7 +61,7 @@ export async function startRouterServer(options: RouterServerOptions): Promise<R
     throw err;
   }
 
-  const portOf = (app: typeof proxy): number => {
+  const portOf = (app: FastifyInstance): number => {
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('router is not listening on a TCP port');
     return address.port;

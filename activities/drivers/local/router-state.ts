@@ -46,14 +46,19 @@ export function normalizeTarget(raw: string): string {
   return url.origin;
 }
 
-const targetSchema = z.string().transform((value, ctx) => {
-  try {
-    return normalizeTarget(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+/** Targets in one request: a replica set's worth (the spec allows 10,000 replicas). */
+export const MAX_TARGETS = 10_000;
+
+const targetSchema = z
+  .string({ error: 'expected a target URL such as http://127.0.0.1:8080' })
+  .transform((value, ctx) => {
+    try {
+      return normalizeTarget(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const backendNameSchema = z
   .string()
@@ -64,14 +69,25 @@ export const moduleNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "-" or "."');
 
-export const targetsBodySchema = z.object({ targets: z.array(targetSchema) }).strict();
+export const targetsBodySchema = z
+  .object({
+    targets: z
+      .array(targetSchema, { error: 'expected an array of target URLs' })
+      .max(MAX_TARGETS, `at most ${MAX_TARGETS} targets per request`),
+  })
+  .strict();
 
 const weightedBackendSchema = z
   .object({ backend: backendNameSchema, weight: z.number().int().min(0).max(100) })
   .strict();
 
 export const ruleBodySchema = z
-  .object({ backends: z.array(weightedBackendSchema).min(1) })
+  .object({
+    backends: z
+      .array(weightedBackendSchema, { error: 'expected an array of {backend, weight}' })
+      .min(1, 'at least one backend is needed')
+      .max(10, 'at most 10 backends per rule'),
+  })
   .strict()
   .superRefine((body, ctx) => {
     const seen = new Set<string>();
