@@ -31,6 +31,16 @@ export interface Lane {
   stop(graceMs: number): Promise<void>;
 }
 
+/** Whether `work` settles within `ms` (the timer is cleared either way). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([work.then(() => true), sleep(ms, false, { signal: timer.signal }).catch(() => false)]);
+  } finally {
+    timer.abort();
+  }
+}
+
 function failureOf(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   return String(e.code ?? e.name ?? e.message ?? err);
@@ -89,8 +99,7 @@ export function startUndiciLane(options: LaneOptions): Lane {
   return {
     async stop(graceMs) {
       stopping.abort();
-      const finished = await Promise.race([loops.then(() => true), sleep(graceMs).then(() => false)]);
-      if (finished) return;
+      if (await settlesWithin(loops, graceMs)) return;
       abandoned = true;
       await Promise.all(clients.map((c) => c.destroy().catch(() => undefined)));
       await loops;
@@ -219,8 +228,7 @@ export function startAutocannonLane(options: LaneOptions): Lane {
       }
       // Each connection stops itself after the answer it is waiting for (autocannon's own per-connection cap).
       for (const { connection } of connections) connection.responseMax = Math.max(1, connection.reqsMade);
-      const finished = await Promise.race([done.then(() => true), sleep(graceMs).then(() => false)]);
-      if (!finished) {
+      if (!(await settlesWithin(done, graceMs))) {
         for (const state of connections) state.outstanding = undefined; // left without an outcome: unfinished
         instance.stop();
         await done;
