@@ -7,9 +7,12 @@
  *   4. Migration: the "shop" application (3 modules) moves off the platform
  *      server onto containers (v1.0.0) with a blue-green deployment.
  *   5. Upgrade: blue-green v1.0.0 -> v2.0.0.
- *   Throughout, a load generator sends traffic through the router and counts
- *   every failed request. Exit code 0 only if both deployments succeeded and
- *   no request failed.
+ *   Throughout, a load generator sends traffic through the router (GETs, POSTs,
+ *   slow requests; from a client that honours `Connection: close` and one that
+ *   ignores it) and counts, per phase (before / during / after the deployment),
+ *   every request that failed, got no answer, or was answered by a version not
+ *   expected then. Exit code 0 only if both deployments succeeded and no
+ *   request failed.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,7 +24,7 @@ import type { DeploymentSpecInput } from '../workflows/spec';
 import { deploymentId } from '../workflows/types';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
-import { startLoad } from './load';
+import { formatLoadReport, judgeLoad, startLoad } from './load';
 import type { LoadReport } from './load';
 import { projectRoot, startLocalStack } from './local-stack';
 
@@ -32,13 +35,21 @@ function ensureTemporal(root: string): void {
   execFileSync('bash', [path.join(root, 'scripts', 'temporal-server.sh'), 'start'], { stdio: 'inherit', cwd: root });
 }
 
+interface Deployed {
+  outcome: string;
+  load: LoadReport;
+  /** Failed, unanswered, or answered by a version not expected in its phase. */
+  failed: number;
+}
+
 async function deployUnderLoad(
   client: CutoverClient,
   spec: DeploymentSpecInput,
   publicUrl: string,
-): Promise<{ outcome: string; load: LoadReport }> {
-  const load = startLoad({ url: publicUrl, paths: MODULES.map((m) => `/${m}/`), connections: 8 });
-  await new Promise((r) => setTimeout(r, 1000)); // traffic flows before the deployment starts
+  from: string,
+): Promise<Deployed> {
+  const load = startLoad({ url: publicUrl, paths: MODULES.map((m) => `/${m}/`), clients: ['undici', 'autocannon'] });
+  await load.next('during'); // traffic flows before the deployment starts
   const started = await client.deploy(spec);
   const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
   console.log(
@@ -50,15 +61,18 @@ async function deployUnderLoad(
     printer.update(status);
     outcome = status.outcome ?? outcome;
   }
-  await new Promise((r) => setTimeout(r, 1000)); // and keeps flowing after it ends
-  return { outcome, load: await load.stop() };
+  await load.next('after'); // and keeps flowing after it ends
+  await load.waitForRequests();
+  const report = await load.stop();
+  const to = outcome === 'succeeded' ? spec.version : from;
+  const verdict = judgeLoad(report, { versions: { before: [from], during: [from, spec.version], after: [to] } });
+  for (const problem of verdict.problems) console.log(`  ! ${problem}`);
+  return { outcome, load: report, failed: verdict.failed };
 }
 
-function report(label: string, load: LoadReport): void {
-  const versions = Object.entries(load.byVersion)
-    .map(([v, n]) => `${v}: ${n}`)
-    .join(', ');
-  console.log(`${label}: ${load.sent} requests sent, ${load.failed} failed (answered by ${versions})`);
+function report(label: string, deployed: Deployed): void {
+  console.log(`${label}: ${deployed.load.sent} requests sent, ${deployed.failed} failed`);
+  console.log(formatLoadReport(deployed.load).replace(/^/gm, '  '));
 }
 
 /**
@@ -110,15 +124,15 @@ async function main(): Promise<number> {
   try {
     await worker.runUntil(async () => {
       console.log('\n== 1. Migrate shop off the platform server onto containers (1.0.0) ==');
-      const first = await deployUnderLoad(client, spec('1.0.0'), stack.publicUrl);
+      const first = await deployUnderLoad(client, spec('1.0.0'), stack.publicUrl, 'platform-server');
       console.log('\n== 2. Blue-green upgrade 1.0.0 -> 2.0.0 ==');
-      const second = await deployUnderLoad(client, spec('2.0.0'), stack.publicUrl);
+      const second = await deployUnderLoad(client, spec('2.0.0'), stack.publicUrl, '1.0.0');
 
       console.log('\n== Result ==');
-      report('migration (platform server -> 1.0.0)', first.load);
-      report('upgrade   (1.0.0 -> 2.0.0)         ', second.load);
+      report('migration (platform server -> 1.0.0)', first);
+      report('upgrade   (1.0.0 -> 2.0.0)         ', second);
       const sent = first.load.sent + second.load.sent;
-      const failed = first.load.failed + second.load.failed;
+      const failed = first.failed + second.failed;
       console.log(`TOTAL: ${sent} requests sent, ${failed} failed`);
       console.log(`deployments: migration ${first.outcome}, upgrade ${second.outcome}`);
       if (failed > 0 || first.outcome !== 'succeeded' || second.outcome !== 'succeeded') exitCode = 1;

@@ -1,128 +1,120 @@
 /**
- * A load generator for tests and the demo, on autocannon: GETs `paths` in turn
- * over `connections` keep-alive connections until stopped (or `maxDurationMs`
- * passes), and counts every outcome, including the ones autocannon itself does
- * not report as errors (a connection closed before its response arrived).
+ * The load generator of the demo, the benchmarks and every zero-downtime test: traffic like real users (GETs,
+ * POSTs with a body, slow requests lasting seconds; traffic.ts) from one or both client classes (load/lanes.ts), paced
+ * so that a 2-core machine is not starved, counted per phase (load/report.ts).
+ *
+ *   const load = startLoad({ url, paths: ['/Catalog/', '/Cart/'], clients: ['undici', 'autocannon'] });
+ *   await load.next('during');      // once "before" has its minimum; then the deployment starts
+ *   ...
+ *   await load.next('after');       // the workflow has reported the switch
+ *   await load.waitForRequests();   // "after" has its minimum
+ *   const report = await load.stop();   // waits (bounded) for requests in flight
+ *
+ * Judge the report with judgeLoad() (load/verdict.ts): requests in every phase, none unfinished, every answer a 2xx to
+ * its own request from a version expected in the phase the request started in.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import autocannon from 'autocannon';
+import type { Lane, LaneOptions } from './load/lanes';
+import { startAutocannonLane, startUndiciLane } from './load/lanes';
+import { LoadRecorder } from './load/report';
+import type { LoadClient, LoadReport } from './load/report';
+import { TrafficPlanner } from './load/traffic';
+import type { RequestKind, TrafficMix } from './load/traffic';
 
-export interface LoadOptions {
+export type { LoadClient, LoadReport, PhaseReport, RequestResult } from './load/report';
+export type { RequestKind, TrafficMix } from './load/traffic';
+export { formatLoadReport, judgeLoad } from './load/verdict';
+export type { LoadExpectation } from './load/verdict';
+
+/** The smallest number of answered requests each phase should have (waitForRequests' default). */
+export const MIN_REQUESTS_PER_PHASE = 20;
+
+export interface LoadOptions extends TrafficMix {
   /** Base URL, e.g. the router's public URL. */
   url: string;
-  /** Request paths, sent in turn by every connection. */
-  paths: string[];
+  /** Client classes sending traffic side by side (default: undici only). */
+  clients?: LoadClient[];
+  /** Connections per client class sending GETs and POSTs (default 2). */
   connections?: number;
-  headers?: Record<string, string>;
-  /** Hard stop even if stop() is never called (default 10 min). */
+  /** GETs and POSTs started per second per connection (default 10; 0: back to back, unpaced). */
+  ratePerConnection?: number;
+  /** Connections sending slow requests back to back, staggered, spread over the client classes (default 3). */
+  slowConnections?: number;
+  /** Name of the first phase (default "before"). */
+  phase?: string;
+  /** Nothing starts after this, even if stop() is never called (default 10 min). */
   maxDurationMs?: number;
-  /** Per-request timeout (default 10 s). */
+  /** Per-request timeout (default 10 s); stop() waits this long at most for requests in flight. */
   timeoutMs?: number;
 }
 
-export interface LoadReport {
-  /** Requests with an outcome: ok + failed. */
-  sent: number;
-  /** 2xx answers. */
-  ok: number;
-  /** Connection errors + timeouts + non-2xx + requests dropped without an answer. */
-  failed: number;
-  /** 2xx answers by their `x-cutover-version` header ("(none)" when absent). */
-  byVersion: Record<string, number>;
-  /** Failures by kind: "HTTP 502", "ECONNREFUSED", "timeout", "dropped"... */
-  errors: Record<string, number>;
-  /** Requests still waiting for an answer when the load stopped (neither ok nor failed). */
-  unfinished: number;
-  durationMs: number;
-}
-
 export interface Load {
+  /** The phase new requests are counted in. */
+  readonly currentPhase: string;
+  /** Starts phase `name`: requests started from now on belong to it. */
+  phase(name: string): void;
+  /**
+   * Resolves once the current phase has `minimum` answered requests and has started a request of every kind in
+   * the mix; rejects after `timeoutMs` (default 60 s) saying what is missing.
+   */
+  waitForRequests(minimum?: number, timeoutMs?: number): Promise<void>;
+  /** waitForRequests() for the current phase, then phase(name). */
+  next(name: string): Promise<void>;
+  /** Starts nothing more, waits for the requests in flight (at most the request timeout), reports. Idempotent. */
   stop(): Promise<LoadReport>;
 }
 
-function headerValue(headers: IncomingHttpHeaders | undefined, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (key.toLowerCase() === name && value !== undefined) return Array.isArray(value) ? value[0] : value;
-  }
-  return undefined;
-}
-
 export function startLoad(options: LoadOptions): Load {
-  const started = Date.now();
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, byVersion: {}, errors: {}, unfinished: 0, durationMs: 0 };
-  const fail = (kind: string, n = 1): void => {
-    if (n <= 0) return;
-    report.failed += n;
-    report.sent += n;
-    report.errors[kind] = (report.errors[kind] ?? 0) + n;
-  };
-  /** Requests written and not yet answered, per client (autocannon pipelining is 1). */
-  const pending = new Map<object, number>();
+  const clients = options.clients ?? ['undici'];
+  if (clients.length === 0) throw new Error('a load needs at least one client class');
+  const planner = new TrafficPlanner(options);
+  const recorder = new LoadRecorder(options.phase ?? 'before');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const rate = options.ratePerConnection ?? 10;
+  const slowConnections = options.slowConnections ?? 3;
+  const kinds: RequestKind[] = [
+    'get',
+    ...(planner.posts ? ['post' as const] : []),
+    ...(slowConnections > 0 ? ['slow' as const] : []),
+  ];
+  const base = { url: options.url, recorder, timeoutMs, maxDurationMs: options.maxDurationMs ?? 600_000 };
+  const laneOf = (client: LoadClient, lane: Omit<LaneOptions, keyof typeof base>): Lane =>
+    (client === 'undici' ? startUndiciLane : startAutocannonLane)({ ...base, ...lane });
 
-  const onResponse = (
-    status: number,
-    _body: string,
-    _context: object,
-    headers: IncomingHttpHeaders | undefined,
-  ): void => {
-    if (status >= 200 && status < 300) {
-      const version = headerValue(headers, 'x-cutover-version') ?? '(none)';
-      report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
-      report.ok++;
-      report.sent++;
-    } else {
-      fail(`HTTP ${status}`);
-    }
-  };
-
-  const instance = autocannon(
-    {
-      url: options.url,
-      connections: options.connections ?? 10,
-      pipelining: 1,
-      duration: Math.max(1, Math.round((options.maxDurationMs ?? 600_000) / 1000)),
-      timeout: Math.max(1, Math.round((options.timeoutMs ?? 10_000) / 1000)),
-      headers: options.headers,
-      requests: options.paths.map((path) => ({ method: 'GET' as const, path, onResponse })),
-      setupClient: (autocannonClient) => {
-        // The typings list only some of the client's events; 'request', 'connError' and 'timeout' exist too.
-        const client = autocannonClient as NodeJS.EventEmitter;
-        pending.set(client, 0);
-        // autocannon silently re-sends on a new connection when the server closes one with a
-        // request outstanding; such a request got no answer: count it as dropped.
-        client.on('request', () => pending.set(client, (pending.get(client) ?? 0) + 1));
-        client.on('response', () => {
-          fail('dropped', (pending.get(client) ?? 1) - 1);
-          pending.set(client, 0);
-        });
-        client.on('connError', (err: NodeJS.ErrnoException) => {
-          fail('dropped', (pending.get(client) ?? 1) - 1);
-          pending.set(client, 0);
-          fail(err.code ?? err.message);
-        });
-        // A timeout is reported after the replacement request was written: it accounts for one earlier request.
-        client.on('timeout', () => {
-          pending.set(client, Math.max(0, (pending.get(client) ?? 1) - 1));
-          fail('timeout');
-        });
-      },
-    },
-    () => undefined,
+  const lanes: Lane[] = clients.map((client) =>
+    laneOf(client, {
+      connections: options.connections ?? 2,
+      next: () => planner.nextOrdinary(),
+      ...(rate > 0 ? { rate } : {}),
+    }),
   );
-  instance.on('error', () => undefined);
+  // Slow lanes start staggered over one slow request's duration: at any moment one of them is early in its request.
+  for (let i = 0; i < slowConnections; i++) {
+    lanes.push(
+      laneOf(clients[i % clients.length] as LoadClient, {
+        connections: 1,
+        next: () => planner.nextSlow(),
+        startAfterMs: (planner.slowMs * i) / slowConnections,
+      }),
+    );
+  }
 
-  const done = new Promise<LoadReport>((resolve) => {
-    instance.once('done', () => {
-      report.unfinished = [...pending.values()].reduce((sum, n) => sum + n, 0);
-      report.durationMs = Date.now() - started;
-      resolve(report);
-    });
-  });
-
+  let stopped: Promise<LoadReport> | undefined;
+  const waitForRequests = (minimum = MIN_REQUESTS_PER_PHASE, waitMs = 60_000): Promise<void> =>
+    recorder.waitForRequests(minimum, kinds, waitMs);
   return {
-    stop: () => {
-      instance.stop();
-      return done;
+    get currentPhase() {
+      return recorder.phase;
     },
+    phase: (name) => recorder.startPhase(name),
+    waitForRequests,
+    async next(name) {
+      await waitForRequests();
+      recorder.startPhase(name);
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await Promise.all(lanes.map((lane) => lane.stop(timeoutMs + 1_000)));
+        return recorder.report(clients);
+      })()),
   };
 }

@@ -17,6 +17,8 @@ export interface LocalStackOptions {
   application: string;
   routerPort?: number;
   adminPort?: number;
+  /** Extra environment for the platform server (e.g. the sample app's SAMPLE_DELIVERY_LOG). */
+  platformServerEnv?: Record<string, string>;
 }
 
 export interface LocalStack {
@@ -113,6 +115,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       CUTOVER_MODULES: opts.modules.join(','),
       CUTOVER_REPLICA_ID: 'platform-server',
       CUTOVER_READY_FILE: readyFile,
+      ...opts.platformServerEnv,
     },
     stdio: ['ignore', platformLog, platformLog],
   });

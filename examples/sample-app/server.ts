@@ -3,8 +3,12 @@
  *
  * Serves every module of the application under `/<Module>/...`:
  *   GET /<Module>/_ping.html  -> 200 "OK" while healthy (the OutSystems health page)
- *   GET /<Module>/<anything>  -> 200 JSON {application, module, version, replica, path}
+ *   any /<Module>/<anything>  -> 200 JSON {application, module, version, replica, path, method, requestId, bodyBytes}
  *   unknown module            -> 404
+ *
+ * Request headers it honours (what a test's load generator sends):
+ *   x-request-id              echoed in the response (header and body) and written to the delivery log
+ *   x-sample-delay-ms         latency added to this request only (at most 30 s): a slow request
  *
  * Environment (all optional):
  *   PORT                      port to listen on; 0 (default) picks a free one
@@ -22,6 +26,11 @@
  *                             healthy, yet post-switch verification must catch it)
  *   SAMPLE_START_LEDGER       a file this process appends "<replica> <pid> <version>" to when it starts (tests count
  *                             the processes a platform started for each replica: a launch that ran twice shows)
+ *   SAMPLE_DELIVERY_LOG       a file this replica appends one JSON line to per event: a request carrying
+ *                             x-request-id received / answered / aborted, and its own SIGTERM. Every replica of
+ *                             a test appends to the same file (O_APPEND: lines never interleave, and their order
+ *                             is the order of the events), so a test can prove that no request was delivered
+ *                             twice and that a replica was stopped only once nothing was in flight on it.
  *
  * SIGTERM/SIGINT stop it gracefully: no new connections, in-flight requests
  * finish (answered with `Connection: close`), idle keep-alive connections are
@@ -35,6 +44,10 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 
 const HARD_EXIT_AFTER_MS = 10_000;
+/** The longest x-sample-delay-ms honoured. */
+const MAX_REQUEST_DELAY_MS = 30_000;
+/** Request bodies are counted, not kept; beyond this size the request is refused. */
+const MAX_BODY_BYTES = 1024 * 1024;
 
 interface AppConfig {
   port: number;
@@ -49,6 +62,7 @@ interface AppConfig {
   responseDelayMs: number;
   healthyAfterMs: number;
   startLedger: string | undefined;
+  deliveryLog: string | undefined;
 }
 
 function nonNegativeInt(name: string, fallback: number): number {
@@ -82,6 +96,7 @@ function readConfig(): AppConfig {
     responseDelayMs: nonNegativeInt('SAMPLE_RESPONSE_DELAY_MS', 0),
     healthyAfterMs: nonNegativeInt('SAMPLE_HEALTHY_AFTER_MS', 0),
     startLedger: process.env.SAMPLE_START_LEDGER || undefined,
+    deliveryLog: process.env.SAMPLE_DELIVERY_LOG || undefined,
   };
 }
 
@@ -96,8 +111,23 @@ function writeReadyFile(file: string, port: number): void {
   fs.renameSync(tmp, file);
 }
 
+/** Appends events to SAMPLE_DELIVERY_LOG (one write per line on an O_APPEND descriptor); a no-op without it. */
+function openDeliveryLog(config: AppConfig): (event: Record<string, unknown>) => void {
+  if (!config.deliveryLog) return () => undefined;
+  const fd = fs.openSync(config.deliveryLog, 'a');
+  return (event) => {
+    fs.writeSync(fd, `${JSON.stringify({ ...event, version: config.version, replica: config.replica })}\n`);
+  };
+}
+
+function headerOf(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 function main(): void {
   const config = readConfig();
+  const deliveryLog = openDeliveryLog(config);
   let shuttingDown = false;
   let healthChecks = 0;
 
@@ -109,11 +139,13 @@ function main(): void {
     return true;
   };
 
-  const respond = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const respond = (req: http.IncomingMessage, res: http.ServerResponse, bodyBytes: number): void => {
     // After shutdown starts, tell keep-alive clients (the router) not to reuse this connection.
     if (shuttingDown) res.setHeader('connection', 'close');
     res.setHeader('x-cutover-version', config.version);
     res.setHeader('x-cutover-replica', config.replica);
+    const requestId = headerOf(req, 'x-request-id');
+    if (requestId !== undefined) res.setHeader('x-request-id', requestId);
 
     let url: URL;
     let module: string;
@@ -144,20 +176,46 @@ function main(): void {
         version: config.version,
         replica: config.replica,
         path: url.pathname,
+        method: req.method,
+        requestId: requestId ?? null,
+        bodyBytes,
       }),
     );
   };
 
   const server = http.createServer((req, res) => {
-    // Drain any request body so the connection stays reusable.
-    req.resume();
-    if (config.responseDelayMs > 0) setTimeout(() => respond(req, res), config.responseDelayMs);
-    else respond(req, res);
+    const requestId = headerOf(req, 'x-request-id');
+    if (requestId !== undefined) {
+      deliveryLog({ event: 'received', id: requestId, method: req.method });
+      res.once('close', () => {
+        deliveryLog({ event: res.writableFinished ? 'answered' : 'aborted', id: requestId, status: res.statusCode });
+      });
+    }
+    const requested = Number(headerOf(req, 'x-sample-delay-ms') ?? 0);
+    const delayMs =
+      config.responseDelayMs +
+      (Number.isFinite(requested) ? Math.min(Math.max(0, requested), MAX_REQUEST_DELAY_MS) : 0);
+    // Read the whole body (counting it) so the connection stays reusable and the answer can say what arrived.
+    let bodyBytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (bodyBytes > MAX_BODY_BYTES && !res.headersSent) {
+        res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+        res.end('request body too large');
+        req.destroy();
+      }
+    });
+    req.once('end', () => {
+      if (res.headersSent) return;
+      if (delayMs > 0) setTimeout(() => respond(req, res, bodyBytes), delayMs);
+      else respond(req, res, bodyBytes);
+    });
   });
 
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
+    deliveryLog({ event: 'stopping', signal });
     log(`${signal}: shutting down gracefully`);
     setTimeout(() => {
       log(`still busy after ${HARD_EXIT_AFTER_MS} ms: exiting hard`);

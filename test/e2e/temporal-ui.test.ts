@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { temporalUiUrl } from '../support/temporal';
@@ -73,6 +74,7 @@ test('start a blue-green deployment from the UI, approve it from the signal form
     await shot('1-start-form');
 
     // When: the person starts it.
+    await load.next('during');
     await page.click('[data-testid=start-workflow-button]');
     await page.getByRole('link', { name: 'Workflow started successfully' }).waitFor({ timeout: 30_000 });
 
@@ -103,6 +105,7 @@ test('start a blue-green deployment from the UI, approve it from the signal form
     await dialog.getByRole('button', { name: 'Submit' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: 30_000 });
     const approved = await f.waitForPhase(workflowId, 'Succeeded', 120_000);
+    await load.next('after');
     expect(approved.approval.approved?.by).toBe('ui-tester');
 
     // Then: the deployment completes and the UI shows it.
@@ -112,9 +115,13 @@ test('start a blue-green deployment from the UI, approve it from the signal form
     await page.goto(`${ui}/namespaces/default/workflows/${workflowId}`, { waitUntil: 'domcontentloaded' });
     await page.getByText('Completed').first().waitFor({ timeout: 30_000 });
     await shot('3-completed');
+    await load.waitForRequests();
     const report = await load.stop();
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['1.0.0']).toBeGreaterThan(0);
+    expectZeroDowntime(report, {
+      versions: { before: ['platform-server'], during: ['platform-server', '1.0.0'], after: ['1.0.0'] },
+      slowAcross: [{ from: 'platform-server', to: '1.0.0' }],
+      deliveries: f.deliveries(),
+    });
   } finally {
     await load.stop(); // idempotent: a no-op once stopped above
     await f.client

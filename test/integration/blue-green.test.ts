@@ -1,8 +1,10 @@
 /**
  * Blue-green end to end on real parts: the Temporal dev server, the local
  * platform (real processes) and the local router (real proxy), with a load
- * generator through the router counting every failed request.
+ * through the router (GETs, POSTs, slow requests; keep-alive clients that honour
+ * and that ignore `Connection: close`) judged per phase by expectZeroDowntime.
  */
+import { expectZeroDowntime, underLoad } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
@@ -34,9 +36,14 @@ describe('blue-green on the local platform and router', () => {
     const load = f.load();
 
     // When: migrate to 1.0.0, then upgrade to 2.0.0.
+    await load.next('migrating');
     const first = await f.result(await f.deploy('1.0.0'));
     const afterMigration = f.replicaProcesses();
+    await load.next('migrated');
+    await load.next('upgrading');
     const second = await f.result(await f.deploy('2.0.0'));
+    await load.next('after');
+    await load.waitForRequests();
     const report = await load.stop();
 
     // Then
@@ -45,10 +52,20 @@ describe('blue-green on the local platform and router', () => {
     expect(afterMigration.map((p) => p.version)).toEqual(['1.0.0', '1.0.0']);
     expect(second.outcome).toBe('succeeded');
     expect(second.status.previousVersion).toBe('1.0.0');
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['platform-server']).toBeGreaterThan(0);
-    expect(report.byVersion['1.0.0']).toBeGreaterThan(0);
-    expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
+    expectZeroDowntime(report, {
+      versions: {
+        before: ['platform-server'],
+        migrating: ['platform-server', '1.0.0'],
+        migrated: ['1.0.0'],
+        upgrading: ['1.0.0', '2.0.0'],
+        after: ['2.0.0'],
+      },
+      slowAcross: [
+        { from: 'platform-server', to: '1.0.0' },
+        { from: '1.0.0', to: '2.0.0' },
+      ],
+      deliveries: f.deliveries(),
+    });
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
     const live = f.replicaProcesses();
     expect(live.map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
@@ -59,43 +76,44 @@ describe('blue-green on the local platform and router', () => {
     // Given: v1 serving from <app>-rolling (a rolling update migrated it off the platform server).
     expect((await f.result(await f.deployRolling('1.0.0'))).outcome).toBe('succeeded');
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
-    const load = f.load();
 
     // When: a blue-green deployment of v2.
-    const result = await f.result(await f.deploy('2.0.0'));
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () => f.result(await f.deploy('2.0.0')));
 
     // Then: green serves v2; the rolling replicas and backend are gone; nothing failed on the way.
     expect(result.outcome).toBe('succeeded');
     expect(result.status.previousVersion).toBe('1.0.0');
     expect(result.liveColor).toBe('green');
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['1.0.0']).toBeGreaterThan(0);
-    expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['2.0.0'] },
+      slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+      deliveries: f.deliveries(),
+    });
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
     expect((await f.platform.listReplicaSets(f.application)).map((s) => s.color)).toEqual(['green']);
     expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
-    process.stdout.write(`blue-green takeover of a rolling app: ${report.sent} requests, ${report.failed} failed\n`);
   });
 
   test('preview route and approval by signal: marked requests reach green before the switch', async () => {
     await givenLiveV1(f);
-    const load = f.load();
-    const id = await f.deploy('2.0.0', { strategy: { ...approvalRequired, preview: { enabled: true } } });
-
-    const waiting = await f.waitForPhase(id, 'AwaitingApproval');
-    expect(waiting.approval.pending).toBe(true);
-    expect(await f.versionOf('Catalog')).toBe('1.0.0');
-    expect(await f.versionOf('Catalog', { 'x-cutover-preview': '1' })).toBe('2.0.0');
-
-    await f.client.approve(id, { by: 'alice', version: '2.0.0' });
-    const result = await f.result(id);
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('2.0.0', { strategy: { ...approvalRequired, preview: { enabled: true } } });
+      const waiting = await f.waitForPhase(id, 'AwaitingApproval');
+      expect(waiting.approval.pending).toBe(true);
+      expect(await f.versionOf('Catalog')).toBe('1.0.0');
+      expect(await f.versionOf('Catalog', { 'x-cutover-preview': '1' })).toBe('2.0.0');
+      await f.client.approve(id, { by: 'alice', version: '2.0.0' });
+      return f.result(id);
+    });
 
     expect(result.outcome).toBe('succeeded');
     expect(result.status.approval.approved?.by).toBe('alice');
-    expect(report.failed).toBe(0);
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['2.0.0'] },
+      slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+      deliveries: f.deliveries(),
+    });
     expect(await f.versionOf('Cart')).toBe('2.0.0');
   });
 
@@ -113,19 +131,21 @@ describe('blue-green on the local platform and router', () => {
 
   test('reject at the gate: rolled back, green gone, v1 keeps serving with 0 failed requests', async () => {
     await givenLiveV1(f);
-    const load = f.load();
-    const id = await f.deploy('2.0.0', { strategy: approvalRequired });
-    await f.waitForPhase(id, 'AwaitingApproval');
-    expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0', '2.0.0', '2.0.0']);
-
-    await f.client.reject(id, { by: 'carol', reason: 'not today' });
-    const result = await f.result(id);
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('2.0.0', { strategy: approvalRequired });
+      await f.waitForPhase(id, 'AwaitingApproval');
+      expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0', '2.0.0', '2.0.0']);
+      await f.client.reject(id, { by: 'carol', reason: 'not today' });
+      return f.result(id);
+    });
 
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/rejected by carol/);
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['2.0.0']).toBeUndefined();
+    // Green never answered a request of the load.
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0'], after: ['1.0.0'] },
+      deliveries: f.deliveries(),
+    });
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0']);
   });
 
@@ -140,15 +160,16 @@ describe('blue-green on the local platform and router', () => {
 
   test('unhealthy green never gets traffic and is retired', async () => {
     await givenLiveV1(f);
-    const load = f.load();
-    const id = await f.deploy('2.0.0', { env: { SAMPLE_HEALTH: 'fail' }, health: { deadline: '3s' } });
-    const result = await f.result(id);
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () =>
+      f.result(await f.deploy('2.0.0', { env: { SAMPLE_HEALTH: 'fail' }, health: { deadline: '3s' } })),
+    );
 
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/healthy by the deadline/);
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['2.0.0']).toBeUndefined();
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0'], after: ['1.0.0'] },
+      deliveries: f.deliveries(),
+    });
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0']);
   });
 
@@ -166,50 +187,59 @@ describe('blue-green on the local platform and router', () => {
 
   test('rollback inside the window switches back with 0 failed requests', async () => {
     await givenLiveV1(f);
-    const load = f.load();
-    const id = await f.deploy('2.0.0', { strategy: { rollbackWindow: '10m' } });
-    await f.waitForPhase(id, 'RollbackWindow');
-    expect(await f.versionOf('Catalog')).toBe('2.0.0');
-
-    await f.client.rollback(id, { by: 'dave', reason: 'errors up' });
-    const result = await f.result(id);
-    await new Promise((r) => setTimeout(r, 500));
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('2.0.0', { strategy: { rollbackWindow: '10m' } });
+      await f.waitForPhase(id, 'RollbackWindow');
+      expect(await f.versionOf('Catalog')).toBe('2.0.0');
+      await f.client.rollback(id, { by: 'dave', reason: 'errors up' });
+      return f.result(id);
+    });
 
     expect(result.outcome).toBe('rolled-back');
-    expect(report.failed).toBe(0);
-    expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['1.0.0'] },
+      slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+      deliveries: f.deliveries(),
+    });
+    expect(report.phases.find((p) => p.phase === 'during')?.byVersion['2.0.0']).toBeGreaterThan(0);
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0']);
   });
 
   test('post-switch verification failure switches back automatically', async () => {
     await givenLiveV1(f);
-    const load = f.load();
     // Healthy on its ping page, but the build answers as another version: verification must catch it.
-    const id = await f.deploy('2.0.0', { env: { SAMPLE_ADVERTISED_VERSION: '1.9.9-wrong' } });
-    const result = await f.result(id);
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () =>
+      f.result(await f.deploy('2.0.0', { env: { SAMPLE_ADVERTISED_VERSION: '1.9.9-wrong' } })),
+    );
 
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/post-switch verification failed/);
-    expect(report.failed).toBe(0);
+    // Between the switch and the switch back, users were answered by the mislabelled build (2xx, honestly labelled
+    // with the version it claims): that is what verification exists to cut short.
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0', '1.9.9-wrong'], after: ['1.0.0'] },
+      deliveries: f.deliveries(),
+    });
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['1.0.0', '1.0.0']);
   });
 
   test('migration rollback removes the explicit rules: the platform server serves again', async () => {
-    const load = f.load();
-    const id = await f.deploy('1.0.0', { strategy: { rollbackWindow: '10m' } });
-    await f.waitForPhase(id, 'RollbackWindow');
-    expect(await f.versionOf('Cart')).toBe('1.0.0');
-
-    await f.client.rollback(id, { by: 'gina' });
-    const result = await f.result(id);
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('1.0.0', { strategy: { rollbackWindow: '10m' } });
+      await f.waitForPhase(id, 'RollbackWindow');
+      expect(await f.versionOf('Cart')).toBe('1.0.0');
+      await f.client.rollback(id, { by: 'gina' });
+      return f.result(id);
+    });
 
     expect(result.outcome).toBe('rolled-back');
-    expect(report.failed).toBe(0);
+    expectZeroDowntime(report, {
+      versions: { before: ['platform-server'], during: ['platform-server', '1.0.0'], after: ['platform-server'] },
+      slowAcross: [{ from: 'platform-server', to: '1.0.0' }],
+      deliveries: f.deliveries(),
+    });
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('platform-server');
     expect(f.replicaProcesses()).toEqual([]);
   });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { projectRoot } from '../../examples/local-stack';
 import { hookWorkflowId, versionFromOperation } from '../../workflows/hook-types';
 import { deploymentId } from '../../workflows/types';
+import { expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { replicaProcessesOf } from '../support/proc';
@@ -104,6 +105,7 @@ describe('OutSystems deployment-zone hooks', () => {
     const appDeployment = deploymentId(envName, f.application);
 
     // When: Container Build.
+    await load.next('build');
     const build = await call('build', OP_BUILD);
     // Then: 2xx at once; the bundle is unpacked into the version's directory; an empty .preparedone.
     expect(build.status).toBe(202);
@@ -112,6 +114,7 @@ describe('OutSystems deployment-zone hooks', () => {
     expect(fs.readFileSync(path.join(bundleDir, 'app', 'README.txt'), 'utf8')).toBe('the application');
 
     // When: Container Run (the profile requires approval).
+    await load.next('run');
     const run = await call('run', OP_BUILD);
     // Then: answered before the work is done — the deployment waits at its gate, with the hook's deadline.
     expect(run.status).toBe(202);
@@ -146,6 +149,7 @@ describe('OutSystems deployment-zone hooks', () => {
     // The configuration update runs next: a configuration-only rolling update of the same version. The profile
     // requires approval, so it pauses after its first batch (a canary): one replica with the new configuration
     // serves beside one with the Run's.
+    await load.next('configs');
     const configWaiting = await f.waitForPhase(appDeployment, 'AwaitingApproval');
     expect(configWaiting.strategy).toBe('rolling');
     expect(configWaiting.version).toBe(version);
@@ -219,13 +223,24 @@ describe('OutSystems deployment-zone hooks', () => {
       deployments.push(wf.type);
     }
     expect(deployments.sort()).toEqual(['blueGreenDeployment', 'rollingUpdateDeployment']);
+    await load.waitForRequests();
     const configReport = await load.stop();
-    expect(configReport.failed).toBe(0);
-    // Only the platform server and the one version answered: the configuration update changed no version.
-    expect(Object.keys(configReport.byVersion).sort()).toEqual(['platform-server', version].sort());
+    // The configuration update changed no version; every replica it replaced was drained first.
+    expectZeroDowntime(configReport, {
+      label: 'Build, Run, Update Configurations',
+      versions: {
+        before: ['platform-server'],
+        build: ['platform-server'],
+        run: ['platform-server', version],
+        configs: [version],
+      },
+      slowAcross: [{ from: 'platform-server', to: version }],
+      deliveries: f.deliveries(),
+    });
 
     // When: the next publish (Build and Run of a new version) reaches an application a rolling update now serves.
     const nextLoad = f.load();
+    await nextLoad.next('publish');
     await givenBundle(OP_BUILD_2);
     const version2 = versionFromOperation(OP_BUILD_2);
     expect((await call('build', OP_BUILD_2)).status).toBe(202);
@@ -247,9 +262,12 @@ describe('OutSystems deployment-zone hooks', () => {
     );
 
     // When: Container Remove.
+    await nextLoad.next('remove');
     const remove = await call('remove', OP_REMOVE);
     expect(remove.status).toBe(202);
     expect(await waitForFile(resultFile(OP_REMOVE, 'undeploydone'))).toBe('');
+    await nextLoad.next('after');
+    await nextLoad.waitForRequests();
     const report = await nextLoad.stop();
 
     // Then: every container is gone, the explicit rules are deleted, the platform server serves the modules again.
@@ -262,13 +280,20 @@ describe('OutSystems deployment-zone hooks', () => {
     for (const color of ['blue', 'green', 'rolling']) {
       expect(await f.backendTargets(`${f.application}-${color}`)).toBeUndefined();
     }
-    expect(report.failed).toBe(0);
-    expect(report.byVersion[version]).toBeGreaterThan(0);
-    expect(report.byVersion[version2]).toBeGreaterThan(0);
-    process.stdout.write(
-      `hooks: config update ${configReport.sent} requests, ${configReport.failed} failed; ` +
-        `next publish and remove ${report.sent} requests, ${report.failed} failed\n`,
-    );
+    expectZeroDowntime(report, {
+      label: 'next Build and Run, Remove',
+      versions: {
+        before: [version],
+        publish: [version, version2],
+        remove: [version2, 'platform-server'],
+        after: ['platform-server'],
+      },
+      slowAcross: [
+        { from: version, to: version2 },
+        { from: version2, to: 'platform-server' },
+      ],
+      deliveries: f.deliveries(),
+    });
   });
 
   test('a failure is reported as {"Error":{"Message":...}}; re-delivery starts nothing new and yields the same result', async () => {

@@ -1,7 +1,9 @@
 /**
  * Rolling updates end to end on real parts: the Temporal dev server, the local
  * platform (real processes) and the local router (real proxy), with a load
- * generator through the router counting every failed request, and a sampler
+ * through the router judged per phase by expectZeroDowntime (GETs, POSTs
+ * delivered at most once, slow requests in flight across each batch, every
+ * retired replica drained before it stopped), and a sampler
  * checking the bounds (serving >= replicas - maxUnavailable, alive <= replicas
  * + maxSurge) while batches run. Each scenario ends with the exact set of live
  * replicas it should leave.
@@ -10,6 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { projectRoot } from '../../examples/local-stack';
 import { configRevisionOf, rollingReplicaSetName } from '../../workflows/rolling-math';
+import { expectZeroDowntime, underLoad } from '../support/load';
+import type { ZeroDowntimeExpectation } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
@@ -18,9 +22,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** 4 replicas with the default maxSurge/maxUnavailable of 25%: 1 above, 1 below. */
 const REPLICAS = 4;
 
+/** The replica set's name; every spec's env includes the fixture's appEnv (the delivery log). */
 function setName(f: Fixture, version: string, env: Record<string, string> = {}): string {
-  return rollingReplicaSetName(f.application, version, configRevisionOf(env));
+  return rollingReplicaSetName(f.application, version, configRevisionOf({ ...f.appEnv, ...env }));
 }
+
+/** v1 -> v2: what every phase may be answered by, and the switch a slow request must cross. */
+const upgrade = (f: Fixture, after = '2.0.0'): ZeroDowntimeExpectation => ({
+  versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: [after] },
+  slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+  deliveries: f.deliveries(),
+});
 
 function ids(set: string, indexes: number[]): string[] {
   return indexes.map((i) => `${set}-${i}`).sort((a, b) => a.localeCompare(b));
@@ -52,11 +64,16 @@ function sampleBounds(f: Fixture) {
 
 /** Given: the application moved off the platform server by a first rolling deployment, serving v1. */
 async function givenLiveV1(f: Fixture): Promise<void> {
-  const load = f.load();
-  const result = await f.result(await f.deployRolling('1.0.0', { replicas: REPLICAS }));
-  const report = await load.stop();
+  const { value: result, report } = await underLoad(f.load(), async () =>
+    f.result(await f.deployRolling('1.0.0', { replicas: REPLICAS })),
+  );
   expect(result.outcome).toBe('succeeded');
-  expect(report.failed).toBe(0);
+  expectZeroDowntime(report, {
+    label: 'given: v1 migrated off the platform server',
+    versions: { before: ['platform-server'], during: ['platform-server', '1.0.0'], after: ['1.0.0'] },
+    slowAcross: [{ from: 'platform-server', to: '1.0.0' }],
+    deliveries: f.deliveries(),
+  });
   for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
   expect(f.replicaProcesses().map((p) => p.replica)).toEqual(ids(setName(f, '1.0.0'), [0, 1, 2, 3]));
 }
@@ -83,18 +100,16 @@ describe('rolling update on the local platform and router', () => {
 
     test('full update v1 -> v2 in 2 batches: 0 failed requests, bounds held, exactly the 4 new replicas left', async () => {
       await givenLiveV1(f);
-      const load = f.load();
       const bounds = sampleBounds(f);
 
-      const result = await f.result(await f.deployRolling('2.0.0', { replicas: REPLICAS }));
+      const { value: result, report } = await underLoad(f.load(), async () =>
+        f.result(await f.deployRolling('2.0.0', { replicas: REPLICAS })),
+      );
       const seen = await bounds.stop();
-      const report = await load.stop();
 
       expect(result.outcome).toBe('succeeded');
       expect(result.status.rolling).toMatchObject({ batch: 2, batches: 2, old: 0, new: 4, healthy: 4 });
-      expect(report.failed).toBe(0);
-      expect(report.byVersion['1.0.0']).toBeGreaterThan(0);
-      expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
+      expectZeroDowntime(report, upgrade(f));
       expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
       expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
       const live = f.replicaProcesses();
@@ -103,7 +118,6 @@ describe('rolling update on the local platform and router', () => {
       expect(await f.backendTargets(`${f.application}-rolling`)).toHaveLength(REPLICAS);
       expect((await f.platform.listReplicaSets(f.application)).map((s) => s.name)).toEqual([setName(f, '2.0.0')]);
       for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
-      process.stdout.write(`rolling full update: ${report.sent} requests, ${report.failed} failed\n`);
     });
 
     test('an update that fails at batch 2 (its replicas never healthy) rolls back: 0 failed, exactly v1 x4', async () => {
@@ -115,21 +129,21 @@ describe('rolling update on the local platform and router', () => {
         `case "$CUTOVER_VERSION:$CUTOVER_REPLICA_ID" in 2.0.0:*-2|2.0.0:*-3) export SAMPLE_HEALTH=fail;; esac; ` +
           `exec "${process.execPath}" "${path.join(projectRoot(), 'dist/examples/sample-app/server.js')}"`,
       ];
-      const load = f.load();
       const bounds = sampleBounds(f);
 
       const spec = f.rollingSpec('2.0.0', { replicas: REPLICAS, strategy: { progressDeadline: '4s' } });
-      const { deploymentId } = await f.client.deploy(
-        { ...spec, platform: { ...spec.platform, command } },
-        { deploymentId: `deploy-test-${f.application}-fails` },
-      );
-      const result = await f.result(deploymentId);
+      const { value: result, report } = await underLoad(f.load(), async () => {
+        const { deploymentId } = await f.client.deploy(
+          { ...spec, platform: { ...spec.platform, command } },
+          { deploymentId: `deploy-test-${f.application}-fails` },
+        );
+        return f.result(deploymentId);
+      });
       const seen = await bounds.stop();
-      const report = await load.stop();
 
       expect(result.outcome).toBe('rolled-back');
       expect(result.reason).toMatch(/batch 2\/2 made no progress within the progress deadline/);
-      expect(report.failed).toBe(0);
+      expectZeroDowntime(report, upgrade(f, '1.0.0'));
       expect(report.byVersion['2.0.0']).toBeGreaterThan(0); // batch 1 served
       expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
       expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
@@ -139,30 +153,26 @@ describe('rolling update on the local platform and router', () => {
       expect(live.every((p) => p.version === '1.0.0')).toBe(true);
       expect(await f.backendTargets(`${f.application}-rolling`)).toHaveLength(REPLICAS);
       for (const m of f.modules) expect(await f.versionOf(m)).toBe('1.0.0');
-      process.stdout.write(
-        `rolling fails at batch 2 and rolls back: ${report.sent} requests, ${report.failed} failed\n`,
-      );
     });
 
     test('abort during a pause (a canary after batch 1): rolled back, 0 failed, exactly v1 x4', async () => {
       await givenLiveV1(f);
-      const load = f.load();
       const bounds = sampleBounds(f);
-      const id = await f.deployRolling('2.0.0', {
-        replicas: REPLICAS,
-        strategy: { steps: [{ afterBatch: 1, pause: { approval: true } }] },
+      const { value: result, report } = await underLoad(f.load(), async () => {
+        const id = await f.deployRolling('2.0.0', {
+          replicas: REPLICAS,
+          strategy: { steps: [{ afterBatch: 1, pause: { approval: true } }] },
+        });
+        const waiting = await f.waitForPhase(id, 'AwaitingApproval');
+        expect(waiting.rolling).toMatchObject({ batch: 1, batches: 2, old: 2, new: 2, healthy: 4 });
+        await f.client.abort(id, { by: 'erin', reason: 'canary errors' });
+        return f.result(id);
       });
-
-      const waiting = await f.waitForPhase(id, 'AwaitingApproval');
-      expect(waiting.rolling).toMatchObject({ batch: 1, batches: 2, old: 2, new: 2, healthy: 4 });
-      await f.client.abort(id, { by: 'erin', reason: 'canary errors' });
-      const result = await f.result(id);
       const seen = await bounds.stop();
-      const report = await load.stop();
 
       expect(result.outcome).toBe('rolled-back');
       expect(result.reason).toBe('aborted by erin: canary errors');
-      expect(report.failed).toBe(0);
+      expectZeroDowntime(report, upgrade(f, '1.0.0'));
       expect(report.byVersion['2.0.0']).toBeGreaterThan(0);
       expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
       expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
@@ -170,51 +180,51 @@ describe('rolling update on the local platform and router', () => {
       expect(live.map((p) => p.replica)).toEqual(ids(setName(f, '1.0.0'), [0, 1, 4, 5]));
       expect(live.every((p) => p.version === '1.0.0')).toBe(true);
       expect((await f.platform.listReplicaSets(f.application)).map((s) => s.name)).toEqual([setName(f, '1.0.0')]);
-      process.stdout.write(`rolling abort during a pause: ${report.sent} requests, ${report.failed} failed\n`);
     });
 
     test('an application deployed by blue-green is adopted: rolled to v2 through the rolling backend, 0 failed', async () => {
       // Given: v1 serving from <app>-blue (a blue-green migration off the platform server).
       expect((await f.result(await f.deploy('1.0.0', { replicas: REPLICAS }))).outcome).toBe('succeeded');
-      const load = f.load();
       const bounds = sampleBounds(f);
 
-      const result = await f.result(await f.deployRolling('2.0.0', { replicas: REPLICAS }));
+      const { value: result, report } = await underLoad(f.load(), async () =>
+        f.result(await f.deployRolling('2.0.0', { replicas: REPLICAS })),
+      );
       const seen = await bounds.stop();
-      const report = await load.stop();
 
       expect(result.outcome).toBe('succeeded');
       expect(result.status.previousVersion).toBe('1.0.0');
-      expect(report.failed).toBe(0);
+      expectZeroDowntime(report, upgrade(f));
       expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
       expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
       expect(f.replicaProcesses().map((p) => p.replica)).toEqual(ids(setName(f, '2.0.0'), [0, 1, 2, 3]));
       expect(await f.backendTargets(`${f.application}-blue`)).toBeUndefined();
       expect((await f.platform.listReplicaSets(f.application)).map((s) => s.name)).toEqual([setName(f, '2.0.0')]);
       for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
-      process.stdout.write(`rolling adoption of a blue-green app: ${report.sent} requests, ${report.failed} failed\n`);
     });
 
     test('configuration-only update (same version, new env): every replica replaced, 0 failed', async () => {
       await givenLiveV1(f);
       const env = { FEATURE_FLAG: 'on' };
-      const load = f.load();
       const bounds = sampleBounds(f);
 
-      const result = await f.result(await f.deployRolling('1.0.0', { replicas: REPLICAS, env }));
+      const { value: result, report } = await underLoad(f.load(), async () =>
+        f.result(await f.deployRolling('1.0.0', { replicas: REPLICAS, env })),
+      );
       const seen = await bounds.stop();
-      const report = await load.stop();
 
       expect(result.outcome).toBe('succeeded');
-      expect(report.failed).toBe(0);
-      expect(Object.keys(report.byVersion)).toEqual(['1.0.0']);
+      // One version throughout; every replica replaced (each one drained before it stopped).
+      expectZeroDowntime(report, {
+        versions: { before: ['1.0.0'], during: ['1.0.0'], after: ['1.0.0'] },
+        deliveries: f.deliveries(),
+      });
       expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
       expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
       const live = f.replicaProcesses();
       expect(live.map((p) => p.replica)).toEqual(ids(setName(f, '1.0.0', env), [0, 1, 2, 3]));
       expect(live.map((p) => f.replicaEnv(p.pid).FEATURE_FLAG)).toEqual(['on', 'on', 'on', 'on']);
       expect(live.every((p) => p.version === '1.0.0')).toBe(true);
-      process.stdout.write(`rolling configuration-only update: ${report.sent} requests, ${report.failed} failed\n`);
     });
   });
 
@@ -223,26 +233,27 @@ describe('rolling update on the local platform and router', () => {
     let worker = await f.startWorkerProcess();
     await givenLiveV1(f);
     const env = { SAMPLE_HEALTHY_AFTER_MS: '6000' }; // each batch's new replicas take 6 s to become healthy
-    const load = f.load();
     const bounds = sampleBounds(f);
 
-    const id = await f.deployRolling('2.0.0', {
-      replicas: REPLICAS,
-      env,
-      health: { interval: '200ms', deadline: '5m' },
+    let before: { pid: number; replica: string }[] = [];
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deployRolling('2.0.0', {
+        replicas: REPLICAS,
+        env,
+        health: { interval: '200ms', deadline: '5m' },
+      });
+      const probing = await f.waitForPhase(id, 'AwaitingHealthy');
+      expect(probing.rolling?.batch).toBe(1);
+      before = f.replicaProcesses().filter((p) => p.version === '2.0.0');
+      expect(before).toHaveLength(2);
+      await kill9(worker);
+      worker = await f.startWorkerProcess();
+      return f.result(id);
     });
-    const probing = await f.waitForPhase(id, 'AwaitingHealthy');
-    expect(probing.rolling?.batch).toBe(1);
-    const before = f.replicaProcesses().filter((p) => p.version === '2.0.0');
-    expect(before).toHaveLength(2);
-    await kill9(worker);
-    worker = await f.startWorkerProcess();
-    const result = await f.result(id);
     const seen = await bounds.stop();
-    const report = await load.stop();
 
     expect(result.outcome).toBe('succeeded');
-    expect(report.failed).toBe(0);
+    expectZeroDowntime(report, upgrade(f));
     expect(seen.minServing).toBeGreaterThanOrEqual(REPLICAS - 1);
     expect(seen.maxAlive).toBeLessThanOrEqual(REPLICAS + 1);
     const live = f.replicaProcesses();
@@ -250,6 +261,5 @@ describe('rolling update on the local platform and router', () => {
     // The two replicas launched before the kill are the same processes: not launched again.
     for (const p of before) expect(live.find((l) => l.replica === p.replica)?.pid).toBe(p.pid);
     await kill9(worker);
-    process.stdout.write(`rolling worker SIGKILL mid-batch: ${report.sent} requests, ${report.failed} failed\n`);
   });
 });

@@ -4,6 +4,8 @@
  * traffic through the router never fails.
  */
 import type { ChildProcess } from 'node:child_process';
+import { expectZeroDowntime, underLoad } from '../support/load';
+import type { ZeroDowntimeExpectation } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
@@ -13,6 +15,12 @@ function kill9(child: ChildProcess): Promise<void> {
     child.kill('SIGKILL');
   });
 }
+
+const upgrade = (f: Fixture): ZeroDowntimeExpectation => ({
+  versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['2.0.0'] },
+  slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+  deliveries: f.deliveries(),
+});
 
 describe('worker killed (SIGKILL) and restarted', () => {
   let f: Fixture;
@@ -29,23 +37,24 @@ describe('worker killed (SIGKILL) and restarted', () => {
     // Given: v1 live, deployed by a worker process.
     let worker = await f.startWorkerProcess();
     expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
-    const load = f.load();
 
     // When: v2 waits for approval, the worker dies, another one starts, a person approves.
-    const id = await f.deploy('2.0.0', { strategy: { approval: { mode: 'required', timeout: '1h' } } });
-    const waiting = await f.waitForPhase(id, 'AwaitingApproval');
-    const greenBefore = f.replicaProcesses().filter((p) => p.version === '2.0.0');
-    await kill9(worker);
-    worker = await f.startWorkerProcess();
-    const afterRestart = await f.waitForPhase(id, 'AwaitingApproval');
-    await f.client.approve(id, { by: 'alice', version: '2.0.0' });
-    const result = await f.result(id);
-    const report = await load.stop();
+    let greenBefore: { pid: number }[] = [];
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('2.0.0', { strategy: { approval: { mode: 'required', timeout: '1h' } } });
+      const waiting = await f.waitForPhase(id, 'AwaitingApproval');
+      greenBefore = f.replicaProcesses().filter((p) => p.version === '2.0.0');
+      await kill9(worker);
+      worker = await f.startWorkerProcess();
+      const afterRestart = await f.waitForPhase(id, 'AwaitingApproval');
+      expect(afterRestart.approval.deadline).toBe(waiting.approval.deadline);
+      await f.client.approve(id, { by: 'alice', version: '2.0.0' });
+      return f.result(id);
+    });
 
     // Then
-    expect(afterRestart.approval.deadline).toBe(waiting.approval.deadline);
     expect(result.outcome).toBe('succeeded');
-    expect(report.failed).toBe(0);
+    expectZeroDowntime(report, upgrade(f));
     const live = f.replicaProcesses();
     expect(live.map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
     expect(live.map((p) => p.pid).sort()).toEqual(greenBefore.map((p) => p.pid).sort());
@@ -55,23 +64,24 @@ describe('worker killed (SIGKILL) and restarted', () => {
   test('while probing: the probe resumes on the new worker, nothing launched twice', async () => {
     let worker = await f.startWorkerProcess();
     expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
-    const load = f.load();
 
     // Green becomes healthy only 12 s after it starts: the worker dies while probing it.
-    const id = await f.deploy('2.0.0', {
-      env: { SAMPLE_HEALTHY_AFTER_MS: '12000' },
-      health: { deadline: '5m', interval: '200ms' },
+    let greenBefore: { pid: number }[] = [];
+    const { value: result, report } = await underLoad(f.load(), async () => {
+      const id = await f.deploy('2.0.0', {
+        env: { SAMPLE_HEALTHY_AFTER_MS: '12000' },
+        health: { deadline: '5m', interval: '200ms' },
+      });
+      await f.waitForPhase(id, 'AwaitingHealthy');
+      greenBefore = f.replicaProcesses().filter((p) => p.version === '2.0.0');
+      expect(greenBefore).toHaveLength(2);
+      await kill9(worker);
+      worker = await f.startWorkerProcess();
+      return f.result(id);
     });
-    await f.waitForPhase(id, 'AwaitingHealthy');
-    const greenBefore = f.replicaProcesses().filter((p) => p.version === '2.0.0');
-    expect(greenBefore).toHaveLength(2);
-    await kill9(worker);
-    worker = await f.startWorkerProcess();
-    const result = await f.result(id);
-    const report = await load.stop();
 
     expect(result.outcome).toBe('succeeded');
-    expect(report.failed).toBe(0);
+    expectZeroDowntime(report, upgrade(f));
     const live = f.replicaProcesses();
     expect(live.map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
     expect(live.map((p) => p.pid).sort()).toEqual(greenBefore.map((p) => p.pid).sort());

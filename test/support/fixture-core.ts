@@ -19,6 +19,8 @@ import { projectRoot } from '../../examples/local-stack';
 import type { DeploymentSpecInput } from '../../workflows/spec';
 import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
 import { createWorker } from '../../worker';
+import { DELIVERY_LOG_ENV, readDeliveryLog } from './delivery-log';
+import type { DeliveryEvent } from './delivery-log';
 import { blueGreenSpec, rollingSpec } from './specs';
 import type { SpecOverrides } from './specs';
 import { devServerAddress } from './temporal';
@@ -47,6 +49,10 @@ export interface FixtureContext {
   /** The local platform's state (replicas) inside stateDir. */
   platformDir: string;
   taskQueue: string;
+  /** The sample app's delivery log (test/support/delivery-log.ts), shared by every replica and the platform server. */
+  deliveryLog: string;
+  /** Environment every spec gives the replicas (merged under a spec's own env): the delivery log's path. */
+  appEnv: Record<string, string>;
 }
 
 /** The router side of a fixture, as its start function returns it (with anything else the fixture wants to keep). */
@@ -103,6 +109,8 @@ export interface FixtureBase extends FixtureContext {
   startWorkerProcess(): Promise<ChildProcess>;
   /** Running replicas of this application as the platform lists them, sorted by id. */
   liveReplicas(): Promise<LiveReplica[]>;
+  /** Every delivery the replicas (and the platform server) have logged so far, in order. */
+  deliveries(): DeliveryEvent[];
   close(): Promise<void>;
 }
 
@@ -118,6 +126,7 @@ export async function createFixtureCore<R extends RouterPart>(
   const { name, modules } = options;
   const application = `${name}-${process.pid}-${++counter}`.toLowerCase().slice(0, 40);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `cutover-${name}-`));
+  const deliveryLog = path.join(stateDir, 'deliveries.jsonl');
   const context: FixtureContext = {
     name,
     application,
@@ -125,6 +134,8 @@ export async function createFixtureCore<R extends RouterPart>(
     stateDir,
     platformDir: path.join(stateDir, 'platform'),
     taskQueue: `it-${application}`,
+    deliveryLog,
+    appEnv: { [DELIVERY_LOG_ENV]: deliveryLog },
   };
   const { platformDir, taskQueue } = context;
   const router = await startRouter(context);
@@ -153,6 +164,7 @@ export async function createFixtureCore<R extends RouterPart>(
     stateDir: platformDir,
     ...router.specDefaults,
     ...overrides,
+    env: { ...context.appEnv, ...overrides.env },
   });
 
   const core: FixtureCore<R> = {
@@ -220,6 +232,7 @@ export async function createFixtureCore<R extends RouterPart>(
         )
         .sort((a, b) => a.id.localeCompare(b.id));
     },
+    deliveries: () => readDeliveryLog(deliveryLog),
     async close() {
       for (const id of ids) {
         await client

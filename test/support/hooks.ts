@@ -77,11 +77,15 @@ export function makeHookDirs(name: string): HookDirs {
  * The hook profile the end-to-end tests use: blue-green on the local platform and router of a fixture, approval
  * required, no rollback window, quick health checks.
  */
-export function localBlueGreenProfile(f: { platformDir: string; stack: { adminUrl: string; publicUrl: string } }) {
+export function localBlueGreenProfile(f: {
+  platformDir: string;
+  appEnv: Record<string, string>;
+  stack: { adminUrl: string; publicUrl: string };
+}) {
   return {
     environment: 'test',
     replicas: 2,
-    platform: { kind: 'local', stateDir: f.platformDir },
+    platform: { kind: 'local', stateDir: f.platformDir, env: f.appEnv },
     router: { kind: 'local', adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl },
     strategy: { type: 'blue-green', rollbackWindow: '0s', approval: { mode: 'required', timeout: '10m' } },
     health: { interval: '100ms', timeout: '1s', successThreshold: 1, deadline: '20s' },

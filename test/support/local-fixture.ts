@@ -5,12 +5,12 @@
  * SIGKILL), a CutoverClient, and spec builders pointing at all of that.
  * Everything but the local stack is the shared core (fixture-core.ts).
  */
-import { startLoad } from '../../examples/load';
-import type { Load } from '../../examples/load';
+import type { Load, LoadClient } from '../../examples/load';
 import { startLocalStack } from '../../examples/local-stack';
 import type { LocalStack } from '../../examples/local-stack';
 import { createFixtureCore, versionAt } from './fixture-core';
 import type { FixtureBase } from './fixture-core';
+import { startLoad } from './load';
 import { readEnviron, replicaProcessesOf } from './proc';
 
 // Other suites import these from here.
@@ -18,8 +18,11 @@ export { temporalAddress, workflowBundle } from './fixture-core';
 
 export interface Fixture extends FixtureBase {
   stack: LocalStack;
-  /** Starts a load generator through the router on every module. */
-  load(headers?: Record<string, string>): Load;
+  /**
+   * Starts a load through the router on every module: GETs, POSTs and slow requests, from both client classes
+   * at once (undici, and autocannon, which ignores `Connection: close`) unless `clients` says otherwise.
+   */
+  load(options?: { headers?: Record<string, string>; clients?: LoadClient[] }): Load;
   /** GET /<module>/ through the router; returns the version that answered. */
   versionOf(module: string, headers?: Record<string, string>): Promise<string | null>;
   /** Live sample-app processes of this application (pid + replica id), read from /proc. */
@@ -31,8 +34,8 @@ export interface Fixture extends FixtureBase {
 }
 
 export async function createFixture(name: string, modules = ['Catalog', 'Cart']): Promise<Fixture> {
-  const core = await createFixtureCore({ name, modules }, async ({ stateDir, application }) => {
-    const stack = await startLocalStack({ stateDir, modules, application });
+  const core = await createFixtureCore({ name, modules }, async ({ stateDir, application, appEnv }) => {
+    const stack = await startLocalStack({ stateDir, modules, application, platformServerEnv: appEnv });
     return {
       stack,
       specDefaults: { adminUrl: stack.adminUrl, publicUrl: stack.publicUrl },
@@ -43,8 +46,8 @@ export async function createFixture(name: string, modules = ['Catalog', 'Cart'])
   return {
     ...core,
     stack,
-    load: (headers) =>
-      startLoad({ url: stack.publicUrl, paths: modules.map((m) => `/${m}/`), connections: 4, headers }),
+    load: ({ headers, clients = ['undici', 'autocannon'] as LoadClient[] } = {}) =>
+      startLoad({ url: stack.publicUrl, paths: modules.map((m) => `/${m}/`), clients, headers }),
     versionOf: (module, headers) => versionAt(stack.publicUrl, module, headers),
     replicaProcesses: () =>
       replicaProcessesOf(core.application).map(({ pid, replica, version }) => ({ pid, replica, version })),

@@ -10,14 +10,17 @@ import type { Load } from '../../examples/load';
 import { startSampleApp } from '../activities/drivers/local-support';
 import { createFixtureCore, versionAt } from './fixture-core';
 import type { FixtureBase } from './fixture-core';
-import { startHttpLoad } from './http-load';
+import { startLoad } from './load';
 import { startNginx } from './nginx';
 import type { NginxServer } from './nginx';
 
 export interface NginxFixture extends FixtureBase {
   nginx: NginxServer;
-  /** A load generator through nginx on every module (a client that honours Connection: close). */
-  load(headers?: Record<string, string>): Load;
+  /**
+   * A load through nginx on every module: GETs, POSTs and slow requests from undici, a client that honours
+   * `Connection: close` (what autocannon, which ignores it, sees through nginx: docs/routers.md).
+   */
+  load(options?: { headers?: Record<string, string> }): Load;
   /** GET /<module>/ through nginx: the version that answered. */
   versionOf(module: string, headers?: Record<string, string>): Promise<string | null>;
   /** Versions of the live replica processes of this application (sorted by replica id). */
@@ -25,8 +28,13 @@ export interface NginxFixture extends FixtureBase {
 }
 
 export async function createNginxFixture(name: string, modules = ['Catalog', 'Cart']): Promise<NginxFixture> {
-  const core = await createFixtureCore({ name, modules, phaseTimeoutMs: 90_000 }, async ({ stateDir }) => {
-    const platformServer = await startSampleApp({ dir: stateDir, version: 'platform-server', modules });
+  const core = await createFixtureCore({ name, modules, phaseTimeoutMs: 90_000 }, async ({ stateDir, appEnv }) => {
+    const platformServer = await startSampleApp({
+      dir: stateDir,
+      version: 'platform-server',
+      modules,
+      env: { ...appEnv, CUTOVER_REPLICA_ID: 'platform-server' },
+    });
     const nginx = await startNginx({ platformServer: platformServer.url, dir: path.join(stateDir, 'nginx') });
     return {
       nginx,
@@ -42,7 +50,8 @@ export async function createNginxFixture(name: string, modules = ['Catalog', 'Ca
   return {
     ...core,
     nginx,
-    load: (headers) => startHttpLoad({ url: nginx.url, paths: modules.map((m) => `/${m}/`), connections: 8, headers }),
+    load: ({ headers } = {}) =>
+      startLoad({ url: nginx.url, paths: modules.map((m) => `/${m}/`), clients: ['undici'], connections: 4, headers }),
     versionOf: (module, headers) => versionAt(nginx.url, module, headers),
     liveVersions: async () => (await core.liveReplicas()).map((r) => r.version),
   };
