@@ -74,6 +74,8 @@ export interface CoreOptions {
   phaseTimeoutMs?: number;
   /** Another platform than the local one (e.g. Kubernetes): the driver the fixture reads with, and the spec section. */
   platform?: (context: FixtureContext) => PlatformPart;
+  /** Another Temporal server than the jest global setup's (e.g. one a test restarts). */
+  temporalAddress?: string;
 }
 
 /** A platform other than the default local one. */
@@ -82,6 +84,12 @@ export interface PlatformPart {
   driver: Platform;
   /** The spec's platform section. */
   spec: () => Record<string, unknown>;
+}
+
+export interface WorkerProcessOptions {
+  /** The script to run instead of dist/worker/main.js (it reads the same TEMPORAL_* variables). */
+  script?: string;
+  env?: Record<string, string>;
 }
 
 export interface LiveReplica {
@@ -105,8 +113,11 @@ export interface FixtureBase extends FixtureContext {
   waitForPhase(id: string, phase: Phase, timeoutMs?: number): Promise<DeploymentStatus>;
   startInProcessWorker(): Promise<void>;
   stopInProcessWorker(): Promise<void>;
-  /** A worker in its own process (the built dist/worker/main.js, default drivers), so a test can SIGKILL it. */
-  startWorkerProcess(): Promise<ChildProcess>;
+  /**
+   * A worker in its own process (the built dist/worker/main.js, default drivers), so a test can SIGKILL it; or
+   * another script (the chaos worker) with extra environment.
+   */
+  startWorkerProcess(options?: WorkerProcessOptions): Promise<ChildProcess>;
   /** Running replicas of this application as the platform lists them, sorted by id. */
   liveReplicas(): Promise<LiveReplica[]>;
   /** Every delivery the replicas (and the platform server) have logged so far, in order. */
@@ -141,7 +152,8 @@ export async function createFixtureCore<R extends RouterPart>(
   const router = await startRouter(context);
   const platformPart = options.platform?.(context);
   const platform = platformPart?.driver ?? newLocalPlatformDriver({ stateDir: platformDir });
-  const client = await CutoverClient.connect({ address: temporalAddress(), taskQueue });
+  const address = options.temporalAddress ?? temporalAddress();
+  const client = await CutoverClient.connect({ address, taskQueue });
   let inProcess: { stop(): Promise<void> } | undefined;
   const workerProcesses: ChildProcess[] = [];
   const ids: string[] = [];
@@ -198,7 +210,7 @@ export async function createFixtureCore<R extends RouterPart>(
     },
     async startInProcessWorker() {
       const { worker, close } = await createWorker({
-        temporal: { address: temporalAddress(), taskQueue },
+        temporal: { address, taskQueue },
         workflowBundle: await workflowBundle(),
         ...(options.drivers ? { drivers: options.drivers(context) } : {}),
       });
@@ -215,10 +227,11 @@ export async function createFixtureCore<R extends RouterPart>(
       await inProcess?.stop();
       inProcess = undefined;
     },
-    async startWorkerProcess() {
+    async startWorkerProcess(workerOptions = {}) {
       const log = fs.openSync(path.join(stateDir, 'worker.log'), 'a');
-      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'worker', 'main.js')], {
-        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_TASK_QUEUE: taskQueue },
+      const script = workerOptions.script ?? path.join(projectRoot(), 'dist', 'worker', 'main.js');
+      const child = spawn(process.execPath, [script], {
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, ...workerOptions.env },
         stdio: ['ignore', log, log],
       });
       workerProcesses.push(child);

@@ -1,0 +1,212 @@
+/**
+ * The chaos suite's tools: a worker process that SIGKILLs itself (or holds) at a chosen point of a chosen activity
+ * (test/chaos/chaos-worker.cjs), the kill points of each runbook, and the invariants every deployment must meet
+ * afterwards, whatever was killed when:
+ *
+ * - it ended as the scenario expects (succeeded, or rolled back with the old version serving);
+ * - replicas launched = what the runbook asks: each replica id was started as exactly one process (the sample app's
+ *   start ledger, written by the processes themselves), and the history's completed launch activities asked for each
+ *   exactly once;
+ * - no orphan: the live processes of the application are exactly the replicas the platform lists, of one version;
+ * - every module's rule points at one backend whose targets are exactly those replicas, each answering its health
+ *   page and the version expected.
+ */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { newLocalRouterDriver } from '../../activities/drivers/local';
+import { projectRoot } from '../../examples/local-stack';
+import { activityRuns } from './history';
+import { launchesInHistory } from './launches';
+import type { ActivityRun } from './history';
+import type { Fixture } from './local-fixture';
+import { replicaProcessesOf } from './proc';
+
+export type KillWhen = 'before' | 'during' | 'after';
+
+/** One chaos plan: where the chaos worker acts (see chaos-worker.cjs). */
+export interface ChaosPlan {
+  activity: string;
+  when: KillWhen;
+  action: 'kill' | 'hold';
+  /** For "during": how long into the activity. */
+  afterMs?: number;
+  /** For "hold": how long to hold it. */
+  holdMs?: number;
+  /** The nth execution of the activity in the chaos worker (default 1). */
+  nth?: number;
+  /** Only in a run after the first (after a continue-as-new). */
+  newRun?: boolean;
+}
+
+/** A named point of a runbook where the worker dies. */
+export interface KillPoint {
+  name: string;
+  plan: ChaosPlan;
+  /** Sample-app settings that make the point's window long enough (a slow start, a slow warm-up). */
+  env?: Record<string, string>;
+}
+
+export const CHAOS_WORKER = path.join(projectRoot(), 'test', 'chaos', 'chaos-worker.cjs');
+
+export interface ChaosWorker {
+  child: ChildProcess;
+  /** Resolves once the plan's point is reached (its marker file written); rejects after `timeoutMs`. */
+  reached(timeoutMs?: number): Promise<void>;
+  /** Resolves when the process has exited (for a kill: SIGKILLed itself). */
+  exited: Promise<void>;
+}
+
+export async function startChaosWorker(f: Fixture, plan: ChaosPlan): Promise<ChaosWorker> {
+  const markers = fs.mkdtempSync(path.join(f.stateDir, 'chaos-'));
+  const child = await f.startWorkerProcess({
+    script: CHAOS_WORKER,
+    env: { CHAOS_PLAN: JSON.stringify(plan), CHAOS_MARKER_DIR: markers },
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const marker = path.join(markers, `${plan.activity}.reached`);
+  return {
+    child,
+    exited,
+    async reached(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!fs.existsSync(marker)) {
+        if (Date.now() > deadline) throw new Error(`the chaos worker never reached ${plan.when} ${plan.activity}`);
+        if (child.exitCode !== null) throw new Error(`the chaos worker exited (${child.exitCode}) before its point`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+/** SIGKILL, and wait for the exit. */
+export function kill9(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** A start ledger the sample app's processes append to (SAMPLE_START_LEDGER): one line per process started. */
+export class StartLedger {
+  constructor(readonly file: string) {
+    fs.writeFileSync(file, '');
+  }
+
+  get env(): Record<string, string> {
+    return { SAMPLE_START_LEDGER: this.file };
+  }
+
+  /** Replica id -> processes started for it. */
+  starts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
+      const [replica] = line.split(' ');
+      if (replica) out[replica] = (out[replica] ?? 0) + 1;
+    }
+    return out;
+  }
+}
+
+export interface Expected {
+  outcome: 'succeeded' | 'rolled-back';
+  /** The version serving at the end, and how many replicas of it. */
+  version: string;
+  replicas: number;
+}
+
+export interface InvariantReport {
+  violations: string[];
+  /** Launch activities completed, and the most attempts any needed (> 1: the kill hit it and it was retried). */
+  launches: { activities: number; maxAttempt: number; replicas: number };
+  runs: ActivityRun[];
+}
+
+/**
+ * Every invariant after a deployment that ended; the violations are returned (not thrown) so a soak run can count
+ * them. Tests assert `violations` is empty.
+ */
+export async function checkInvariants(
+  f: Fixture,
+  deploymentId: string,
+  ledger: StartLedger,
+  expected: Expected,
+): Promise<InvariantReport> {
+  const violations: string[] = [];
+  const runs = await activityRuns(f.client.temporal, deploymentId);
+
+  // Launched = what the runbook asks: every replica id the history launched was started as exactly one process.
+  // (Ids are never reused: a rolling update numbers its replicas on, a set's name carries its version.)
+  const started = ledger.starts();
+  const twice = Object.entries(started).filter(([, n]) => n > 1);
+  if (twice.length) violations.push(`started more than once: ${twice.map(([id, n]) => `${id} x${n}`).join(', ')}`);
+  const inHistory = launchesInHistory(runs);
+  const launchedTwice = Object.entries(inHistory).filter(([, n]) => n > 1);
+  if (launchedTwice.length) {
+    violations.push(`launched by more than one activity: ${launchedTwice.map(([id, n]) => `${id} x${n}`).join(', ')}`);
+  }
+  const neverStarted = Object.keys(inHistory).filter((id) => !(id in started));
+  if (neverStarted.length) violations.push(`launched in the history but never started: ${neverStarted.join(', ')}`);
+  const launchRuns = runs.filter((r) => r.type === 'provisionReplicaSet' || r.type === 'launchReplicas');
+
+  // No orphan: the live processes are the platform's replicas, all of the serving version.
+  const processes = replicaProcessesOf(f.application);
+  const versions = [...new Set(processes.map((p) => p.version))];
+  if (versions.length !== 1 || versions[0] !== expected.version) {
+    violations.push(`live processes of versions [${versions.join(', ')}], expected only ${expected.version}`);
+  }
+  if (processes.length !== expected.replicas) {
+    violations.push(`${processes.length} live processes, expected ${expected.replicas}`);
+  }
+  const listed = (await f.platform.listReplicaSets(f.application)).flatMap((s) =>
+    s.replicas.map((r) => ({ ...r, version: s.version })),
+  );
+  const listedIds = listed.map((r) => r.id).sort();
+  const processIds = processes.map((p) => p.replica).sort();
+  if (JSON.stringify(listedIds) !== JSON.stringify(processIds)) {
+    violations.push(`the platform lists [${listedIds.join(', ')}] but the processes are [${processIds.join(', ')}]`);
+  }
+  if (listed.some((r) => !r.running)) violations.push('the platform lists replicas that are not running');
+
+  // Every rule points at those replicas, which answer their health page and the version expected.
+  const router = newLocalRouterDriver({ adminUrl: f.stack.adminUrl, publicUrl: f.stack.publicUrl });
+  const rules = await router.readRules(f.modules);
+  const backends = new Set<string>();
+  for (const module of f.modules) {
+    const live = rules[module]?.backends.filter((b) => b.weight > 0) ?? [];
+    if (live.length !== 1) violations.push(`${module}'s rule has ${live.length} live backends`);
+    for (const b of live) backends.add(b.backend);
+  }
+  if (backends.size > 1) violations.push(`modules route to several backends: ${[...backends].join(', ')}`);
+  for (const backend of backends) {
+    const targets = ((await router.describeBackend(backend)) ?? []).slice().sort();
+    const addresses = listed.map((r) => r.address).sort();
+    if (JSON.stringify(targets) !== JSON.stringify(addresses)) {
+      violations.push(`${backend} targets [${targets.join(', ')}], the replicas are at [${addresses.join(', ')}]`);
+    }
+    for (const target of targets) {
+      for (const module of f.modules) {
+        const res = await fetch(`${target}/${module}/_ping.html`).catch(() => undefined);
+        const version = res?.headers.get('x-cutover-version');
+        await res?.arrayBuffer();
+        if (res?.status !== 200 || version !== expected.version) {
+          violations.push(`${target}/${module}/_ping.html answered ${res?.status ?? 'nothing'} from ${version}`);
+        }
+      }
+    }
+  }
+
+  return {
+    violations,
+    launches: {
+      activities: launchRuns.filter((r) => r.outcome === 'completed').length,
+      maxAttempt: Math.max(0, ...launchRuns.map((r) => r.attempt)),
+      replicas: Object.keys(inHistory).length,
+    },
+    runs,
+  };
+}
