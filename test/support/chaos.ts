@@ -91,29 +91,17 @@ export function kill9(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A start ledger the sample app's processes append to (SAMPLE_START_LEDGER): one line per process started. */
-export class StartLedger {
-  constructor(readonly file: string) {
-    fs.writeFileSync(file, '');
+/** Replica id -> processes started for it, from the fixture's start ledger (every replica appends its line). */
+export function startsOf(f: Fixture): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of fs.readFileSync(f.startLedger, 'utf8').split('\n')) {
+    const [replica] = line.split(' ');
+    if (replica) out[replica] = (out[replica] ?? 0) + 1;
   }
-
-  get env(): Record<string, string> {
-    return { SAMPLE_START_LEDGER: this.file };
-  }
-
-  /** Replica id -> processes started for it. */
-  starts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
-      const [replica] = line.split(' ');
-      if (replica) out[replica] = (out[replica] ?? 0) + 1;
-    }
-    return out;
-  }
+  return out;
 }
 
 export interface Expected {
-  outcome: 'succeeded' | 'rolled-back';
   /** The version serving at the end, and how many replicas of it. */
   version: string;
   replicas: number;
@@ -130,18 +118,13 @@ export interface InvariantReport {
  * Every invariant after a deployment that ended; the violations are returned (not thrown) so a soak run can count
  * them. Tests assert `violations` is empty.
  */
-export async function checkInvariants(
-  f: Fixture,
-  deploymentId: string,
-  ledger: StartLedger,
-  expected: Expected,
-): Promise<InvariantReport> {
+export async function checkInvariants(f: Fixture, deploymentId: string, expected: Expected): Promise<InvariantReport> {
   const violations: string[] = [];
   const runs = await activityRuns(f.client.temporal, deploymentId);
 
   // Launched = what the runbook asks: every replica id the history launched was started as exactly one process.
   // (Ids are never reused: a rolling update numbers its replicas on, a set's name carries its version.)
-  const started = ledger.starts();
+  const started = startsOf(f);
   const twice = Object.entries(started).filter(([, n]) => n > 1);
   if (twice.length) violations.push(`started more than once: ${twice.map(([id, n]) => `${id} x${n}`).join(', ')}`);
   const inHistory = launchesInHistory(runs);

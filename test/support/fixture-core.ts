@@ -51,7 +51,9 @@ export interface FixtureContext {
   taskQueue: string;
   /** The sample app's delivery log (test/support/delivery-log.ts), shared by every replica and the platform server. */
   deliveryLog: string;
-  /** Environment every spec gives the replicas (merged under a spec's own env): the delivery log's path. */
+  /** The sample app's start ledger: a line per replica process ever started (test/support/chaos.ts reads it). */
+  startLedger: string;
+  /** Environment every spec gives the replicas (merged under a spec's own env): the delivery log and start ledger. */
   appEnv: Record<string, string>;
 }
 
@@ -138,6 +140,8 @@ export async function createFixtureCore<R extends RouterPart>(
   const application = `${name}-${process.pid}-${++counter}`.toLowerCase().slice(0, 40);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `cutover-${name}-`));
   const deliveryLog = path.join(stateDir, 'deliveries.jsonl');
+  const startLedger = path.join(stateDir, 'starts.log');
+  fs.writeFileSync(startLedger, '');
   const context: FixtureContext = {
     name,
     application,
@@ -146,7 +150,8 @@ export async function createFixtureCore<R extends RouterPart>(
     platformDir: path.join(stateDir, 'platform'),
     taskQueue: `it-${application}`,
     deliveryLog,
-    appEnv: { [DELIVERY_LOG_ENV]: deliveryLog },
+    startLedger,
+    appEnv: { [DELIVERY_LOG_ENV]: deliveryLog, SAMPLE_START_LEDGER: startLedger },
   };
   const { platformDir, taskQueue } = context;
   const router = await startRouter(context);
