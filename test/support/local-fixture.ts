@@ -33,8 +33,12 @@ export interface Fixture extends FixtureBase {
   backendTargets(backend: string): Promise<string[] | undefined>;
 }
 
-export async function createFixture(name: string, modules = ['Catalog', 'Cart']): Promise<Fixture> {
-  const core = await createFixtureCore({ name, modules }, async ({ stateDir, application, appEnv }) => {
+export async function createFixture(
+  name: string,
+  modules = ['Catalog', 'Cart'],
+  options: { temporalAddress?: string } = {},
+): Promise<Fixture> {
+  const core = await createFixtureCore({ name, modules, ...options }, async ({ stateDir, application, appEnv }) => {
     const stack = await startLocalStack({ stateDir, modules, application, platformServerEnv: appEnv });
     return {
       stack,
