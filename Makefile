@@ -8,7 +8,7 @@ JEST_ARGS ?=
 # Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
 PROVISION_ARGS ?=
 
-.PHONY: provision build lint test demo bench temporal-up temporal-down clean record-histories
+.PHONY: provision build lint test demo bench temporal-up temporal-down clean record-histories soak
 
 provision:
 	bash scripts/provision.sh $(PROVISION_ARGS)
@@ -38,6 +38,11 @@ test:
 # suite that `make test` runs. Record after every change to what a workflow commands; never delete the older ones.
 record-histories: provision build
 	npx jest --testMatch '**/test/replay/record.recording.ts'
+
+# The chaos soak (not part of `make test`): SOAK_ROUNDS deployments (default 30) of both strategies, each with the
+# worker SIGKILLed at a random point and some with the Temporal server restarted; SOAK_SEED replays a run's choices.
+soak: provision build
+	npx jest --testMatch '**/test/chaos/soak.soak.ts' --testTimeout 86400000
 
 demo: provision build
 	node dist/examples/demo.js

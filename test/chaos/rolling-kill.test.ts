@@ -5,38 +5,20 @@
  */
 import { validateSpec } from '../../workflows/spec';
 import { deploymentId } from '../../workflows/types';
-import { checkInvariants, kill9, startChaosWorker } from '../support/chaos';
-import type { KillPoint } from '../support/chaos';
+import {
+  ROLLING_POINTS,
+  checkInvariants,
+  givenLiveV1,
+  kill9,
+  killDuringUpgrade,
+  startChaosWorker,
+} from '../support/chaos';
 import { expectZeroDowntime, underLoad } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
 /** Two replicas, one at a time (maxSurge 1, maxUnavailable 0): two batches of launch, probe, register, retire. */
 const oneAtATime = { maxSurge: 1, maxUnavailable: 0 };
-
-const BATCH_POINTS: KillPoint[] = [
-  {
-    name: 'while launching a replica (started, not yet listening)',
-    plan: { activity: 'launchReplicas', when: 'during', afterMs: 300, action: 'kill' },
-    env: { SAMPLE_START_DELAY_MS: '2000' },
-  },
-  {
-    name: 'after launching, before the launch was reported',
-    plan: { activity: 'launchReplicas', when: 'after', action: 'kill' },
-  },
-  {
-    name: 'while probing the new replica',
-    plan: { activity: 'awaitReplicasHealthy', when: 'during', afterMs: 500, action: 'kill' },
-    env: { SAMPLE_HEALTHY_AFTER_MS: '3000' },
-  },
-  { name: 'after registering the new replica', plan: { activity: 'registerTargets', when: 'after', action: 'kill' } },
-  {
-    name: 'after deregistering an old replica',
-    plan: { activity: 'deregisterTargets', when: 'after', action: 'kill' },
-  },
-  { name: 'before draining the old replica', plan: { activity: 'drainTargets', when: 'before', action: 'kill' } },
-  { name: 'after retiring the old replica', plan: { activity: 'retireReplicas', when: 'after', action: 'kill' } },
-];
 
 const upgradeVersions = { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['2.0.0'] };
 
@@ -46,39 +28,23 @@ describe('chaos: rolling update with the worker SIGKILLed at every step', () => 
   beforeEach(async () => {
     f = await createFixture('chaos-roll');
     // Given: v1 on 2 replicas behind the rolling backend (deployed by an in-process worker, then stopped).
-    await f.startInProcessWorker();
-    expect((await f.result(await f.deployRolling('1.0.0', { replicas: 2 }))).outcome).toBe('succeeded');
-    await f.stopInProcessWorker();
+    await givenLiveV1(f, 'rolling');
   });
 
   afterEach(async () => {
     await f.close();
   });
 
-  test.each(BATCH_POINTS.map((p) => [p.name, p] as const))('%s', async (_name, point) => {
-    const chaos = await startChaosWorker(f, point.plan);
-    const { value, report } = await underLoad(f.load(), async () => {
-      const id = await f.deployRolling('2.0.0', {
-        replicas: 2,
-        env: point.env ?? {},
-        health: { deadline: '2m', interval: '200ms' },
-        strategy: oneAtATime,
-      });
-      await chaos.reached();
-      await chaos.exited;
-      const survivor = await f.startWorkerProcess();
-      return { id, result: await f.result(id), survivor };
-    });
+  test.each(ROLLING_POINTS.map((p) => [p.name, p] as const))('%s', async (_name, point) => {
+    const { result, report, invariants } = await killDuringUpgrade(f, 'rolling', point);
 
-    expect(value.result.outcome).toBe('succeeded');
+    expect(result.outcome).toBe('succeeded');
     expectZeroDowntime(report, { versions: upgradeVersions, deliveries: f.deliveries() });
-    const invariants = await checkInvariants(f, value.id, { version: '2.0.0', replicas: 2 });
     expect(invariants.violations).toEqual([]);
     process.stdout.write(
       `chaos rolling ${point.name}: killed; ${invariants.launches.activities} launch activities, ` +
         `at most ${invariants.launches.maxAttempt} attempts; ${report.sent} requests, ${report.failed} failed\n`,
     );
-    await kill9(value.survivor);
   });
 
   test('right after continuing as new: the next run picks up the carried bookkeeping', async () => {

@@ -21,6 +21,9 @@ import { launchesInHistory } from './launches';
 import type { ActivityRun } from './history';
 import type { Fixture } from './local-fixture';
 import { replicaProcessesOf } from './proc';
+import type { LoadReport } from './load';
+import { underLoad } from './load';
+import type { DeploymentResult } from '../../workflows/types';
 
 export type KillWhen = 'before' | 'during' | 'after';
 
@@ -191,5 +194,133 @@ export async function checkInvariants(f: Fixture, deploymentId: string, expected
       replicas: Object.keys(inHistory).length,
     },
     runs,
+  };
+}
+
+// ---- the runbooks' kill points, and one scenario: v1 live, v2 deployed by a worker that dies at a point ----
+
+export type Strategy = 'blue-green' | 'rolling';
+
+/** Every step of a blue-green upgrade, with what makes its window wide enough to be hit. */
+export const BLUE_GREEN_POINTS: KillPoint[] = [
+  {
+    name: 'while launching green (processes started, not yet listening)',
+    plan: { activity: 'provisionReplicaSet', when: 'during', afterMs: 300, action: 'kill' },
+    env: { SAMPLE_START_DELAY_MS: '2000' },
+  },
+  {
+    name: 'after green launched, before the launch was reported',
+    plan: { activity: 'provisionReplicaSet', when: 'after', action: 'kill' },
+  },
+  {
+    name: 'while probing green',
+    plan: { activity: 'awaitHealthy', when: 'during', afterMs: 500, action: 'kill' },
+    env: { SAMPLE_HEALTHY_AFTER_MS: '3000' },
+  },
+  { name: 'after publishing the green backend', plan: { activity: 'publishBackend', when: 'after', action: 'kill' } },
+  { name: 'after switching the rules', plan: { activity: 'switchTraffic', when: 'after', action: 'kill' } },
+  { name: 'before verifying through the router', plan: { activity: 'verifyTraffic', when: 'before', action: 'kill' } },
+  { name: 'before draining blue', plan: { activity: 'drainTargets', when: 'before', action: 'kill' } },
+  { name: 'after retiring blue', plan: { activity: 'retireReplicaSet', when: 'after', action: 'kill' } },
+];
+
+/** Every step of a rolling batch (two replicas, one at a time: two batches). */
+export const ROLLING_POINTS: KillPoint[] = [
+  {
+    name: 'while launching a replica (started, not yet listening)',
+    plan: { activity: 'launchReplicas', when: 'during', afterMs: 300, action: 'kill' },
+    env: { SAMPLE_START_DELAY_MS: '2000' },
+  },
+  {
+    name: 'after launching, before the launch was reported',
+    plan: { activity: 'launchReplicas', when: 'after', action: 'kill' },
+  },
+  {
+    name: 'while probing the new replica',
+    plan: { activity: 'awaitReplicasHealthy', when: 'during', afterMs: 500, action: 'kill' },
+    env: { SAMPLE_HEALTHY_AFTER_MS: '3000' },
+  },
+  { name: 'after registering the new replica', plan: { activity: 'registerTargets', when: 'after', action: 'kill' } },
+  {
+    name: 'after deregistering an old replica',
+    plan: { activity: 'deregisterTargets', when: 'after', action: 'kill' },
+  },
+  { name: 'before draining the old replica', plan: { activity: 'drainTargets', when: 'before', action: 'kill' } },
+  { name: 'after retiring the old replica', plan: { activity: 'retireReplicas', when: 'after', action: 'kill' } },
+];
+
+export const POINTS: Record<Strategy, KillPoint[]> = { 'blue-green': BLUE_GREEN_POINTS, rolling: ROLLING_POINTS };
+
+/** Two replicas; rolling one at a time. */
+export function deployVersion(f: Fixture, strategy: Strategy, version: string, env: Record<string, string> = {}) {
+  const health = { deadline: '2m', interval: '200ms' };
+  return strategy === 'blue-green'
+    ? f.deploy(version, { env, health })
+    : f.deployRolling(version, { replicas: 2, env, health, strategy: { maxSurge: 1, maxUnavailable: 0 } });
+}
+
+/** Given: v1 live on two replicas, deployed by an in-process worker that is then stopped. */
+export async function givenLiveV1(f: Fixture, strategy: Strategy): Promise<void> {
+  await f.startInProcessWorker();
+  const result = await f.result(await deployVersion(f, strategy, '1.0.0'));
+  if (result.outcome !== 'succeeded') throw new Error(`v1 did not deploy: ${result.reason}`);
+  await f.stopInProcessWorker();
+}
+
+export interface KillRun {
+  id: string;
+  result: DeploymentResult;
+  report: LoadReport;
+  invariants: InvariantReport;
+}
+
+/**
+ * When: v2 is deployed under load by a chaos worker that dies at `point`; a fresh worker takes over (after `during`,
+ * if given: e.g. a server restart). Then: the result, the load report, the invariants (v2 on two replicas).
+ */
+export async function killDuringUpgrade(
+  f: Fixture,
+  strategy: Strategy,
+  point: KillPoint,
+  during?: () => Promise<void>,
+): Promise<KillRun> {
+  const chaos = await startChaosWorker(f, point.plan);
+  const { value, report } = await underLoad(f.load(), async () => {
+    const id = await deployVersion(f, strategy, '2.0.0', point.env);
+    await chaos.reached();
+    await chaos.exited;
+    await during?.();
+    const survivor = await f.startWorkerProcess();
+    try {
+      return { id, result: await f.result(id) };
+    } finally {
+      await kill9(survivor);
+    }
+  });
+  const invariants = await checkInvariants(f, value.id, { version: '2.0.0', replicas: 2 });
+  return { ...value, report, invariants };
+}
+
+/** A small seeded generator (mulberry32): the random kill points of a run are reproducible from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random kill point of a strategy: any step, at a random moment before, during or after it. */
+export function randomPoint(random: () => number, strategy: Strategy): KillPoint {
+  const base = POINTS[strategy][Math.floor(random() * POINTS[strategy].length)] as KillPoint;
+  const when = (['before', 'during', 'after'] as const)[Math.floor(random() * 3)] as KillWhen;
+  const afterMs = Math.floor(random() * 1500);
+  return {
+    name: `${base.plan.activity} ${when}${when === 'during' ? ` +${afterMs} ms` : ''}`,
+    plan: { ...base.plan, when, ...(when === 'during' ? { afterMs } : {}) },
+    env: base.env,
   };
 }
