@@ -65,7 +65,7 @@ describe('ensureReplicaSet', () => {
       expect(replica.running).toBe(true);
       const answer = await get(`${replica.address}/Cart/items`);
       expect(answer).toMatchObject({ status: 200, version: '1.0.0', replica: replica.id });
-      expect(JSON.parse(answer.body)).toEqual({
+      expect(JSON.parse(answer.body)).toMatchObject({
         application: 'shop',
         module: 'Cart',
         version: '1.0.0',
