@@ -64,7 +64,7 @@ const quickApiCall = proxyActivities<Activities>({ startToCloseTimeout: '2 minut
 /** Unpacking a bundle and running a build command: long, heartbeating. */
 const buildCall = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { ...retry, maximumAttempts: 3 },
 });
 

@@ -11,7 +11,6 @@
  * every run's history stays bounded; the status and the approval gate carry over.
  */
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -20,16 +19,26 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  proxyActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import { ErrorType } from '../activities/errors';
 import { backendName } from '../activities/ports';
-import { LIVENESS_TIMEOUT, quickApiCall, retry } from './activity-presets';
+import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
+import {
+  LAUNCH_CONCURRENCY,
+  VERIFY_CONCURRENCY,
+  VERIFY_REQUESTS,
+  VERIFY_REQUEST_TIMEOUT_MS,
+  availabilityBudgetMs,
+  drainBudgetMs,
+  launchBudgetMs,
+  retireBudgetMs,
+  verifyBudgetMs,
+} from './budgets';
 import type { GateOutcome, GatePolicy } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
@@ -59,21 +68,18 @@ import type {
   TrackedReplica,
 } from './types';
 
-/** Launching or retiring a batch of replicas: heartbeats per replica, so a dead worker is noticed quickly. */
-const replicaCall = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+/**
+ * Launching, probing, verifying, draining and retiring run as `budgeted` activities (a timeout derived from the work:
+ * workflows/budgets.ts); they heartbeat every second, and a retried wait resumes from its heartbeat.
+ */
+const WAIT_ATTEMPTS = 20;
 
-/** Long waits that heartbeat (probing, draining, verifying); a retried attempt resumes from its heartbeat. */
-const awaitHealthy = proxyActivities<Activities>({
-  startToCloseTimeout: '7 days',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 20 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+/**
+ * An abort during a batch's launch cancels the launch (the replicas it was starting are in the book as launching, and
+ * the rollback retires them), instead of waiting for every replica to start first (minutes for a slow application).
+ * Runs started before let a launch finish before acting on an abort, and replay that way.
+ */
+export const CANCELLABLE_LAUNCH_PATCH = 'abort-cancels-a-rolling-launch';
 
 /** A run continues as new once its history reaches this many events (unless the server suggests it earlier). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
@@ -196,11 +202,13 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     refresh(found);
 
     for (const name of start.emptySets) {
-      await tracker.step(`retire leftover replica set ${name}`, () => replicaCall.retireReplicaSet({ platform, name }));
+      await tracker.step(`retire leftover replica set ${name}`, () =>
+        retireCall(spec.replicas).retireReplicaSet({ platform, name }),
+      );
     }
     if (start.leftovers.length) {
       await tracker.step(`retire ${start.leftovers.length} leftover replicas that serve nothing`, () =>
-        replicaCall.retireReplicas({ platform, replicas: refs(start.leftovers) }),
+        retireCall(start.leftovers.length).retireReplicas({ platform, replicas: refs(start.leftovers) }),
       );
     }
     tracker.event(
@@ -234,7 +242,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       // The backend goes too, unless the modules' rules used it before (a rolling backend left without targets).
       if (Object.keys(ctx.initialRules).length === 0)
         await quickApiCall.removeBackend({ router, backend: ctx.backend });
-      await replicaCall.retireReplicaSet({ platform, name: ctx.targetSet });
+      await retireCall(spec.replicas).retireReplicaSet({ platform, name: ctx.targetSet });
     });
     Object.assign(book, { batch: 1, batches: 1 });
     const label = 'batch 1/1';
@@ -257,12 +265,15 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     const results = await tracker.step(
       `verify ${modules.join(', ')} answer from ${spec.version}`,
       () =>
-        awaitHealthy.verifyTraffic({
+        budgeted(verifyBudgetMs(modules.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
           router,
           modules,
           version: spec.version,
           attempts: VERIFY_ATTEMPTS,
           intervalMs: VERIFY_INTERVAL_MS,
+          concurrency: VERIFY_CONCURRENCY,
+          requests: VERIFY_REQUESTS,
+          requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
         }),
       (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
     );
@@ -335,13 +346,18 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('Draining');
     await tracker.step(
       `${label}: drain ${what}`,
-      () => awaitHealthy.drainTargets({ router, targets: addresses(replicas), timeoutMs: strategy.drainTimeout }),
+      () =>
+        budgeted(drainBudgetMs(strategy.drainTimeout)).drainTargets({
+          router,
+          targets: addresses(replicas),
+          timeoutMs: strategy.drainTimeout,
+        }),
       (r) => (r.drained ? 'no request in flight' : `${r.remaining} requests still in flight after the drain timeout`),
     );
     tracker.setPhase('RetiringOld');
     await mutate(
       `${label}: retire ${what}`,
-      () => replicaCall.retireReplicas({ platform, replicas: refs(replicas) }),
+      () => retireCall(replicas.length).retireReplicas({ platform, replicas: refs(replicas) }),
       () => {
         book.draining = book.draining.filter((r) => !replicas.includes(r));
       },
@@ -354,11 +370,14 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     const first = book.nextIndex[set] ?? 0;
     const launched = Array.from({ length: count }, (_, i) => ({ id: replicaId(set, first + i), set, address: '' }));
     book.nextIndex[set] = first + count;
-    return mutate(
+    // An abort may cancel the launch (see CANCELLABLE_LAUNCH_PATCH); runs from before let it finish.
+    const step = patched(CANCELLABLE_LAUNCH_PATCH) ? cancellableMutate : mutate;
+    return step(
       `${label}: launch ${count} ${versionOf('to')} replicas`,
       async () => {
         book.launching.push(...launched); // before the call: a launch that fails halfway is still cleaned up
-        return replicaCall.launchReplicas({ platform, set, ids: launched.map((r) => r.id) });
+        const call = budgeted(launchBudgetMs(platform, count, LAUNCH_CONCURRENCY));
+        return call.launchReplicas({ platform, set, ids: launched.map((r) => r.id) });
       },
       (replicas) => {
         for (const r of launched) r.address = replicas.find((x) => x.id === r.id)?.address ?? '';
@@ -377,7 +396,10 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
         const result = await tracker.step(
           `${label}: wait until ${launched.length} new replicas are available`,
           () =>
-            awaitHealthy.awaitReplicasHealthy({
+            budgeted(
+              availabilityBudgetMs(spec, launched.length, strategy.progressDeadline, strategy.minReadySeconds * 1000),
+              WAIT_ATTEMPTS,
+            ).awaitReplicasHealthy({
               platform,
               replicas: refs(launched),
               modules,
@@ -509,7 +531,9 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     status.liveVersion = spec.version;
     for (const name of ctx.oldSets.filter((s) => s !== ctx.targetSet)) {
       tracker.setPhase('RetiringOld');
-      await tracker.step(`retire replica set ${name}`, () => replicaCall.retireReplicaSet({ platform, name }));
+      await tracker.step(`retire replica set ${name}`, () =>
+        retireCall(spec.replicas).retireReplicaSet({ platform, name }),
+      );
     }
     if (ctx.adoptedFrom) {
       const adopted = ctx.adoptedFrom;
@@ -562,7 +586,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       const idle = book.launching;
       await mutate(
         `retire ${idle.length} new replicas that never served`,
-        () => replicaCall.retireReplicas({ platform, replicas: refs(idle) }),
+        () => retireCall(idle.length).retireReplicas({ platform, replicas: refs(idle) }),
         () => {
           book.launching = [];
         },
@@ -601,7 +625,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     if (ctx.restoreSet && ctx.restoreSet !== ctx.targetSet) {
       const target = ctx.targetSet;
       await tracker.step(`retire replica set ${target}`, () =>
-        replicaCall.retireReplicaSet({ platform, name: target }),
+        retireCall(spec.replicas).retireReplicaSet({ platform, name: target }),
       );
     }
     if (!ctx.adoptedFrom) return;
@@ -669,6 +693,33 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
         detail,
       ),
     );
+  }
+
+  /**
+   * As mutate, for a step whose effect is recorded before it runs (a launch: the replicas are in book.launching), so
+   * an abort may cancel it halfway: the rollback then undoes whatever it had done.
+   */
+  async function cancellableMutate<T, R = T>(
+    name: string,
+    call: () => Promise<T>,
+    apply: (result: T) => R,
+    detail?: (result: R) => string,
+  ): Promise<R> {
+    if (abortedBy && !rollingBack) throw new CancelledFailure('aborted');
+    return tracker.step(
+      name,
+      async () => {
+        const applied = apply(await call());
+        refresh(context);
+        return applied;
+      },
+      detail,
+    );
+  }
+
+  /** Retiring `count` replicas, LAUNCH_CONCURRENCY at once. */
+  function retireCall(count: number) {
+    return budgeted(retireBudgetMs(platform, count, LAUNCH_CONCURRENCY));
   }
 
   function counts() {
