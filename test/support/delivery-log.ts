@@ -14,9 +14,12 @@ import type { LoadReport } from '../../examples/load';
 export const DELIVERY_LOG_ENV = 'SAMPLE_DELIVERY_LOG';
 
 export interface DeliveryEvent {
-  event: 'received' | 'answered' | 'aborted' | 'stopping';
-  /** The request's x-request-id (not on "stopping"). */
+  /** stream-opened / stream-ended: a long-lived connection (the Python application's server-sent events). */
+  event: 'received' | 'answered' | 'aborted' | 'stopping' | 'stream-opened' | 'stream-ended';
+  /** The request's x-request-id, or the stream's x-stream-id (not on "stopping"). */
   id?: string;
+  /** stream-ended: "bye" (ended by the application as it stopped) or "client-gone". */
+  how?: string;
   method?: string;
   status?: number;
   version: string;
@@ -136,7 +139,7 @@ function undrainedStops(log: DeliveryEvent[]): string[] {
     } else if (e.event === 'received' && e.id !== undefined) {
       if (stopped.has(e.replica)) problems.push(`request ${e.id} reached replica ${e.replica} after it was stopped`);
       open.add(e.id);
-    } else if (e.id !== undefined) {
+    } else if (e.id !== undefined && (e.event === 'answered' || e.event === 'aborted')) {
       open.delete(e.id);
     }
   }
