@@ -107,9 +107,22 @@ class App:
         self.lock = threading.Lock()
         # Each open connection's handler, and whether it is between requests (idle: safe to close at a stop).
         self.connections = {}
+        self.unhealthy_answers = 0
+        self.healthy_logged = False
 
     def warm(self):
         return self.listening_at is not None and (time.monotonic() - self.listening_at) * 1000 >= self.config.warmup_ms
+
+    def health_check(self):
+        """One answer of the health page; the first healthy one is logged with how many failed before it."""
+        ok = self.warm()
+        with self.lock:
+            if not ok:
+                self.unhealthy_answers += 1
+            elif not self.healthy_logged:
+                self.healthy_logged = True
+                log(f"healthy after {self.unhealthy_answers} failed health checks")
+        return ok
 
     def track(self, handler, idle):
         with self.lock:
@@ -224,7 +237,7 @@ def make_handler(app):
                 self.answer(404, "application/json", body.encode())
                 return
             if path == f"/{module}/_ping.html":
-                ok = app.warm()
+                ok = app.health_check()
                 self.answer(200 if ok else 503, "text/html", b"OK" if ok else b"WARMING UP")
                 return
             if path == f"/{module}/events" and self.command == "GET":

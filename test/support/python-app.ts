@@ -70,3 +70,25 @@ export function readyFilesUnder(platformDir: string): string[] {
 export function moduleNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `Module${String(i + 1).padStart(2, '0')}`);
 }
+
+/** The logs of the replicas of one version of an application (stdout + stderr), by replica id. */
+export async function replicaLogs(
+  f: { platform: { listReplicaSets(application: string): Promise<{ name: string; version: string }[]> } },
+  platformDir: string,
+  application: string,
+  version: string,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const set of (await f.platform.listReplicaSets(application)).filter((s) => s.version === version)) {
+    const dir = path.join(platformDir, 'platform', set.name, 'logs');
+    for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      out[file.replace(/\.log$/, '')] = fs.readFileSync(path.join(dir, file), 'utf8');
+    }
+  }
+  return out;
+}
+
+/** How often a pattern occurs in a text. */
+export function occurrences(text: string, pattern: RegExp): number {
+  return text.match(new RegExp(pattern.source, 'g'))?.length ?? 0;
+}
