@@ -28,7 +28,8 @@ Environment:
     PYAPP_SSE_INTERVAL_MS   time between two "tick" events (default 500)
     PYAPP_DELIVERY_LOG      a file it appends one JSON line to per event (a request with x-request-id received,
                             answered or aborted; a stream opened or ended; its own SIGTERM), in the order they
-                            happened (O_APPEND), in the same format as the sample application's delivery log
+                            happened (O_APPEND), in the sample application's format plus its pid (a replica id
+                            is reused when the same version is deployed again; the process is not)
 
 SIGTERM: stop accepting, end every event stream with "bye", answer the requests in flight (with
 Connection: close), close idle keep-alive connections, exit 0 (exit 1 if still busy after 10 s).
@@ -94,7 +95,7 @@ class DeliveryLog:
     def __call__(self, **event):
         if self.fd is None:
             return
-        event.update(version=self.config.version, replica=self.config.replica)
+        event.update(version=self.config.version, replica=self.config.replica, pid=os.getpid())
         os.write(self.fd, (json.dumps(event) + "\n").encode())
 
 
