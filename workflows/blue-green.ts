@@ -25,6 +25,7 @@ import {
   healthBudgetMs,
   launchBudgetMs,
   retireBudgetMs,
+  routerBudgetMs,
   verifyBudgetMs,
 } from './budgets';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
@@ -119,7 +120,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       const firstCount = strategy.previewReplicas ?? spec.replicas;
       undo.push('retire green', async () => {
         await drainCall().drainTargets({ router, targets: greenTargets, timeoutMs: DRAIN_TIMEOUT_MS });
-        await quickApiCall.removeBackend({ router, backend: greenBackend });
+        await routerCall(1).removeBackend({ router, backend: greenBackend });
         await retireCall(spec.replicas).retireReplicaSet({ platform, name: greenName });
       });
       let greenSet = await scaleUp(greenName, green, firstCount);
@@ -130,12 +131,12 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 5. Preview: marked requests reach green before anyone approves.
       if (strategy.preview.enabled) {
         tracker.setPhase('TestTrafficShift');
-        undo.push('remove preview route', () => quickApiCall.removePreview({ router, modules }));
+        undo.push('remove preview route', () => routerCall(modules.length).removePreview({ router, modules }));
         await tracker.step(`publish ${green} backend`, () =>
-          quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+          routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
         );
         await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
-          quickApiCall.setPreview({ router, modules, backend: greenBackend }),
+          routerCall(modules.length).setPreview({ router, modules, backend: greenBackend }),
         );
       } else {
         tracker.skip('preview', 'preview disabled');
@@ -158,7 +159,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       }
 
       if (strategy.preview.enabled) {
-        await tracker.step('close preview route', () => quickApiCall.removePreview({ router, modules }));
+        await tracker.step('close preview route', () => routerCall(modules.length).removePreview({ router, modules }));
         undo.discard('remove preview route');
       }
 
@@ -172,14 +173,20 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 8. Switch production traffic, read it back, verify through the load balancer.
       tracker.setPhase('ProductionTrafficShift');
       await tracker.step(`publish ${green} backend (${greenSet.replicas.length} targets)`, () =>
-        quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+        routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
       );
       const previousRules = live.rules;
-      undo.push('switch traffic back', () => quickApiCall.restoreRules({ router, modules, rules: previousRules }));
+      undo.push('switch traffic back', () =>
+        routerCall(modules.length).restoreRules({ router, modules, rules: previousRules }),
+      );
       const batches = strategy.switchMode === 'module-by-module' ? modules.map((m) => [m]) : [modules];
       for (const batch of batches) {
         await tracker.step(`switch ${batch.join(', ')} to ${green}`, () =>
-          quickApiCall.switchTraffic({ router, modules: batch, backends: [{ backend: greenBackend, weight: 100 }] }),
+          routerCall(batch.length).switchTraffic({
+            router,
+            modules: batch,
+            backends: [{ backend: greenBackend, weight: 100 }],
+          }),
         );
         tracker.setPhase('Verifying');
         await verify(batch);
@@ -204,6 +211,11 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 
   // ---- the steps, in runbook order ----
+
+  /** A router call changing `changes` modules' rules (or one backend). */
+  function routerCall(changes: number) {
+    return budgeted(routerBudgetMs(router, changes));
+  }
 
   function drainCall() {
     return budgeted(drainBudgetMs(DRAIN_TIMEOUT_MS));
@@ -324,7 +336,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       );
     }
     await tracker.step(`remove backend ${oldBackend}`, () =>
-      quickApiCall.removeBackend({ router, backend: oldBackend }),
+      routerCall(1).removeBackend({ router, backend: oldBackend }),
     );
   }
 

@@ -8,7 +8,7 @@
  * Timeouts are not part of what replay compares (only an activity's type and id are), so changing these is safe for
  * runs in flight. Pure module: workflows and activities both import it.
  */
-import type { DeploymentSpec, PlatformConfig } from './spec';
+import type { DeploymentSpec, PlatformConfig, RouterConfig } from './spec';
 import { DEFAULT_START_TIMEOUT_MS } from './spec';
 
 /** Modules whose verification runs at once in one verifyTraffic. */
@@ -82,4 +82,28 @@ export function availabilityBudgetMs(
 /** Waiting for targets to drain. */
 export function drainBudgetMs(timeoutMs: number): number {
   return timeoutMs + MARGIN_MS;
+}
+
+/** One local router admin call's own timeout is 10 s; a rule change makes two (write, read back). */
+const LOCAL_RULE_CHANGE_MS = 20_000;
+/** nginx: `nginx -t` and the check through nginx after each reload, besides the reload itself. */
+const NGINX_CHECK_MS = 15_000;
+
+/**
+ * One router call that changes the rules of `modules` modules (or, with 1, one backend): nginx reloads once per
+ * change, each waiting up to reload.drain + reload.timeout (a reload lasts as long as the longest request in
+ * flight); the ALB driver may shift weights in steps and waits for target health per module.
+ */
+export function routerBudgetMs(router: RouterConfig, modules: number): number {
+  const changes = Math.max(1, modules);
+  switch (router.kind) {
+    case 'nginx':
+      return changes * (router.reload.drain + router.reload.timeout + NGINX_CHECK_MS) + MARGIN_MS;
+    case 'aws-alb': {
+      const shift = router.shift ? router.shift.steps.length * router.shift.interval : 0;
+      return changes * (shift + router.targetHealthTimeout + router.drainTimeout) + MARGIN_MS;
+    }
+    default:
+      return changes * LOCAL_RULE_CHANGE_MS + MARGIN_MS;
+  }
 }

@@ -37,6 +37,7 @@ import {
   drainBudgetMs,
   launchBudgetMs,
   retireBudgetMs,
+  routerBudgetMs,
   verifyBudgetMs,
 } from './budgets';
 import type { GateOutcome, GatePolicy } from './approval';
@@ -241,7 +242,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     undo.push('retire the new replica set', async () => {
       // The backend goes too, unless the modules' rules used it before (a rolling backend left without targets).
       if (Object.keys(ctx.initialRules).length === 0)
-        await quickApiCall.removeBackend({ router, backend: ctx.backend });
+        await routerCall(1).removeBackend({ router, backend: ctx.backend });
       await retireCall(spec.replicas).retireReplicaSet({ platform, name: ctx.targetSet });
     });
     Object.assign(book, { batch: 1, batches: 1 });
@@ -251,15 +252,17 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('ProductionTrafficShift');
     await mutate(
       `${label}: publish ${ctx.backend} with ${launched.length} targets`,
-      () => quickApiCall.publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
+      () => routerCall(1).publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
       () => {
         book.to.push(...launched);
         book.launching = [];
       },
     );
-    undo.push('switch the modules back', () => quickApiCall.restoreRules({ router, modules, rules: ctx.initialRules }));
+    undo.push('switch the modules back', () =>
+      routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
+    );
     await tracker.step(`switch ${modules.join(', ')} to ${ctx.backend}`, () =>
-      quickApiCall.switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
+      routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
     );
     tracker.setPhase('Verifying');
     const results = await tracker.step(
@@ -287,10 +290,10 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
   async function adopt(from: string, backend: string): Promise<void> {
     tracker.setPhase('ProductionTrafficShift');
     await tracker.step(`publish ${backend} with the ${book.from.length} replicas of ${from}`, () =>
-      quickApiCall.publishBackend({ router, backend, targets: addresses(book.from) }),
+      routerCall(1).publishBackend({ router, backend, targets: addresses(book.from) }),
     );
     await tracker.step(`switch ${modules.join(', ')} from ${from} to ${backend} (same replicas)`, () =>
-      quickApiCall.switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),
+      routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),
     );
   }
 
@@ -321,7 +324,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       tracker.setPhase('ProductionTrafficShift');
       await mutate(
         `${label}: register ${launched.length} ${versionOf('to')} replicas`,
-        () => quickApiCall.registerTargets({ router, backend: backend(), targets: addresses(launched) }),
+        () => routerCall(1).registerTargets({ router, backend: backend(), targets: addresses(launched) }),
         () => {
           book.to.push(...launched);
           book.launching = book.launching.filter((r) => !launched.includes(r));
@@ -337,7 +340,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('ProductionTrafficShift');
     await mutate(
       `${label}: deregister ${what}`,
-      () => quickApiCall.deregisterTargets({ router, backend: backend(), targets: addresses(replicas) }),
+      () => routerCall(1).deregisterTargets({ router, backend: backend(), targets: addresses(replicas) }),
       () => {
         book.from = book.from.filter((r) => !replicas.includes(r));
         book.draining.push(...replicas);
@@ -537,7 +540,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     }
     if (ctx.adoptedFrom) {
       const adopted = ctx.adoptedFrom;
-      await tracker.step(`remove backend ${adopted}`, () => quickApiCall.removeBackend({ router, backend: adopted }));
+      await tracker.step(`remove backend ${adopted}`, () => routerCall(1).removeBackend({ router, backend: adopted }));
     }
     for (const step of strategy.steps.filter((s) => !book.pausesDone.includes(s.afterBatch))) {
       tracker.skip(`pause after batch ${step.afterBatch}`, `the update took ${book.batches} batch(es)`);
@@ -596,7 +599,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       const draining = book.draining;
       await mutate(
         `register again ${draining.length} old replicas that were draining`,
-        () => quickApiCall.registerTargets({ router, backend: ctx.backend, targets: addresses(draining) }),
+        () => routerCall(1).registerTargets({ router, backend: ctx.backend, targets: addresses(draining) }),
         () => {
           book.from.push(...draining);
           book.draining = [];
@@ -632,13 +635,13 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     const adopted = ctx.adoptedFrom;
     const old = book.to;
     await tracker.step(`publish ${adopted} with the ${old.length} old replicas`, () =>
-      quickApiCall.publishBackend({ router, backend: adopted, targets: addresses(old) }),
+      routerCall(1).publishBackend({ router, backend: adopted, targets: addresses(old) }),
     );
     await tracker.step(`switch ${modules.join(', ')} back to ${adopted}`, () =>
-      quickApiCall.restoreRules({ router, modules, rules: ctx.initialRules }),
+      routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
     );
     await tracker.step(`remove backend ${ctx.backend}`, () =>
-      quickApiCall.removeBackend({ router, backend: ctx.backend }),
+      routerCall(1).removeBackend({ router, backend: ctx.backend }),
     );
   }
 
@@ -715,6 +718,11 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       },
       detail,
     );
+  }
+
+  /** A router call changing `changes` modules' rules (or one backend). */
+  function routerCall(changes: number) {
+    return budgeted(routerBudgetMs(router, changes));
   }
 
   /** Retiring `count` replicas, LAUNCH_CONCURRENCY at once. */

@@ -139,7 +139,10 @@ export class NginxControl {
       } else {
         process.kill(master, 'SIGHUP');
       }
-      return await this.waitForGeneration(master, new Set(before.keys()));
+      // Workers already shutting down (an earlier reload left them finishing long-lived connections) are not this
+      // reload's to wait for: only the workers that served until now.
+      const serving = [...before].filter(([, title]) => !title.includes('shutting down')).map(([pid]) => pid);
+      return await this.waitForGeneration(master, new Set(serving));
     } finally {
       await fs.rm(this.flagFile(), { force: true });
     }
@@ -150,7 +153,9 @@ export class NginxControl {
     const deadline = Date.now() + this.config.reload.timeout;
     let children = await childrenOf(master);
     for (;;) {
-      const fresh = [...children.keys()].filter((pid) => !old.has(pid));
+      const fresh = [...children.keys()].filter(
+        (pid) => !old.has(pid) && !children.get(pid)?.includes('shutting down'),
+      );
       const remaining = [...children.keys()].filter((pid) => old.has(pid));
       if (fresh.length > 0 && remaining.length === 0) return { lingering: 0 };
       if (Date.now() >= deadline) {
