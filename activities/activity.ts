@@ -10,13 +10,21 @@
  *   `progress.resumed`. Bodies never call `Context.heartbeat` themselves: a second heartbeat source would overwrite
  *   the progress details with older ones.
  *
+ * - **Cancellation**: an abort reaches a running activity in the answer to its next heartbeat, so within about
+ *   LIVENESS_INTERVAL_MS (the worker's heartbeat throttle is as short: worker/index.ts). Bodies pass
+ *   `progress.signal` to every wait and request, so they stop at once; whatever a body throws once cancelled leaves
+ *   the activity as cancelled (not as a failure to retry), so the workflow sees the abort for what it is.
+ *
  * Outside a worker (an activity function called directly by a unit test) there is no context: no heartbeat is sent.
  */
 import { Context } from '@temporalio/activity';
 import { classifyError } from './errors';
 
-/** How often a running activity says it is alive: well inside every workflow preset's heartbeat timeout (15 s). */
-export const LIVENESS_INTERVAL_MS = 2_000;
+/**
+ * How often a running activity says it is alive: well inside every workflow preset's heartbeat timeout (15 s), and
+ * often enough that a cancellation (an abort) reaches it within about a second.
+ */
+export const LIVENESS_INTERVAL_MS = 1_000;
 
 export interface Progress<D> {
   /** The details the previous attempt last reported (undefined on a first attempt): where a retry resumes. */
@@ -25,6 +33,8 @@ export interface Progress<D> {
   report(details: D): void;
   /** Sleeps, ending early with a CancelledFailure when the activity is cancelled (an abort reaches it here). */
   sleep(ms: number): Promise<void>;
+  /** Aborted when the activity is cancelled (its reason is the CancelledFailure): pass it to waits and requests. */
+  readonly signal: AbortSignal;
 }
 
 export async function activity<T, D = unknown>(body: (progress: Progress<D>) => Promise<T>): Promise<T> {
@@ -37,11 +47,14 @@ export async function activity<T, D = unknown>(body: (progress: Progress<D>) => 
       ctx?.heartbeat(latest);
     },
     sleep: (ms) => (ctx ? ctx.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms))),
+    signal: ctx?.cancellationSignal ?? new AbortController().signal,
   };
   const liveness = ctx ? setInterval(() => ctx.heartbeat(latest), LIVENESS_INTERVAL_MS) : undefined;
   try {
     return await body(progress);
   } catch (err) {
+    // Cancelled: whatever the body threw on the way out (an AbortError, a wrapped one), the activity was cancelled.
+    if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
     throw classifyError(err);
   } finally {
     clearInterval(liveness);

@@ -13,6 +13,8 @@ import { backendName } from './ports';
 import { createHookActivities } from './hooks';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
+import { eachLimited } from './limited';
+import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS } from '../workflows/budgets';
 
 export interface DiscoverInput {
   application: string;
@@ -65,8 +67,21 @@ export interface VerifyInput {
   router: RouterConfig;
   modules: string[];
   version: string;
+  /** Verifications of one module before it counts as not answering from `version`. */
   attempts: number;
   intervalMs: number;
+  /** Modules verified at once (default VERIFY_CONCURRENCY). */
+  concurrency?: number;
+  /** Requests per module and attempt (default VERIFY_REQUESTS) and the timeout of each (VERIFY_REQUEST_TIMEOUT_MS). */
+  requests?: number;
+  requestTimeoutMs?: number;
+}
+
+/** Carried in heartbeats: answers so far (progress per request), and the modules verified (a retry skips them). */
+interface VerifyProgress {
+  answers: number;
+  verified: string[];
+  last?: string;
 }
 
 export interface DrainInput {
@@ -141,11 +156,11 @@ export function createActivities(drivers: Drivers) {
 
     /** Ensures the replica set exists with the requested count (idempotent). */
     async provisionReplicaSet(input: ProvisionInput): Promise<ReplicaSetState> {
-      return activity(async () => {
+      return activity(async ({ signal }) => {
         const platform = drivers.platform(input.platform);
-        const state = await platform.ensureReplicaSet(input.replicaSet);
+        const state = await platform.ensureReplicaSet(input.replicaSet, { signal });
         if (state.desired !== input.replicaSet.replicas || state.replicas.length !== input.replicaSet.replicas) {
-          return platform.scaleReplicaSet(input.replicaSet.name, input.replicaSet.replicas);
+          return platform.scaleReplicaSet(input.replicaSet.name, input.replicaSet.replicas, { signal });
         }
         return state;
       });
@@ -168,7 +183,7 @@ export function createActivities(drivers: Drivers) {
             if (!replica.running) failure = `${replica.id} is not running`;
             for (const p of paths) {
               if (failure) break;
-              const result = await platform.probe(replica, p, input.health.timeout);
+              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
               if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
             }
             progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
@@ -251,21 +266,41 @@ export function createActivities(drivers: Drivers) {
       });
     },
 
-    /** Verifies through the load balancer that each module answers from `version` (retrying a few times). */
+    /**
+     * Verifies through the load balancer that each module answers from `version`, `concurrency` modules at once,
+     * each retried until `attempts` verifications; heartbeats with every answer. A module that never answers from
+     * `version` comes back not-verified with what it answered (which version, backend and replicas, or the error).
+     */
     async verifyTraffic(input: VerifyInput): Promise<ModuleVerification[]> {
-      return activity(async (heartbeat) => {
+      return activity<ModuleVerification[], VerifyProgress>(async (heartbeat) => {
         const router = drivers.router(input.router);
-        const results: ModuleVerification[] = [];
-        for (const module of input.modules) {
-          let result = await router.verify(module, input.version);
-          for (let attempt = 1; attempt < input.attempts && result.status === 'not-verified'; attempt++) {
-            heartbeat.report({ module, attempt });
-            await heartbeat.sleep(input.intervalMs);
-            result = await router.verify(module, input.version);
+        const progress: VerifyProgress = { answers: 0, verified: [], ...heartbeat.resumed };
+        const done = new Set(progress.verified);
+        const options = {
+          signal: heartbeat.signal,
+          requests: input.requests ?? VERIFY_REQUESTS,
+          timeoutMs: input.requestTimeoutMs ?? VERIFY_REQUEST_TIMEOUT_MS,
+        };
+        return eachLimited(input.modules, input.concurrency ?? VERIFY_CONCURRENCY, async (module) => {
+          if (done.has(module)) {
+            return { module, result: { status: 'verified', detail: `${module}: verified by an earlier attempt` } };
           }
-          results.push({ module, result });
-        }
-        return results;
+          const onAnswer = (answer: string): void => {
+            progress.answers++;
+            progress.last = `${module}: ${answer}`;
+            heartbeat.report(progress);
+          };
+          let result = await router.verify(module, input.version, { ...options, onAnswer });
+          for (let attempt = 1; attempt < input.attempts && result.status === 'not-verified'; attempt++) {
+            await heartbeat.sleep(input.intervalMs);
+            result = await router.verify(module, input.version, { ...options, onAnswer });
+          }
+          if (result.status === 'verified') {
+            progress.verified.push(module);
+            heartbeat.report(progress);
+          }
+          return { module, result };
+        });
       });
     },
 

@@ -41,17 +41,25 @@ export interface ReplicaSetState {
   replicas: Replica[];
 }
 
+/**
+ * Options of the platform calls that wait for replicas to start. `signal` ends the wait early (an abort reaching a
+ * cancelled activity): what was started stays recorded, so a retire finds it and stops it.
+ */
+export interface StartOptions {
+  signal?: AbortSignal;
+}
+
 /** `detail` says how a healthy answer was reached when that is not obvious (e.g. from an orchestrator's readiness). */
 export type ProbeResult = { healthy: true; detail?: string } | { healthy: false; reason: string };
 
 export interface Platform {
   readonly kind: string;
   /** Creates the replica set with `spec.replicas` replicas, or returns the existing one (idempotent). */
-  ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState>;
+  ensureReplicaSet(spec: ReplicaSetSpec, options?: StartOptions): Promise<ReplicaSetState>;
   /** Sets the desired replica count (launching or retiring the highest-numbered replicas). */
-  scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState>;
+  scaleReplicaSet(name: string, replicas: number, options?: StartOptions): Promise<ReplicaSetState>;
   /** Launches one replica with the given id in an existing set; returns the existing one if already launched. */
-  launchReplica(name: string, replicaId: string): Promise<Replica>;
+  launchReplica(name: string, replicaId: string, options?: StartOptions): Promise<Replica>;
   /** Retires one replica (graceful stop); a no-op if it is already gone. */
   retireReplica(name: string, replicaId: string): Promise<void>;
   getReplicaSet(name: string): Promise<ReplicaSetState | undefined>;
@@ -59,8 +67,8 @@ export interface Platform {
   listReplicaSets(application: string): Promise<ReplicaSetState[]>;
   /** Retires every replica of the set and forgets it; a no-op if it does not exist. */
   retireReplicaSet(name: string): Promise<void>;
-  /** One health check of one replica (HTTP GET for reachable replicas; readiness for others). */
-  probe(replica: Replica, path: string, timeoutMs: number): Promise<ProbeResult>;
+  /** One health check of one replica (HTTP GET for reachable replicas; readiness for others); `signal` ends it early. */
+  probe(replica: Replica, path: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult>;
 }
 
 /** Where one module's traffic may go, with a weight (0..100). */
@@ -81,6 +89,18 @@ export type Verification =
   | { status: 'verified'; detail: string }
   | { status: 'not-verified'; detail: string }
   | { status: 'not-supported'; detail: string };
+
+/** How one verification of one module is carried out (each driver has defaults). */
+export interface VerifyOptions {
+  /** Requests sent through the load balancer (default 5). */
+  requests?: number;
+  /** Timeout of each request (ms). */
+  timeoutMs?: number;
+  /** Ends the verification early (an abort). */
+  signal?: AbortSignal;
+  /** Called with each answer as it arrives ("version 2.0.0 (backend shop-green)"): progress to heartbeat. */
+  onAnswer?: (answer: string) => void;
+}
 
 export interface Router {
   readonly type: string;
@@ -104,7 +124,7 @@ export interface Router {
   /** Requests still in flight to a target (undefined when the router cannot tell). */
   inFlight(target: string): Promise<number | undefined>;
   /** Checks through the load balancer that `module` answers from `expectedVersion`. */
-  verify(module: string, expectedVersion: string): Promise<Verification>;
+  verify(module: string, expectedVersion: string, options?: VerifyOptions): Promise<Verification>;
 }
 
 /** Deterministic replica-set name from application + version + color (DNS-label safe). */

@@ -12,6 +12,8 @@ import { activity } from './activity';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
 import { backendName } from './ports';
+import { eachLimited } from './limited';
+import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
 
 /** A replica addressed by its set and id. */
 export interface ReplicaRef {
@@ -74,28 +76,8 @@ interface AvailabilityProgress {
   lastFailure?: string;
 }
 
-/** Launches, probes and retirements in flight at once, per activity. */
-const CONCURRENCY = 8;
-
-/** Runs `work` over `items`, at most `limit` at a time; waits for all, then throws the first failure. */
-async function eachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  const failures: unknown[] = [];
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await work(items[i] as T);
-      } catch (err) {
-        failures.push(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failures.length) throw failures[0];
-  return results;
-}
+/** Launches, probes and retirements in flight at once, per activity (the workflow derives its timeouts from it). */
+const CONCURRENCY = LAUNCH_CONCURRENCY;
 
 /** Targets compare in their canonical form (scheme://host:port) when they are URLs. */
 function listed(list: string[], target: string): boolean {
@@ -171,7 +153,7 @@ export function createRollingActivities(drivers: Drivers) {
         const platform = platformOf(input.platform);
         let done = 0;
         return eachLimited(input.ids, CONCURRENCY, async (id) => {
-          const replica = await platform.launchReplica(input.set, id);
+          const replica = await platform.launchReplica(input.set, id, { signal: heartbeat.signal });
           heartbeat.report({ launched: ++done });
           return replica;
         });
@@ -208,7 +190,7 @@ export function createRollingActivities(drivers: Drivers) {
             else if (!replica.running) failure = `${ref.id} is not running`;
             for (const p of paths) {
               if (failure || !replica) break;
-              const result = await platform.probe(replica, p, input.health.timeout);
+              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
               if (!result.healthy) failure = `${ref.id} ${p}: ${result.reason}`;
             }
             const now = Date.now();

@@ -34,3 +34,18 @@ export const quickApiCall = proxyActivities<Activities>({
   retry,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+
+/**
+ * A long activity whose start-to-close timeout is derived from its work (workflows/budgets.ts): the one preset made
+ * per call, because the work (modules, replicas, the spec's start timeout and health deadline) is known only then.
+ * Heartbeats every second like every activity; an abort waits for it to acknowledge the cancellation, which it does
+ * within about a second (activities/activity.ts), so compensation never races it.
+ */
+export function budgeted(startToCloseMs: number, maximumAttempts = retry.maximumAttempts) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: Math.ceil(startToCloseMs),
+    heartbeatTimeout: LIVENESS_TIMEOUT,
+    retry: { ...retry, maximumAttempts },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+}

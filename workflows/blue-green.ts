@@ -6,20 +6,28 @@
  * retire blue. Any failure or abort undoes what was done, in reverse.
  */
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
   isCancellation,
-  proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
-import { LIVENESS_TIMEOUT, quickApiCall, retry } from './activity-presets';
+import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
+import {
+  VERIFY_CONCURRENCY,
+  VERIFY_REQUESTS,
+  VERIFY_REQUEST_TIMEOUT_MS,
+  drainBudgetMs,
+  healthBudgetMs,
+  launchBudgetMs,
+  retireBudgetMs,
+  routerBudgetMs,
+  verifyBudgetMs,
+} from './budgets';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
 import { specFor } from './parse-spec';
@@ -30,23 +38,13 @@ import type { BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
 
-/** Launching or retiring replicas: may take a while per attempt. */
-const platformCall = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
-/** Long waits that heartbeat (probing, verifying, draining); a retried attempt resumes from its heartbeat. */
-const awaitHealthy = proxyActivities<Activities>({
-  startToCloseTimeout: '7 days',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 20 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
+/**
+ * Launching, probing, verifying, draining and retiring run as `budgeted` activities: each start-to-close timeout is
+ * derived from the work (workflows/budgets.ts); a retried wait resumes from its heartbeat.
+ */
 const DRAIN_TIMEOUT_MS = 30_000;
+/** A wait (for health, or for a verification the load balancer did not answer) is retried this often at most. */
+const WAIT_ATTEMPTS = 20;
 
 export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'blue-green', isBlueGreenSpec);
@@ -113,7 +111,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 2. Clear leftovers of an earlier, interrupted deployment in green's color.
       for (const stale of live.replicaSets.filter((s) => s.color === green && s.name !== greenName)) {
         await tracker.step(`retire leftover ${stale.name}`, () =>
-          platformCall.retireReplicaSet({ platform, name: stale.name }),
+          retireCall(stale.replicas.length).retireReplicaSet({ platform, name: stale.name }),
         );
       }
 
@@ -121,9 +119,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       tracker.setPhase('ScalingUp');
       const firstCount = strategy.previewReplicas ?? spec.replicas;
       undo.push('retire green', async () => {
-        await awaitHealthy.drainTargets({ router, targets: greenTargets, timeoutMs: DRAIN_TIMEOUT_MS });
-        await quickApiCall.removeBackend({ router, backend: greenBackend });
-        await platformCall.retireReplicaSet({ platform, name: greenName });
+        await drainCall().drainTargets({ router, targets: greenTargets, timeoutMs: DRAIN_TIMEOUT_MS });
+        await routerCall(1).removeBackend({ router, backend: greenBackend });
+        await retireCall(spec.replicas).retireReplicaSet({ platform, name: greenName });
       });
       let greenSet = await scaleUp(greenName, green, firstCount);
 
@@ -133,12 +131,12 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 5. Preview: marked requests reach green before anyone approves.
       if (strategy.preview.enabled) {
         tracker.setPhase('TestTrafficShift');
-        undo.push('remove preview route', () => quickApiCall.removePreview({ router, modules }));
+        undo.push('remove preview route', () => routerCall(modules.length).removePreview({ router, modules }));
         await tracker.step(`publish ${green} backend`, () =>
-          quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+          routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
         );
         await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
-          quickApiCall.setPreview({ router, modules, backend: greenBackend }),
+          routerCall(modules.length).setPreview({ router, modules, backend: greenBackend }),
         );
       } else {
         tracker.skip('preview', 'preview disabled');
@@ -161,7 +159,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       }
 
       if (strategy.preview.enabled) {
-        await tracker.step('close preview route', () => quickApiCall.removePreview({ router, modules }));
+        await tracker.step('close preview route', () => routerCall(modules.length).removePreview({ router, modules }));
         undo.discard('remove preview route');
       }
 
@@ -175,14 +173,20 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 8. Switch production traffic, read it back, verify through the load balancer.
       tracker.setPhase('ProductionTrafficShift');
       await tracker.step(`publish ${green} backend (${greenSet.replicas.length} targets)`, () =>
-        quickApiCall.publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+        routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
       );
       const previousRules = live.rules;
-      undo.push('switch traffic back', () => quickApiCall.restoreRules({ router, modules, rules: previousRules }));
+      undo.push('switch traffic back', () =>
+        routerCall(modules.length).restoreRules({ router, modules, rules: previousRules }),
+      );
       const batches = strategy.switchMode === 'module-by-module' ? modules.map((m) => [m]) : [modules];
       for (const batch of batches) {
         await tracker.step(`switch ${batch.join(', ')} to ${green}`, () =>
-          quickApiCall.switchTraffic({ router, modules: batch, backends: [{ backend: greenBackend, weight: 100 }] }),
+          routerCall(batch.length).switchTraffic({
+            router,
+            modules: batch,
+            backends: [{ backend: greenBackend, weight: 100 }],
+          }),
         );
         tracker.setPhase('Verifying');
         await verify(batch);
@@ -208,11 +212,26 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
   // ---- the steps, in runbook order ----
 
+  /** A router call changing `changes` modules' rules (or one backend). */
+  function routerCall(changes: number) {
+    return budgeted(routerBudgetMs(router, changes));
+  }
+
+  function drainCall() {
+    return budgeted(drainBudgetMs(DRAIN_TIMEOUT_MS));
+  }
+
+  /** Retiring a set of `count` replicas: they stop at once. */
+  function retireCall(count: number) {
+    return budgeted(retireBudgetMs(platform, count, count));
+  }
+
   async function scaleUp(name: string, color: Color, replicas: number): Promise<ReplicaSetState> {
     const set = await tracker.step(
       `scale up ${color} to ${replicas} (${spec.version})`,
       () =>
-        platformCall.provisionReplicaSet({
+        // Every replica of the set starts at once: one start timeout (platform.startTimeout) covers them all.
+        budgeted(launchBudgetMs(platform, replicas, replicas)).provisionReplicaSet({
           platform,
           replicaSet: {
             name,
@@ -236,7 +255,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     const result = await tracker.step(
       `wait until ${expected} ${set.color} replicas are healthy`,
       () =>
-        awaitHealthy.awaitHealthy({
+        budgeted(healthBudgetMs(spec, expected), WAIT_ATTEMPTS).awaitHealthy({
           platform,
           replicaSet: set.name,
           expected,
@@ -254,12 +273,15 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     const results = await tracker.step(
       `verify ${batch.join(', ')} answer from ${spec.version}`,
       () =>
-        awaitHealthy.verifyTraffic({
+        budgeted(verifyBudgetMs(batch.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
           router,
           modules: batch,
           version: spec.version,
           attempts: VERIFY_ATTEMPTS,
           intervalMs: VERIFY_INTERVAL_MS,
+          concurrency: VERIFY_CONCURRENCY,
+          requests: VERIFY_REQUESTS,
+          requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
         }),
       (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
     );
@@ -305,14 +327,16 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     const oldTargets = oldSets.flatMap((s) => addresses(s));
     await tracker.step(
       `drain ${previous.liveColor}`,
-      () => awaitHealthy.drainTargets({ router, targets: oldTargets, timeoutMs: DRAIN_TIMEOUT_MS }),
+      () => drainCall().drainTargets({ router, targets: oldTargets, timeoutMs: DRAIN_TIMEOUT_MS }),
       (r) => (r.drained ? 'no request in flight' : `${r.remaining} requests still in flight after the drain timeout`),
     );
     for (const set of oldSets) {
-      await tracker.step(`retire ${set.name}`, () => platformCall.retireReplicaSet({ platform, name: set.name }));
+      await tracker.step(`retire ${set.name}`, () =>
+        retireCall(set.replicas.length).retireReplicaSet({ platform, name: set.name }),
+      );
     }
     await tracker.step(`remove backend ${oldBackend}`, () =>
-      quickApiCall.removeBackend({ router, backend: oldBackend }),
+      routerCall(1).removeBackend({ router, backend: oldBackend }),
     );
   }
 

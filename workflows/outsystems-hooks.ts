@@ -33,7 +33,8 @@ import type { ChildWorkflowHandle } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { backendName } from '../activities/ports';
-import { LIVENESS_TIMEOUT, retry } from './activity-presets';
+import { LIVENESS_TIMEOUT, budgeted, retry } from './activity-presets';
+import { routerBudgetMs } from './budgets';
 import { blueGreenDeployment } from './blue-green';
 import { HOOK_WORKFLOW_TYPES, configUpdateStrategy, resultFileName, versionFromOperation } from './hook-types';
 import type {
@@ -64,7 +65,7 @@ const quickApiCall = proxyActivities<Activities>({ startToCloseTimeout: '2 minut
 /** Unpacking a bundle and running a build command: long, heartbeating. */
 const buildCall = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { ...retry, maximumAttempts: 3 },
 });
 
@@ -474,8 +475,10 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
 export async function retireApplication(input: RetireApplicationInput): Promise<RetireApplicationResult> {
   const { platform, router, modules, application } = input;
   const sets = await quickApiCall.listApplicationReplicaSets({ platform, application });
-  await quickApiCall.removePreview({ router, modules });
-  await quickApiCall.restoreRules({ router, modules, rules: {} });
+  // A rule change per module (nginx reloads for each): the call's budget is derived from the module count.
+  const rules = budgeted(routerBudgetMs(router, modules.length));
+  await rules.removePreview({ router, modules });
+  await rules.restoreRules({ router, modules, rules: {} });
   const targets = sets.flatMap((s) => s.replicas.map((r) => r.address).filter((a) => a !== ''));
   await awaitDrained.drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
   for (const set of sets) await platformCall.retireReplicaSet({ platform, name: set.name });

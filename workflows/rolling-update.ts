@@ -11,7 +11,6 @@
  * every run's history stays bounded; the status and the approval gate carry over.
  */
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -20,16 +19,27 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  proxyActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import { ErrorType } from '../activities/errors';
 import { backendName } from '../activities/ports';
-import { LIVENESS_TIMEOUT, quickApiCall, retry } from './activity-presets';
+import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
+import {
+  LAUNCH_CONCURRENCY,
+  VERIFY_CONCURRENCY,
+  VERIFY_REQUESTS,
+  VERIFY_REQUEST_TIMEOUT_MS,
+  availabilityBudgetMs,
+  drainBudgetMs,
+  launchBudgetMs,
+  retireBudgetMs,
+  routerBudgetMs,
+  verifyBudgetMs,
+} from './budgets';
 import type { GateOutcome, GatePolicy } from './approval';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
@@ -59,21 +69,18 @@ import type {
   TrackedReplica,
 } from './types';
 
-/** Launching or retiring a batch of replicas: heartbeats per replica, so a dead worker is noticed quickly. */
-const replicaCall = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+/**
+ * Launching, probing, verifying, draining and retiring run as `budgeted` activities (a timeout derived from the work:
+ * workflows/budgets.ts); they heartbeat every second, and a retried wait resumes from its heartbeat.
+ */
+const WAIT_ATTEMPTS = 20;
 
-/** Long waits that heartbeat (probing, draining, verifying); a retried attempt resumes from its heartbeat. */
-const awaitHealthy = proxyActivities<Activities>({
-  startToCloseTimeout: '7 days',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 20 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+/**
+ * An abort during a batch's launch cancels the launch (the replicas it was starting are in the book as launching, and
+ * the rollback retires them), instead of waiting for every replica to start first (minutes for a slow application).
+ * Runs started before let a launch finish before acting on an abort, and replay that way.
+ */
+export const CANCELLABLE_LAUNCH_PATCH = 'abort-cancels-a-rolling-launch';
 
 /** A run continues as new once its history reaches this many events (unless the server suggests it earlier). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
@@ -196,11 +203,13 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     refresh(found);
 
     for (const name of start.emptySets) {
-      await tracker.step(`retire leftover replica set ${name}`, () => replicaCall.retireReplicaSet({ platform, name }));
+      await tracker.step(`retire leftover replica set ${name}`, () =>
+        retireCall(spec.replicas).retireReplicaSet({ platform, name }),
+      );
     }
     if (start.leftovers.length) {
       await tracker.step(`retire ${start.leftovers.length} leftover replicas that serve nothing`, () =>
-        replicaCall.retireReplicas({ platform, replicas: refs(start.leftovers) }),
+        retireCall(start.leftovers.length).retireReplicas({ platform, replicas: refs(start.leftovers) }),
       );
     }
     tracker.event(
@@ -233,8 +242,8 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     undo.push('retire the new replica set', async () => {
       // The backend goes too, unless the modules' rules used it before (a rolling backend left without targets).
       if (Object.keys(ctx.initialRules).length === 0)
-        await quickApiCall.removeBackend({ router, backend: ctx.backend });
-      await replicaCall.retireReplicaSet({ platform, name: ctx.targetSet });
+        await routerCall(1).removeBackend({ router, backend: ctx.backend });
+      await retireCall(spec.replicas).retireReplicaSet({ platform, name: ctx.targetSet });
     });
     Object.assign(book, { batch: 1, batches: 1 });
     const label = 'batch 1/1';
@@ -243,26 +252,31 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('ProductionTrafficShift');
     await mutate(
       `${label}: publish ${ctx.backend} with ${launched.length} targets`,
-      () => quickApiCall.publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
+      () => routerCall(1).publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
       () => {
         book.to.push(...launched);
         book.launching = [];
       },
     );
-    undo.push('switch the modules back', () => quickApiCall.restoreRules({ router, modules, rules: ctx.initialRules }));
+    undo.push('switch the modules back', () =>
+      routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
+    );
     await tracker.step(`switch ${modules.join(', ')} to ${ctx.backend}`, () =>
-      quickApiCall.switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
+      routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
     );
     tracker.setPhase('Verifying');
     const results = await tracker.step(
       `verify ${modules.join(', ')} answer from ${spec.version}`,
       () =>
-        awaitHealthy.verifyTraffic({
+        budgeted(verifyBudgetMs(modules.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
           router,
           modules,
           version: spec.version,
           attempts: VERIFY_ATTEMPTS,
           intervalMs: VERIFY_INTERVAL_MS,
+          concurrency: VERIFY_CONCURRENCY,
+          requests: VERIFY_REQUESTS,
+          requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
         }),
       (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
     );
@@ -276,10 +290,10 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
   async function adopt(from: string, backend: string): Promise<void> {
     tracker.setPhase('ProductionTrafficShift');
     await tracker.step(`publish ${backend} with the ${book.from.length} replicas of ${from}`, () =>
-      quickApiCall.publishBackend({ router, backend, targets: addresses(book.from) }),
+      routerCall(1).publishBackend({ router, backend, targets: addresses(book.from) }),
     );
     await tracker.step(`switch ${modules.join(', ')} from ${from} to ${backend} (same replicas)`, () =>
-      quickApiCall.switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),
+      routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),
     );
   }
 
@@ -310,7 +324,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       tracker.setPhase('ProductionTrafficShift');
       await mutate(
         `${label}: register ${launched.length} ${versionOf('to')} replicas`,
-        () => quickApiCall.registerTargets({ router, backend: backend(), targets: addresses(launched) }),
+        () => routerCall(1).registerTargets({ router, backend: backend(), targets: addresses(launched) }),
         () => {
           book.to.push(...launched);
           book.launching = book.launching.filter((r) => !launched.includes(r));
@@ -326,7 +340,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('ProductionTrafficShift');
     await mutate(
       `${label}: deregister ${what}`,
-      () => quickApiCall.deregisterTargets({ router, backend: backend(), targets: addresses(replicas) }),
+      () => routerCall(1).deregisterTargets({ router, backend: backend(), targets: addresses(replicas) }),
       () => {
         book.from = book.from.filter((r) => !replicas.includes(r));
         book.draining.push(...replicas);
@@ -335,13 +349,18 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     tracker.setPhase('Draining');
     await tracker.step(
       `${label}: drain ${what}`,
-      () => awaitHealthy.drainTargets({ router, targets: addresses(replicas), timeoutMs: strategy.drainTimeout }),
+      () =>
+        budgeted(drainBudgetMs(strategy.drainTimeout)).drainTargets({
+          router,
+          targets: addresses(replicas),
+          timeoutMs: strategy.drainTimeout,
+        }),
       (r) => (r.drained ? 'no request in flight' : `${r.remaining} requests still in flight after the drain timeout`),
     );
     tracker.setPhase('RetiringOld');
     await mutate(
       `${label}: retire ${what}`,
-      () => replicaCall.retireReplicas({ platform, replicas: refs(replicas) }),
+      () => retireCall(replicas.length).retireReplicas({ platform, replicas: refs(replicas) }),
       () => {
         book.draining = book.draining.filter((r) => !replicas.includes(r));
       },
@@ -354,11 +373,14 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     const first = book.nextIndex[set] ?? 0;
     const launched = Array.from({ length: count }, (_, i) => ({ id: replicaId(set, first + i), set, address: '' }));
     book.nextIndex[set] = first + count;
-    return mutate(
+    // An abort may cancel the launch (see CANCELLABLE_LAUNCH_PATCH); runs from before let it finish.
+    const step = patched(CANCELLABLE_LAUNCH_PATCH) ? cancellableMutate : mutate;
+    return step(
       `${label}: launch ${count} ${versionOf('to')} replicas`,
       async () => {
         book.launching.push(...launched); // before the call: a launch that fails halfway is still cleaned up
-        return replicaCall.launchReplicas({ platform, set, ids: launched.map((r) => r.id) });
+        const call = budgeted(launchBudgetMs(platform, count, LAUNCH_CONCURRENCY));
+        return call.launchReplicas({ platform, set, ids: launched.map((r) => r.id) });
       },
       (replicas) => {
         for (const r of launched) r.address = replicas.find((x) => x.id === r.id)?.address ?? '';
@@ -377,7 +399,10 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
         const result = await tracker.step(
           `${label}: wait until ${launched.length} new replicas are available`,
           () =>
-            awaitHealthy.awaitReplicasHealthy({
+            budgeted(
+              availabilityBudgetMs(spec, launched.length, strategy.progressDeadline, strategy.minReadySeconds * 1000),
+              WAIT_ATTEMPTS,
+            ).awaitReplicasHealthy({
               platform,
               replicas: refs(launched),
               modules,
@@ -509,11 +534,13 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     status.liveVersion = spec.version;
     for (const name of ctx.oldSets.filter((s) => s !== ctx.targetSet)) {
       tracker.setPhase('RetiringOld');
-      await tracker.step(`retire replica set ${name}`, () => replicaCall.retireReplicaSet({ platform, name }));
+      await tracker.step(`retire replica set ${name}`, () =>
+        retireCall(spec.replicas).retireReplicaSet({ platform, name }),
+      );
     }
     if (ctx.adoptedFrom) {
       const adopted = ctx.adoptedFrom;
-      await tracker.step(`remove backend ${adopted}`, () => quickApiCall.removeBackend({ router, backend: adopted }));
+      await tracker.step(`remove backend ${adopted}`, () => routerCall(1).removeBackend({ router, backend: adopted }));
     }
     for (const step of strategy.steps.filter((s) => !book.pausesDone.includes(s.afterBatch))) {
       tracker.skip(`pause after batch ${step.afterBatch}`, `the update took ${book.batches} batch(es)`);
@@ -562,7 +589,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       const idle = book.launching;
       await mutate(
         `retire ${idle.length} new replicas that never served`,
-        () => replicaCall.retireReplicas({ platform, replicas: refs(idle) }),
+        () => retireCall(idle.length).retireReplicas({ platform, replicas: refs(idle) }),
         () => {
           book.launching = [];
         },
@@ -572,7 +599,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
       const draining = book.draining;
       await mutate(
         `register again ${draining.length} old replicas that were draining`,
-        () => quickApiCall.registerTargets({ router, backend: ctx.backend, targets: addresses(draining) }),
+        () => routerCall(1).registerTargets({ router, backend: ctx.backend, targets: addresses(draining) }),
         () => {
           book.from.push(...draining);
           book.draining = [];
@@ -601,20 +628,20 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
     if (ctx.restoreSet && ctx.restoreSet !== ctx.targetSet) {
       const target = ctx.targetSet;
       await tracker.step(`retire replica set ${target}`, () =>
-        replicaCall.retireReplicaSet({ platform, name: target }),
+        retireCall(spec.replicas).retireReplicaSet({ platform, name: target }),
       );
     }
     if (!ctx.adoptedFrom) return;
     const adopted = ctx.adoptedFrom;
     const old = book.to;
     await tracker.step(`publish ${adopted} with the ${old.length} old replicas`, () =>
-      quickApiCall.publishBackend({ router, backend: adopted, targets: addresses(old) }),
+      routerCall(1).publishBackend({ router, backend: adopted, targets: addresses(old) }),
     );
     await tracker.step(`switch ${modules.join(', ')} back to ${adopted}`, () =>
-      quickApiCall.restoreRules({ router, modules, rules: ctx.initialRules }),
+      routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
     );
     await tracker.step(`remove backend ${ctx.backend}`, () =>
-      quickApiCall.removeBackend({ router, backend: ctx.backend }),
+      routerCall(1).removeBackend({ router, backend: ctx.backend }),
     );
   }
 
@@ -669,6 +696,38 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
         detail,
       ),
     );
+  }
+
+  /**
+   * As mutate, for a step whose effect is recorded before it runs (a launch: the replicas are in book.launching), so
+   * an abort may cancel it halfway: the rollback then undoes whatever it had done.
+   */
+  async function cancellableMutate<T, R = T>(
+    name: string,
+    call: () => Promise<T>,
+    apply: (result: T) => R,
+    detail?: (result: R) => string,
+  ): Promise<R> {
+    if (abortedBy && !rollingBack) throw new CancelledFailure('aborted');
+    return tracker.step(
+      name,
+      async () => {
+        const applied = apply(await call());
+        refresh(context);
+        return applied;
+      },
+      detail,
+    );
+  }
+
+  /** A router call changing `changes` modules' rules (or one backend). */
+  function routerCall(changes: number) {
+    return budgeted(routerBudgetMs(router, changes));
+  }
+
+  /** Retiring `count` replicas, LAUNCH_CONCURRENCY at once. */
+  function retireCall(count: number) {
+    return budgeted(retireBudgetMs(platform, count, LAUNCH_CONCURRENCY));
   }
 
   function counts() {

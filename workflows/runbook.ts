@@ -2,7 +2,7 @@
  * What both deployment runbooks (blue-green, rolling update) share: the post-switch verification budget, the
  * RollBack signal a step throws to end "rolled back" with a reason, and how a failure becomes that reason.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { DecisionInput } from './messages';
 
 /** Requests through the load balancer before a module counts as not answering from the new version. */
@@ -20,9 +20,13 @@ export function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** The reason a deployment ends without succeeding: who aborted it, or what failed. */
+/**
+ * The reason a deployment ends without succeeding: who aborted it, or what failed. Once an abort was accepted, it is
+ * the reason whatever the step it cancelled ended with (a cancellation, or an error of its own on the way out: a
+ * launch that failed as it was cancelled, a timeout), so the reason always names who aborted and why.
+ */
 export function describeFailure(err: unknown, abortedBy: DecisionInput | undefined): string {
-  if (abortedBy && isCancellation(err)) {
+  if (abortedBy) {
     return `aborted by ${abortedBy.by}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`;
   }
   if (err instanceof RollBack || err instanceof ApplicationFailure) return err.message;

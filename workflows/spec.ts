@@ -43,6 +43,9 @@ export const SPEC_LIMITS = {
   issues: 20,
 } as const;
 
+/** How long a local replica may take to listen on its PORT when the spec does not say (platform.startTimeout). */
+export const DEFAULT_START_TIMEOUT_MS = 300_000;
+
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -172,10 +175,18 @@ export const localPlatformSchema = z
     kind: z.literal('local'),
     /** Where the local platform keeps its state (replica records, logs). */
     stateDir: text().min(1, 'may not be empty').optional(),
-    /** Command that starts one replica; defaults to the bundled sample application. */
+    /**
+     * Command that starts one replica; defaults to the bundled sample application. It must listen on the PORT it
+     * is given (the platform picks a free one); it has started once that port accepts connections.
+     */
     command: command.optional(),
     /** Environment given to every replica (non-secret configuration only). */
     env: envSchema.default({}),
+    /**
+     * How long a replica may take to start listening on its PORT before it is killed and the launch fails (and is
+     * retried). Warm-up after that (a health page failing until the application is ready) is `health.deadline`'s.
+     */
+    startTimeout: durationUpTo(3_600_000, '1h').default(DEFAULT_START_TIMEOUT_MS),
   })
   .strict();
 

@@ -48,6 +48,7 @@ export function defaultDrivers(defaults: DriverDefaults = {}): Drivers {
             stateDir: path.resolve(config.stateDir ?? localStateDir),
             command: config.command,
             env: config.env,
+            startTimeoutMs: config.startTimeout,
           });
         case 'kubernetes': {
           const { kind: _kind, ...k8sConfig } = config;

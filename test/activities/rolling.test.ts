@@ -10,7 +10,12 @@ import type { Drivers } from '../../activities/drivers';
 import type { ModuleRule, Platform, ProbeResult, Replica, ReplicaSetState, Router } from '../../activities/ports';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 
-const platformConfig: PlatformConfig = { kind: 'local', stateDir: '/tmp/none', env: { SECRET_FLAG: 'x' } };
+const platformConfig: PlatformConfig = {
+  kind: 'local',
+  stateDir: '/tmp/none',
+  env: { SECRET_FLAG: 'x' },
+  startTimeout: 300_000,
+};
 const routerConfig: RouterConfig = { kind: 'local', adminUrl: 'http://127.0.0.1:1', publicUrl: 'http://127.0.0.1:2' };
 const health = { path: '/{module}/_ping.html', interval: 1, timeout: 100, successThreshold: 2, deadline: 1000 };
 

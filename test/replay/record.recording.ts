@@ -25,6 +25,7 @@ import {
 } from '../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 import { createFixture } from '../support/local-fixture';
+import { pythonSpec } from '../support/python-app';
 import type { Fixture } from '../support/local-fixture';
 
 const HISTORIES = join(__dirname, 'histories');
@@ -48,6 +49,14 @@ async function save(f: Fixture, id: string, name: string, runId?: string) {
   writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
   process.stdout.write(`recorded ${file}: ${history.events?.length ?? 0} events\n`);
   return history;
+}
+
+async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe('record histories', () => {
@@ -140,6 +149,42 @@ describe('record histories', () => {
     const firstRun = await save(f, first.workflowId, 'rolling-continued-as-new-first-run', first.firstExecutionRunId);
     expect((firstRun.events ?? []).some((e) => e.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
     await save(f, first.workflowId, 'rolling-continued-as-new-last-run');
+  });
+
+  test('rolling: aborted while launching a slow replica (the launch cancelled, patched)', async () => {
+    expect((await f.result(await f.deployRolling('1.0.0', { replicas: 2 }))).outcome).toBe('succeeded');
+    const id = await f.deployRolling('2.0.0', {
+      replicas: 2,
+      strategy: { maxSurge: 1, maxUnavailable: 0 },
+      env: { SAMPLE_START_DELAY_MS: '30000' },
+    });
+    await f.waitForPhase(id, 'ScalingUp');
+    await until(() => f.replicaProcesses().some((p) => p.version === '2.0.0'));
+    await f.client.abort(id, { by: 'recorder', reason: 'recording an abort during a launch' });
+    const result = await f.result(id);
+    expect([result.outcome, result.reason]).toEqual([
+      'rolled-back',
+      'aborted by recorder: recording an abort during a launch',
+    ]);
+    const history = await save(f, id, 'rolling-aborted-while-launching');
+    expect((history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toBe(true);
+  });
+
+  test('blue-green: aborted while scaling up a slow replica, and while verifying slow pages', async () => {
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+    const launching = await f.deploy('2.0.0', { env: { SAMPLE_START_DELAY_MS: '30000' } });
+    await f.waitForPhase(launching, 'ScalingUp');
+    await until(() => f.replicaProcesses().some((p) => p.version === '2.0.0'));
+    await f.client.abort(launching, { by: 'recorder', reason: 'recording an abort while scaling up' });
+    expect((await f.result(launching)).reason).toBe('aborted by recorder: recording an abort while scaling up');
+    await save(f, launching, 'blue-green-aborted-while-scaling-up');
+
+    // The Python application: its pages take 2 s, its health page answers at once.
+    const verifying = await f.deploy('2.0.0', pythonSpec(f, { pageMs: 2000 }));
+    await f.waitForPhase(verifying, 'Verifying');
+    await f.client.abort(verifying, { by: 'recorder', reason: 'recording an abort while verifying' });
+    expect((await f.result(verifying)).reason).toBe('aborted by recorder: recording an abort while verifying');
+    await save(f, verifying, 'blue-green-aborted-while-verifying');
   });
 
   test('rolling: a full update', async () => {

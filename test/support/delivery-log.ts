@@ -14,13 +14,23 @@ import type { LoadReport } from '../../examples/load';
 export const DELIVERY_LOG_ENV = 'SAMPLE_DELIVERY_LOG';
 
 export interface DeliveryEvent {
-  event: 'received' | 'answered' | 'aborted' | 'stopping';
-  /** The request's x-request-id (not on "stopping"). */
+  /** stream-opened / stream-ended: a long-lived connection (the Python application's server-sent events). */
+  event: 'received' | 'answered' | 'aborted' | 'stopping' | 'stream-opened' | 'stream-ended';
+  /** The request's x-request-id, or the stream's x-stream-id (not on "stopping"). */
   id?: string;
+  /** stream-ended: "bye" (ended by the application as it stopped) or "client-gone". */
+  how?: string;
   method?: string;
   status?: number;
   version: string;
   replica: string;
+  /** The process (the Python application says): a replica id comes back when a version is deployed again. */
+  pid?: number;
+}
+
+/** The process an event came from: its replica id, and its pid when the application gives it. */
+function processOf(e: DeliveryEvent): string {
+  return e.pid === undefined ? e.replica : `${e.replica} (pid ${e.pid})`;
 }
 
 export function readDeliveryLog(file: string): DeliveryEvent[] {
@@ -72,8 +82,8 @@ export function answeredAfterStopping(log: DeliveryEvent[]): DeliveryEvent[] {
   const stopped = new Set<string>();
   const out: DeliveryEvent[] = [];
   for (const e of log) {
-    if (e.event === 'stopping') stopped.add(e.replica);
-    else if (e.event === 'answered' && stopped.has(e.replica)) out.push(e);
+    if (e.event === 'stopping') stopped.add(processOf(e));
+    else if (e.event === 'answered' && stopped.has(processOf(e))) out.push(e);
   }
   return out;
 }
@@ -124,19 +134,20 @@ function undrainedStops(log: DeliveryEvent[]): string[] {
   const inFlight = new Map<string, Set<string>>();
   const stopped = new Set<string>();
   for (const e of log) {
-    const open = inFlight.get(e.replica) ?? new Set<string>();
-    inFlight.set(e.replica, open);
+    const proc = processOf(e);
+    const open = inFlight.get(proc) ?? new Set<string>();
+    inFlight.set(proc, open);
     if (e.event === 'stopping') {
-      stopped.add(e.replica);
+      stopped.add(proc);
       if (open.size) {
         problems.push(
-          `replica ${e.replica} (${e.version}) was stopped with ${open.size} request(s) in flight: ${[...open].join(', ')}`,
+          `replica ${proc} (${e.version}) was stopped with ${open.size} request(s) in flight: ${[...open].join(', ')}`,
         );
       }
     } else if (e.event === 'received' && e.id !== undefined) {
-      if (stopped.has(e.replica)) problems.push(`request ${e.id} reached replica ${e.replica} after it was stopped`);
+      if (stopped.has(proc)) problems.push(`request ${e.id} reached replica ${proc} after it was stopped`);
       open.add(e.id);
-    } else if (e.id !== undefined) {
+    } else if (e.id !== undefined && (e.event === 'answered' || e.event === 'aborted')) {
       open.delete(e.id);
     }
   }

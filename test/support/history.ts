@@ -112,3 +112,111 @@ export function runsOf(runs: ActivityRun[], type: string): ActivityRun[] {
 export function retried(runs: ActivityRun[]): string[] {
   return runs.filter((r) => r.attempt > 1).map((r) => `${r.type} x${r.attempt}`);
 }
+
+function millis(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  if (!t) return 0;
+  return Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6);
+}
+
+function durationMs(d: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
+  return d ? millis(d) : undefined;
+}
+
+export interface ActivityTiming {
+  type: string;
+  /** From scheduled to closed (completed, failed, cancelled), by the server's event times. */
+  tookMs: number;
+  /** Its start-to-close timeout: the budget one attempt had. */
+  budgetMs?: number;
+  outcome: ActivityRun['outcome'];
+}
+
+/** How long each activity took against its budget (event times of the history: the server's clock). */
+export async function activityTimings(client: Client, workflowId: string): Promise<ActivityTiming[]> {
+  const out: ActivityTiming[] = [];
+  for (const history of await runHistories(client, workflowId)) {
+    const open = new Map<string, { type: string; at: number; budgetMs?: number }>();
+    for (const e of history.events ?? []) {
+      const at = millis(e.eventTime);
+      const a = e.activityTaskScheduledEventAttributes;
+      if (a) {
+        open.set(String(e.eventId), {
+          type: a.activityType?.name ?? '?',
+          at,
+          budgetMs: durationMs(a.startToCloseTimeout),
+        });
+        continue;
+      }
+      const closed: [string | undefined, ActivityRun['outcome']][] = [
+        [e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString(), 'completed'],
+        [e.activityTaskFailedEventAttributes?.scheduledEventId?.toString(), 'failed'],
+        [e.activityTaskTimedOutEventAttributes?.scheduledEventId?.toString(), 'timed-out'],
+        [e.activityTaskCanceledEventAttributes?.scheduledEventId?.toString(), 'canceled'],
+      ];
+      for (const [id, outcome] of closed) {
+        const started = id ? open.get(id) : undefined;
+        if (started) out.push({ type: started.type, tookMs: at - started.at, budgetMs: started.budgetMs, outcome });
+      }
+    }
+  }
+  return out;
+}
+
+/** "verifyTraffic 6.1 s of 2460 s budget, ..." for the activities that took longest (a report line, not asserted). */
+export function formatTimings(timings: ActivityTiming[], top = 6): string {
+  return [...timings]
+    .sort((a, b) => b.tookMs - a.tookMs)
+    .slice(0, top)
+    .map(
+      (t) => `${t.type} ${(t.tookMs / 1000).toFixed(1)} s${t.budgetMs ? ` of ${Math.round(t.budgetMs / 1000)} s` : ''}`,
+    )
+    .join(', ');
+}
+
+export interface AbortTrace {
+  /** The abort signal's event time. */
+  signalledAt: number;
+  /** The activity running when the abort came, that it cancelled (none at a gate or a timer). */
+  cancelled?: { type: string; requestedAfterMs: number; canceledAfterMs?: number };
+  /** A timer the abort cancelled (a gate's timeout, the rollback window). */
+  timerCanceled: boolean;
+  /** The first activity scheduled after the abort: the first step of the compensation. */
+  firstCompensation?: { type: string; afterMs: number };
+  /** Event types after the signal, in order (for the order assertions). */
+  after: string[];
+}
+
+/** What the history says happened after the (first) abort signal: the cancellation, then the compensation. */
+export async function abortTrace(client: Client, workflowId: string): Promise<AbortTrace> {
+  const histories = await runHistories(client, workflowId);
+  const events = histories.flatMap((h) => h.events ?? []);
+  const index = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'abort');
+  if (index < 0) throw new Error(`${workflowId} has no abort signal in its history`);
+  const signalledAt = millis(events[index]?.eventTime);
+  const types = new Map<string, string>();
+  for (const e of events) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) types.set(String(e.eventId), a.activityType?.name ?? '?');
+  }
+  const trace: AbortTrace = { signalledAt, timerCanceled: false, after: [] };
+  for (const e of events.slice(index + 1)) {
+    const at = millis(e.eventTime) - signalledAt;
+    const requested = e.activityTaskCancelRequestedEventAttributes;
+    const canceled = e.activityTaskCanceledEventAttributes;
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (requested) {
+      trace.after.push('ActivityTaskCancelRequested');
+      trace.cancelled ??= { type: types.get(String(requested.scheduledEventId)) ?? '?', requestedAfterMs: at };
+    } else if (canceled) {
+      trace.after.push('ActivityTaskCanceled');
+      if (trace.cancelled && trace.cancelled.canceledAfterMs === undefined) trace.cancelled.canceledAfterMs = at;
+    } else if (e.timerCanceledEventAttributes) {
+      trace.after.push('TimerCanceled');
+      trace.timerCanceled = true;
+    } else if (scheduled) {
+      trace.after.push(`ActivityTaskScheduled ${scheduled.activityType?.name ?? '?'}`);
+      trace.firstCompensation ??= { type: scheduled.activityType?.name ?? '?', afterMs: at };
+    }
+  }
+  return trace;
+}

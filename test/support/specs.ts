@@ -11,6 +11,8 @@ export interface SpecOverrides {
   publicUrl?: string;
   stateDir?: string;
   env?: Record<string, string>;
+  /** Fields merged into the local platform section (command, startTimeout...). */
+  platform?: Record<string, unknown>;
   strategy?: Record<string, unknown>;
   health?: Record<string, unknown>;
 }
@@ -22,7 +24,7 @@ export function blueGreenSpec(o: SpecOverrides = {}): DeploymentSpecInput {
     version: o.version ?? '2.0.0',
     modules: o.modules ?? ['Catalog', 'Cart'],
     replicas: o.replicas ?? 2,
-    platform: { kind: 'local', stateDir: o.stateDir, env: o.env ?? {} },
+    platform: { kind: 'local', stateDir: o.stateDir, env: o.env ?? {}, ...o.platform },
     router: {
       kind: 'local',
       adminUrl: o.adminUrl ?? 'http://127.0.0.1:9901',

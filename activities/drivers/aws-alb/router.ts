@@ -12,7 +12,7 @@
  *   load balancer's URL is configured (otherwise: not-supported).
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
+import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import type { AlbForward, AlbRule, AlbTarget, AlbTargetGroup, ElbV2Api } from './api';
@@ -275,7 +275,7 @@ export class AlbRouter implements Router {
     return Promise.resolve(undefined);
   }
 
-  async verify(module: string, expectedVersion: string): Promise<Verification> {
+  async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {
     const rules = await this.api.describeRules(this.config.listenerArn);
     await this.learnBackendNames(rules);
     const rule = this.findModuleRule(rules, module);
@@ -305,7 +305,7 @@ export class AlbRouter implements Router {
         detail: `${summary}; the answering version cannot be checked without sending requests through the load balancer (router.publicUrl is not set)`,
       };
     }
-    const answer = await verifyThroughUrl({ publicUrl: this.config.publicUrl, module, expectedVersion });
+    const answer = await verifyThroughUrl({ publicUrl: this.config.publicUrl, module, expectedVersion, ...options });
     return { status: answer.status, detail: `${answer.detail}; ${summary}` };
   }
 

@@ -4,7 +4,7 @@
  *
  *   <stateDir>/platform/<set>/set.json              the ReplicaSetSpec + desired count
  *   <stateDir>/platform/<set>/replicas/<id>.json    pid, port, address, startedAt
- *   <stateDir>/platform/<set>/run/<id>.ready.json   written by the replica once listening
+ *   <stateDir>/platform/<set>/run/<id>.ready.json   written by a replica once listening, if it wants (optional)
  *   <stateDir>/platform/<set>/logs/<id>.log         the replica's stdout + stderr
  *   <stateDir>/platform/<set>/locks/                lock files (one per replica, one for set.json)
  */
@@ -26,7 +26,9 @@ export interface ReplicaRecord {
   pid: number;
   /** Start time of the process (see processStartToken); guards against pid reuse. */
   startToken?: string;
-  /** Known once the replica has written its ready file. */
+  /** The PORT it was given (records written before ports were assigned have none). */
+  assignedPort?: number;
+  /** Known once the replica has started (listens on its PORT, or wrote its ready file). */
   port?: number;
   address: string;
   startedAt: string;

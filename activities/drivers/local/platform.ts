@@ -7,15 +7,19 @@
  * launch holds that replica's lock file, finds a live process from an earlier
  * attempt (returns it), a dead one (relaunches it) or none (launches it).
  *
- * Contract for a custom `command`: listen on PORT (0 = any free port), and
- * once listening write {"pid":..,"port":..} to CUTOVER_READY_FILE (atomically);
- * stop gracefully on SIGTERM.
+ * Contract for a custom `command` (docs/blue-green.md, "What an application must do"): listen on the PORT it
+ * is given (the platform picks a free one); the replica has started once that port accepts connections on a socket
+ * of the replica's own processes, within `startTimeoutMs` (the spec's platform.startTimeout). Writing
+ * {"pid":..,"port":..} to CUTOVER_READY_FILE once listening is optional (the bundled sample app does; its port is
+ * then taken from it). Stop gracefully on SIGTERM.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
-import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
+import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState, StartOptions } from '../../ports';
+import { DEFAULT_START_TIMEOUT_MS } from '../../../workflows/spec';
 import { describeError, errorInfo } from './error-info';
+import { acceptsConnections, listenerOf, pickFreePort } from './listening';
 import type { LockOptions } from './lock-file';
 import { withLock } from './lock-file';
 import type { ReplicaRecord, SetRecord } from './platform-store';
@@ -30,8 +34,8 @@ export interface LocalPlatformConfig {
   command?: string[];
   /** Environment for every replica (the replica set's own env wins). */
   env?: Record<string, string>;
-  /** How long a launch waits for the replica's ready file (default 30 s). */
-  readyTimeoutMs?: number;
+  /** How long a launch waits for a replica to listen on its PORT (the spec's platform.startTimeout; default 5 min). */
+  startTimeoutMs?: number;
   /** How long a retire waits after SIGTERM before SIGKILL (default 15 s). */
   stopTimeoutMs?: number;
 }
@@ -66,21 +70,21 @@ function notFound(set: string): CutoverError {
 class LocalPlatform implements Platform {
   readonly kind = 'local';
   private readonly store: PlatformStore;
-  private readonly readyTimeoutMs: number;
+  private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly replicaLock: LockOptions;
   private readonly setLock: LockOptions = { waitMs: 30_000, staleMs: 60_000 };
 
   constructor(private readonly config: LocalPlatformConfig) {
     this.store = new PlatformStore(path.resolve(config.stateDir));
-    this.readyTimeoutMs = config.readyTimeoutMs ?? 30_000;
+    this.startTimeoutMs = config.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.stopTimeoutMs = config.stopTimeoutMs ?? 15_000;
-    // A holder is done within one ready wait or one graceful stop (+ SIGKILL); beyond that it is stuck.
-    const longestHold = Math.max(this.readyTimeoutMs, this.stopTimeoutMs + 5_000) + 10_000;
+    // A holder is done within one start wait or one graceful stop (+ SIGKILL); beyond that it is stuck.
+    const longestHold = Math.max(this.startTimeoutMs, this.stopTimeoutMs + 5_000) + 10_000;
     this.replicaLock = { waitMs: longestHold, staleMs: longestHold };
   }
 
-  async ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState> {
+  async ensureReplicaSet(spec: ReplicaSetSpec, options: StartOptions = {}): Promise<ReplicaSetState> {
     assertSafeName('replica set name', spec.name);
     if (!Number.isInteger(spec.replicas) || spec.replicas < 0) {
       throw new CutoverError(
@@ -101,12 +105,12 @@ class LocalPlatform implements Platform {
     const ids = Array.from({ length: spec.replicas }, (_, i) => `${spec.name}-${i}`);
     await settleAll(
       'replica launches',
-      ids.map((id) => this.launchInSet(spec.name, id)),
+      ids.map((id) => this.launchInSet(spec.name, id, options.signal)),
     );
     return this.requireState(spec.name);
   }
 
-  async scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState> {
+  async scaleReplicaSet(name: string, replicas: number, options: StartOptions = {}): Promise<ReplicaSetState> {
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw new CutoverError(
         ErrorType.PlatformRequestRejected,
@@ -122,14 +126,14 @@ class LocalPlatform implements Platform {
     }
     // Kept replicas go through launch too: one whose process died is relaunched.
     await settleAll<unknown>('replica launches/retirements', [
-      ...keep.map((id) => this.launchInSet(name, id)),
+      ...keep.map((id) => this.launchInSet(name, id, options.signal)),
       ...retire.map((id) => this.retireInSet(name, id)),
     ]);
     return this.requireState(name);
   }
 
-  async launchReplica(name: string, replicaId: string): Promise<Replica> {
-    const { replica, created } = await this.launchInSet(name, replicaId);
+  async launchReplica(name: string, replicaId: string, options: StartOptions = {}): Promise<Replica> {
+    const { replica, created } = await this.launchInSet(name, replicaId, options.signal);
     if (created) await this.updateSet(name, (set) => ({ ...set, desired: set.desired + 1 }));
     return replica;
   }
@@ -149,8 +153,8 @@ class LocalPlatform implements Platform {
       const record = await this.store.readReplica(name, id);
       if (!record) continue; // retired meanwhile
       const running = isAlive(record.pid, record.startToken);
-      // A replica launched by an attempt that crashed before it was ready may have become ready since.
-      const port = record.port ?? (running ? await this.store.readReadyPort(name, id) : undefined);
+      // A replica launched by an attempt that crashed (or was cancelled) before it listened may listen by now.
+      const port = record.port ?? (running ? await this.startedPort(name, record) : undefined);
       replicas.push({ id, running, address: port === undefined ? '' : addressOf(port) });
     }
     const { spec } = set;
@@ -187,21 +191,30 @@ class LocalPlatform implements Platform {
     await this.store.removeSet(name);
   }
 
-  async probe(replica: Replica, probePath: string, timeoutMs: number): Promise<ProbeResult> {
+  async probe(replica: Replica, probePath: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
     if (!replica.address) return { healthy: false, reason: `replica ${replica.id} has no address yet` };
     const url = `${replica.address}${probePath}`;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const response = await fetch(url, {
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        redirect: 'manual',
+      });
       await response.arrayBuffer(); // release the connection
       if (response.status >= 200 && response.status < 300) return { healthy: true };
       return { healthy: false, reason: `GET ${url} answered HTTP ${response.status}` };
     } catch (err) {
+      signal?.throwIfAborted();
       return { healthy: false, reason: `GET ${url} failed: ${describeFetchError(err, timeoutMs)}` };
     }
   }
 
   /** Launches `id` unless it already runs; `created` is false when a record already existed. */
-  private async launchInSet(name: string, id: string): Promise<{ replica: Replica; created: boolean }> {
+  private async launchInSet(
+    name: string,
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<{ replica: Replica; created: boolean }> {
     const lockFile = this.store.replicaLockFile(name, id);
     const set = await this.store.readSet(name);
     if (!set) throw notFound(name);
@@ -210,23 +223,26 @@ class LocalPlatform implements Platform {
       if (existing && isAlive(existing.pid, existing.startToken)) {
         if (existing.port !== undefined) return { replica: toReplica(existing), created: false };
         // Started by an attempt that crashed while waiting: wait for that process, never start a second.
-        const replica = await this.waitUntilReady(name, existing, {
-          pid: existing.pid,
-          startToken: existing.startToken,
-        });
+        const replica = await this.waitUntilReady(
+          name,
+          existing,
+          { pid: existing.pid, startToken: existing.startToken },
+          signal,
+        );
         return { replica, created: false };
       }
-      const replica = await this.start(set, id);
+      const replica = await this.start(set, id, signal);
       return { replica, created: existing === undefined };
     });
   }
 
-  private async start(set: SetRecord, id: string): Promise<Replica> {
+  private async start(set: SetRecord, id: string, signal?: AbortSignal): Promise<Replica> {
     const name = set.spec.name;
     const logFile = this.store.logFile(name, id);
     const readyFile = this.store.readyFile(name, id);
     await this.store.removeReplica(name, id); // a dead process's record and stale ready file
     const root = findProjectRoot();
+    const port = await pickFreePort();
     const spawned = await spawnReplica({
       command: this.config.command ?? [process.execPath, path.join(root, 'dist/examples/sample-app/server.js')],
       cwd: root,
@@ -240,7 +256,7 @@ class LocalPlatform implements Platform {
         CUTOVER_MODULES: set.spec.modules.join(','),
         CUTOVER_REPLICA_ID: id,
         CUTOVER_READY_FILE: readyFile,
-        PORT: '0',
+        PORT: String(port),
       },
     });
     // Recorded before waiting, so a crash while waiting leaves a record a retry can find.
@@ -248,31 +264,48 @@ class LocalPlatform implements Platform {
       id,
       pid: spawned.pid,
       startToken: spawned.startToken,
+      assignedPort: port,
       address: '',
       startedAt: new Date().toISOString(),
       logFile,
     };
     await this.store.writeReplica(name, record);
-    return this.waitUntilReady(name, record, spawned);
+    return this.waitUntilReady(name, record, spawned, signal);
   }
 
-  private async waitUntilReady(name: string, record: ReplicaRecord, spawned: SpawnedReplica): Promise<Replica> {
+  private async waitUntilReady(
+    name: string,
+    record: ReplicaRecord,
+    spawned: SpawnedReplica,
+    signal?: AbortSignal,
+  ): Promise<Replica> {
     let port: number;
     try {
       port = await awaitReady({
         replica: spawned,
+        port: record.assignedPort,
         readPort: () => this.store.readReadyPort(name, record.id),
-        timeoutMs: this.readyTimeoutMs,
+        timeoutMs: this.startTimeoutMs,
         describe: `replica ${record.id} (pid ${record.pid})`,
         logFile: record.logFile,
+        signal,
       });
     } catch (err) {
-      await this.store.removeReplica(name, record.id);
+      // Aborted: the process stays, recorded (without a port), for the retire that follows to stop it.
+      if (!signal?.aborted) await this.store.removeReplica(name, record.id);
       throw err;
     }
     const ready: ReplicaRecord = { ...record, port, address: addressOf(port) };
     await this.store.writeReplica(name, ready);
     return toReplica(ready);
+  }
+
+  /** The port of a recorded replica that had not started when recorded, if it has started by now. */
+  private async startedPort(name: string, record: ReplicaRecord): Promise<number | undefined> {
+    const ready = await this.store.readReadyPort(name, record.id);
+    if (ready !== undefined || record.assignedPort === undefined) return ready;
+    if (!(await acceptsConnections(record.assignedPort))) return undefined;
+    return (await listenerOf(record.assignedPort, record.pid)) === 'other' ? undefined : record.assignedPort;
   }
 
   /** Stops and forgets one replica; false if there was nothing to retire. */

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { CutoverError, ErrorType } from '../../errors';
+import { acceptsConnections, listenerOf } from './listening';
 import { isAlive, processStartToken, signalReplica, sleep } from './processes';
 
 export class ReplicaStartError extends Error {
@@ -79,39 +80,74 @@ export async function logTail(file: string, lines = 20): Promise<string> {
 
 export interface ReadyWait {
   replica: SpawnedReplica;
+  /** The PORT the replica was given (undefined for a record from before ports were assigned). */
+  port: number | undefined;
+  /** The port in the replica's ready file, if it wrote one (optional: listening on PORT is enough). */
   readPort: () => Promise<number | undefined>;
   timeoutMs: number;
   /** For error messages. */
   describe: string;
   logFile: string;
+  /** Ends the wait early (an abort): the replica is left running, recorded, for a retire to stop. */
+  signal?: AbortSignal;
 }
 
+/** How often a starting replica's port is tried. */
+const START_POLL_MS = 100;
+
 /**
- * Resolves with the replica's port once its ready file appears. Throws a
- * ReplicaStartError (with the log's last lines) if the process exits first, or
- * if it is not ready in time, in which case the process is killed so that no
- * untracked replica is left behind.
+ * Resolves with the replica's port once it has started: its PORT accepts connections on a socket the replica's own
+ * processes hold (listening.ts), or it wrote a ready file. Throws a ReplicaStartError (with the log's last lines) if
+ * the process exits first, or if it has not started within `timeoutMs`, in which case the process is killed so that
+ * no untracked replica is left behind. An abort (`signal`) throws its reason and leaves the process alone.
  */
 export async function awaitReady(wait: ReadyWait): Promise<number> {
   const { replica } = wait;
   const deadline = Date.now() + wait.timeoutMs;
+  let heldByOther = false;
   for (;;) {
-    const port = await wait.readPort();
-    if (port !== undefined) return port;
+    wait.signal?.throwIfAborted();
+    const readyPort = await wait.readPort();
+    if (readyPort !== undefined) return readyPort;
+    if (wait.port !== undefined && (await acceptsConnections(wait.port))) {
+      const holder = await listenerOf(wait.port, replica.pid);
+      if (holder !== 'other') return wait.port;
+      heldByOther = true; // another program took the port: the replica cannot bind it, and should exit
+    }
     if (!isAlive(replica.pid, replica.startToken)) {
       throw new ReplicaStartError(
-        `${wait.describe} ${await exitStatusOf(replica)} before it was ready` + formatTail(await logTail(wait.logFile)),
+        `${wait.describe} ${await exitStatusOf(replica)} before it was listening` +
+          (heldByOther ? ` (another process holds port ${wait.port})` : '') +
+          formatTail(await logTail(wait.logFile)),
       );
     }
     if (Date.now() >= deadline) {
       signalReplica(replica.pid, 'SIGKILL');
+      const where = wait.port === undefined ? 'wrote no ready file' : `did not listen on port ${wait.port} (its PORT)`;
       throw new ReplicaStartError(
-        `${wait.describe} was not ready within ${wait.timeoutMs} ms (it must write CUTOVER_READY_FILE once listening); killed it` +
+        `${wait.describe} ${where} within ${wait.timeoutMs} ms (platform.startTimeout)` +
+          (heldByOther ? `; another process holds port ${wait.port}` : '') +
+          '; killed it' +
           formatTail(await logTail(wait.logFile)),
       );
     }
-    await sleep(50);
+    await abortableSleep(START_POLL_MS, wait.signal);
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return sleep(ms);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Our child's exit code is reported a moment after it stops running: wait briefly for it. */

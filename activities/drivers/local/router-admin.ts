@@ -3,7 +3,8 @@
  *
  *   GET    /healthz
  *   GET    /rules                          all backends, module rules and previews
- *   GET    /stats                          {inFlight: {<target>: n}, requests, failed, retries}
+ *   GET    /stats                          {inFlight: {<target>: n}, streams: {<target>: n}, requests, failed, retries}
+ *                                           (streams: long-lived responses, server-sent events, not in inFlight)
  *   PUT    /backends/:name                 {"targets": [url...]}  create or replace
  *   GET    /backends/:name                 404 if absent
  *   DELETE /backends/:name                 409 while a rule or preview uses it
@@ -89,7 +90,8 @@ export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarge
     const inFlight: Record<string, number> = { [defaultTarget]: 0 };
     for (const targets of table.current.backends.values()) for (const t of targets) inFlight[t] = 0;
     for (const [target, n] of stats.inFlight) inFlight[target] = n;
-    return reply.send({ inFlight, requests: stats.requests, failed: stats.failed, retries: stats.retries });
+    const streams = Object.fromEntries(stats.streams);
+    return reply.send({ inFlight, streams, requests: stats.requests, failed: stats.failed, retries: stats.retries });
   });
 
   app.put('/backends/:name', async (request) => {

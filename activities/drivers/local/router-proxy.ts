@@ -10,7 +10,11 @@
  *    retried on another target of the same backend, then on the module's other
  *    live backends; only when nothing can answer does the client get a 502;
  *  - in-flight requests are counted per target, so callers can wait for a
- *    deregistered target to drain before stopping it.
+ *    deregistered target to drain before stopping it. A long-lived response
+ *    (server-sent events) is counted apart, as a stream: it never ends by
+ *    itself, so a drain does not wait for it; the replica ends it when it is
+ *    stopped (gracefully, with a last event), and the client's reconnect is
+ *    routed by the rules in force then, to the new version.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Agent, Dispatcher } from 'undici';
@@ -58,16 +62,32 @@ export class ProxyStats {
   failed = 0;
   retries = 0;
   readonly inFlight = new Map<string, number>();
+  /** Long-lived responses (server-sent events) open per target: not in inFlight. */
+  readonly streams = new Map<string, number>();
 
-  begin(target: string): void {
-    this.inFlight.set(target, (this.inFlight.get(target) ?? 0) + 1);
+  begin(target: string, counter: Map<string, number> = this.inFlight): void {
+    counter.set(target, (counter.get(target) ?? 0) + 1);
   }
 
-  end(target: string): void {
-    const n = (this.inFlight.get(target) ?? 1) - 1;
-    if (n > 0) this.inFlight.set(target, n);
-    else this.inFlight.delete(target);
+  end(target: string, counter: Map<string, number> = this.inFlight): void {
+    const n = (counter.get(target) ?? 1) - 1;
+    if (n > 0) counter.set(target, n);
+    else counter.delete(target);
   }
+
+  /** A response turned out to be a stream: from now on it counts in `streams`. */
+  toStream(target: string): void {
+    this.end(target);
+    this.begin(target, this.streams);
+  }
+}
+
+/** A response that stays open as long as the client listens: server-sent events. */
+function isStream(headers: Dispatcher.ResponseData['headers']): boolean {
+  const type = headers['content-type'];
+  return String(Array.isArray(type) ? type[0] : (type ?? ''))
+    .toLowerCase()
+    .startsWith('text/event-stream');
 }
 
 export interface ProxyOptions {
@@ -182,10 +202,10 @@ export function registerProxy(app: FastifyInstance, options: ProxyOptions): void
   async function attempt(request: FastifyRequest, reply: FastifyReply, candidate: Candidate): Promise<Attempt> {
     const { target } = candidate;
     stats.begin(target);
-    let counted = true;
+    let counter: Map<string, number> | undefined = stats.inFlight;
     const release = (): void => {
-      if (counted) stats.end(target);
-      counted = false;
+      if (counter) stats.end(target, counter);
+      counter = undefined;
     };
     // If the client goes away while we wait for the upstream, stop waiting.
     const abort = new AbortController();
@@ -211,6 +231,10 @@ export function registerProxy(app: FastifyInstance, options: ProxyOptions): void
       return { sent: false, error: err as Error, code };
     }
     picker.markHealthy(target);
+    if (isStream(upstream.headers)) {
+      stats.toStream(target);
+      counter = stats.streams;
+    }
     // From here on the response belongs to this target: no retry is possible any more.
     reply.raw.once('close', release);
     upstream.body.once('error', () => {

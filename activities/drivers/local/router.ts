@@ -10,8 +10,9 @@
  * the request, and what the router answered.
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
-import { describeError, failureDetail } from './error-info';
+import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
+import { verifyThroughUrl } from '../http-verify';
+import { failureDetail } from './error-info';
 
 export interface LocalRouterConfig {
   adminUrl: string;
@@ -116,38 +117,17 @@ class LocalRouter implements Router {
     return inFlight[canonicalTarget(target)] ?? 0;
   }
 
-  async verify(module: string, expectedVersion: string): Promise<Verification> {
-    const requests = this.config.verifyRequests ?? 5;
-    const url = `${this.publicUrl}/${seg(module)}/`;
-    const seen = new Map<string, number>();
-    let unreachable = 0;
-    for (let i = 0; i < requests; i++) {
-      let answer: string;
-      try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-        await response.arrayBuffer();
-        const version = response.headers.get('x-cutover-version');
-        const backend = response.headers.get('x-cutover-backend') ?? '?';
-        answer =
-          version === null
-            ? `HTTP ${response.status} without a version (backend ${backend})`
-            : `version ${version} (backend ${backend})`;
-        if (version === expectedVersion) answer = `expected:${answer}`;
-      } catch (err) {
-        unreachable++;
-        answer = `error ${describeError(err)}`;
-      }
-      seen.set(answer, (seen.get(answer) ?? 0) + 1);
-    }
-    if (unreachable === requests) {
-      // The router itself is unreachable: transient, let the activity retry rather than conclude.
-      throw new Error(`cannot reach the router at ${url}: ${[...seen.keys()].join(', ')}`);
-    }
-    const summary = [...seen].map(([answer, n]) => `${n}x ${answer.replace(/^expected:/, '')}`).join(', ');
-    const matching = [...seen].filter(([answer]) => answer.startsWith('expected:')).reduce((sum, [, n]) => sum + n, 0);
-    return matching === requests
-      ? { status: 'verified', detail: `${module}: ${requests}/${requests} answers from ${summary}` }
-      : { status: 'not-verified', detail: `${module}: expected version ${expectedVersion}, got ${summary}` };
+  async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {
+    // A router that answers nothing at all is transient (verifyThroughUrl throws): the activity retries.
+    return verifyThroughUrl({
+      publicUrl: this.publicUrl,
+      module,
+      expectedVersion,
+      requests: this.config.verifyRequests,
+      timeoutMs: this.timeoutMs,
+      what: 'the router',
+      ...options,
+    });
   }
 
   /** One admin API call; `tolerated` statuses resolve to undefined instead of throwing. */

@@ -14,6 +14,12 @@
  *   4. remove the flag: keep-alive again.
  *
  * A client that honours `Connection: close` (every browser, curl, Node's http and undici) loses nothing.
+ *
+ * Long-lived connections (server-sent events, WebSocket) keep an old worker alive for as long as they stay open,
+ * which is until their replica ends them (when it is stopped, after its drain). So the wait for old workers is
+ * bounded by `reload.timeout`: set it above the longest ordinary request. Old workers still running after it hold
+ * such connections (or requests longer than that): new requests already reach the new workers, so the reload is
+ * complete; they exit once their last connection ends.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
@@ -116,8 +122,11 @@ export class NginxControl {
     return path.join(this.config.confDir, FLAG_FILE);
   }
 
-  /** The graceful reload with the keep-alive drain (see the file comment). Resolves once every old worker is gone. */
-  async reload(): Promise<void> {
+  /**
+   * The graceful reload with the keep-alive drain (see the file comment). Resolves once every old worker is gone, or
+   * at `reload.timeout` with the number of old workers still finishing long-lived connections.
+   */
+  async reload(): Promise<{ lingering: number }> {
     const master = await this.masterPid();
     const before = await childrenOf(master);
     await fs.writeFile(this.flagFile(), `${process.pid} ${new Date().toISOString()}\n`);
@@ -130,25 +139,29 @@ export class NginxControl {
       } else {
         process.kill(master, 'SIGHUP');
       }
-      await this.waitForGeneration(master, new Set(before.keys()));
+      // Workers already shutting down (an earlier reload left them finishing long-lived connections) are not this
+      // reload's to wait for: only the workers that served until now.
+      const serving = [...before].filter(([, title]) => !title.includes('shutting down')).map(([pid]) => pid);
+      return await this.waitForGeneration(master, new Set(serving));
     } finally {
       await fs.rm(this.flagFile(), { force: true });
     }
   }
 
-  /** Waits (bounded) until workers from before the reload are gone and new ones run. */
-  private async waitForGeneration(master: number, old: Set<number>): Promise<void> {
+  /** Waits (bounded) until new workers run and those from before the reload are gone (or hold long-lived ones). */
+  private async waitForGeneration(master: number, old: Set<number>): Promise<{ lingering: number }> {
     const deadline = Date.now() + this.config.reload.timeout;
     let children = await childrenOf(master);
     for (;;) {
-      const fresh = [...children.keys()].filter((pid) => !old.has(pid));
+      const fresh = [...children.keys()].filter(
+        (pid) => !old.has(pid) && !children.get(pid)?.includes('shutting down'),
+      );
       const remaining = [...children.keys()].filter((pid) => old.has(pid));
-      if (fresh.length > 0 && remaining.length === 0) return;
+      if (fresh.length > 0 && remaining.length === 0) return { lingering: 0 };
       if (Date.now() >= deadline) {
+        if (fresh.length > 0) return { lingering: remaining.length }; // long-lived connections: see the file comment
         throw new Error(
-          fresh.length === 0
-            ? `nginx (master ${master}) started no new worker within ${this.config.reload.timeout} ms of the reload: see its error log`
-            : `nginx reloaded, but ${remaining.length} old worker(s) still finish requests after ${this.config.reload.timeout} ms`,
+          `nginx (master ${master}) started no new worker within ${this.config.reload.timeout} ms of the reload: see its error log`,
         );
       }
       await sleep(50);
@@ -156,18 +169,16 @@ export class NginxControl {
     }
   }
 
-  /** Waits (bounded) until no worker of an earlier reload is still shutting down (after a retried call). */
+  /**
+   * Waits (bounded by `reload.timeout`) until no worker of an earlier reload is still shutting down (after a retried
+   * call); workers still shutting down after it hold long-lived connections, as after a reload.
+   */
   async settle(): Promise<void> {
     const master = await this.masterPid();
     const deadline = Date.now() + this.config.reload.timeout;
     for (;;) {
       const shuttingDown = [...(await childrenOf(master)).values()].filter((t) => t.includes('shutting down'));
-      if (shuttingDown.length === 0) return;
-      if (Date.now() >= deadline) {
-        throw new Error(
-          `${shuttingDown.length} old nginx worker(s) still finish requests after ${this.config.reload.timeout} ms`,
-        );
-      }
+      if (shuttingDown.length === 0 || Date.now() >= deadline) return;
       await sleep(50);
     }
   }

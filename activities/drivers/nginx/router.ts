@@ -12,7 +12,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, WeightedBackend } from '../../ports';
+import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import { describeError } from '../local/error-info';
@@ -180,12 +180,14 @@ export class NginxRouter implements Router {
     return Promise.resolve(undefined);
   }
 
-  async verify(module: string, expectedVersion: string): Promise<Verification> {
+  async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {
     return verifyThroughUrl({
       publicUrl: this.config.publicUrl,
       module,
       expectedVersion,
-      requests: this.config.verifyRequests ?? 5,
+      requests: this.config.verifyRequests,
+      what: 'nginx',
+      ...options,
     });
   }
 

@@ -5,10 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { newLocalPlatformDriver } from '../../../activities/drivers/local';
+import { acceptsConnections, listenerOf } from '../../../activities/drivers/local/listening';
 import type { Platform, ReplicaSetSpec } from '../../../activities/ports';
-import { distFile, freePort, get, isAlive, killAll, replicaPids, sleep, tempDir } from './local-support';
+import { ROOT, distFile, freePort, get, isAlive, killAll, replicaPids, sleep, tempDir } from './local-support';
 
 jest.setTimeout(60_000);
 
@@ -71,6 +73,9 @@ describe('ensureReplicaSet', () => {
         version: '1.0.0',
         replica: replica.id,
         path: '/Cart/items',
+        method: 'GET',
+        requestId: null,
+        bodyBytes: 0,
       });
       expect((await get(`${replica.address}/Shop/_ping.html`)).body).toBe('OK');
       expect((await get(`${replica.address}/Other/`)).status).toBe(404);
@@ -226,15 +231,17 @@ describe('slow and unhealthy replicas', () => {
     await platform.retireReplicaSet('shop-slow-blue');
   });
 
-  it('gives up on a replica that is not ready in time, kills it and leaves no record', async () => {
-    const impatient = newLocalPlatformDriver({ stateDir, readyTimeoutMs: 500 });
+  it('gives up on a replica that does not listen in time, kills it and leaves no record', async () => {
+    const impatient = newLocalPlatformDriver({ stateDir, startTimeoutMs: 500 });
     const before = replicaPids(stateDir);
 
     await expect(
       impatient.ensureReplicaSet(spec('shop-stuck-blue', { replicas: 1, env: { SAMPLE_START_DELAY_MS: '20000' } })),
     ).rejects.toMatchObject({
       name: 'ReplicaStartError',
-      message: expect.stringMatching(/not ready within 500 ms[\s\S]*starting in 20000 ms/),
+      message: expect.stringMatching(
+        /did not listen on port \d+ \(its PORT\) within 500 ms[\s\S]*starting in 20000 ms/,
+      ),
     });
 
     await sleep(200);
@@ -250,7 +257,7 @@ describe('slow and unhealthy replicas', () => {
     });
 
     await expect(broken.ensureReplicaSet(spec('shop-broken-blue', { replicas: 1 }))).rejects.toThrow(
-      /exited with code 3 before it was ready[\s\S]*cannot open database/,
+      /exited with code 3 before it was listening[\s\S]*cannot open database/,
     );
     await platform.retireReplicaSet('shop-broken-blue');
   });
@@ -285,5 +292,67 @@ describe('slow and unhealthy replicas', () => {
     });
 
     for (const s of states) await platform.retireReplicaSet(s.name);
+  });
+});
+
+describe('any process that listens on the PORT it is given', () => {
+  const pythonApp = path.join(ROOT, 'examples', 'python-app', 'app.py');
+  const python = newLocalPlatformDriver({ stateDir, command: ['python3', pythonApp], ...fastStop });
+
+  function recordOf(set: string, id: string): { port?: number; assignedPort?: number; pid: number } {
+    const file = path.join(stateDir, 'platform', set, 'replicas', `${id}.json`);
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as { port?: number; assignedPort?: number; pid: number };
+  }
+
+  it('starts the Python application, which never writes the ready file: started = its PORT accepts connections', async () => {
+    const state = await python.ensureReplicaSet(
+      spec('py-listen-blue', { replicas: 2, env: { PYAPP_START_DELAY_MS: '700' } }),
+    );
+
+    for (const replica of state.replicas) {
+      const record = recordOf('py-listen-blue', replica.id);
+      expect(replica.address).toBe(`http://127.0.0.1:${record.assignedPort}`);
+      expect(record.port).toBe(record.assignedPort);
+      expect(fs.existsSync(path.join(stateDir, 'platform', 'py-listen-blue', 'run', `${replica.id}.ready.json`))).toBe(
+        false,
+      );
+      expect(await get(`${replica.address}/Cart/`)).toMatchObject({ status: 200, version: '1.0.0' });
+    }
+    expect(new Set(state.replicas.map((r) => r.address)).size).toBe(2);
+    await python.retireReplicaSet('py-listen-blue');
+  });
+
+  it('tells its own listener from another program on the port (/proc)', async () => {
+    const state = await python.ensureReplicaSet(spec('py-owner-blue', { replicas: 1 }));
+    const replica = state.replicas[0]!;
+    const { assignedPort, pid } = recordOf('py-owner-blue', replica.id);
+    const other = net.createServer();
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherPort = (other.address() as net.AddressInfo).port;
+
+    expect(await listenerOf(assignedPort!, pid)).toBe('replica');
+    expect(await listenerOf(otherPort, pid)).toBe('other');
+    expect(await acceptsConnections(otherPort)).toBe(true);
+    await new Promise((resolve) => other.close(resolve));
+    expect(await acceptsConnections(otherPort)).toBe(false);
+    await python.retireReplicaSet('py-owner-blue');
+  });
+
+  it('an abort ends the wait for a slow start at once and leaves the process recorded; a retire stops it', async () => {
+    const abort = new AbortController();
+    const reason = new Error('aborted by the test');
+    const launching = python.ensureReplicaSet(
+      spec('py-abort-blue', { replicas: 1, env: { PYAPP_START_DELAY_MS: '30000' } }),
+      { signal: abort.signal },
+    );
+    await sleep(500);
+    abort.abort(reason);
+
+    await expect(launching).rejects.toBe(reason);
+    const record = recordOf('py-abort-blue', 'py-abort-blue-0');
+    expect(record.port).toBeUndefined();
+    expect(isAlive(record.pid)).toBe(true);
+    await python.retireReplicaSet('py-abort-blue');
+    expect(isAlive(record.pid)).toBe(false);
   });
 });
