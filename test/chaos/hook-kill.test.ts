@@ -12,7 +12,7 @@ import { deploymentId } from '../../workflows/types';
 import { checkInvariants, kill9, startChaosWorker } from '../support/chaos';
 import { activityRuns, runsOf } from '../support/history';
 import {
-  LIFETIME_IDS,
+  newLifeTimeIds,
   hookConfig,
   lifeTimeGet,
   lifeTimeParams,
@@ -27,9 +27,7 @@ import { expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 
-const { build: OP_BUILD, config: OP_CONFIG } = LIFETIME_IDS;
-/** An application key of this suite's own: hook workflow ids carry it, and other suites share the dev server. */
-const KEY = '7d6c5b4a-3928-4716-a5b4-c3d2e1f00918';
+const { key: KEY, build: OP_BUILD, config: OP_CONFIG } = newLifeTimeIds();
 
 describe('chaos: a hook operation waiting for the application, with the worker SIGKILLed', () => {
   let f: Fixture;

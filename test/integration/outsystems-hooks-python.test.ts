@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { versionFromOperation } from '../../workflows/hook-types';
 import { deploymentId } from '../../workflows/types';
 import {
-  LIFETIME_IDS,
+  newLifeTimeIds,
   hookConfig,
   lifeTimeGet,
   lifeTimeParams,
@@ -29,7 +29,7 @@ import { PYTHON_APP, pythonEnv, readyFilesUnder } from '../support/python-app';
 
 jest.setTimeout(240_000);
 
-const { key: KEY, build: OP_1, nextBuild: OP_2 } = LIFETIME_IDS;
+const { key: KEY, build: OP_1, nextBuild: OP_2 } = newLifeTimeIds();
 
 describe('the hook server deploys a Python application from a zip', () => {
   let f: Fixture;

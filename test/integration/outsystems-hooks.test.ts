@@ -14,7 +14,7 @@ import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { replicaProcessesOf } from '../support/proc';
 import {
-  LIFETIME_IDS,
+  newLifeTimeIds,
   lifeTimeParams,
   hookConfig,
   lifeTimeGet,
@@ -26,7 +26,7 @@ import {
 } from '../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 
-const { key: KEY, build: OP_BUILD, config: OP_CONFIG, nextBuild: OP_BUILD_2, remove: OP_REMOVE } = LIFETIME_IDS;
+const { key: KEY, build: OP_BUILD, config: OP_CONFIG, nextBuild: OP_BUILD_2, remove: OP_REMOVE } = newLifeTimeIds();
 const BROKEN_KEY = '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d';
 
 /** The configuration file a replica reads from its CUTOVER_CONFIG_DIR, if that has one. */

@@ -4,6 +4,7 @@
  * polling ResultPath for the result file), real zip bundles, and a hook
  * server with a configuration rooted in a temp directory.
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +31,21 @@ export const LIFETIME_IDS = {
   nextBuild: '22222222-3333-4444-8555-666666666666',
   remove: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff',
 } as const;
+
+/**
+ * LifeTime identifiers of one test suite's own, fresh GUIDs: hook workflow ids carry the application key and
+ * operation id, and the integration suites share one dev server, so suites must not share them (a second suite's
+ * Build would find the first one's workflow and answer "already done").
+ */
+export function newLifeTimeIds(): { [K in keyof typeof LIFETIME_IDS]: string } {
+  return {
+    key: randomUUID(),
+    build: randomUUID(),
+    config: randomUUID(),
+    nextBuild: randomUUID(),
+    remove: randomUUID(),
+  };
+}
 
 /** Writes a real zip file with these entries (name -> content). */
 export async function writeZip(file: string, entries: Record<string, string | Buffer>): Promise<void> {
