@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { confinePath, fileIn, PathRejectedError, realRoots } from '../../../client/hooks/paths';
-import { errorResult, resultContent, writeResultFileAtomic } from '../../../client/hooks/results';
+import { confinePath, fileIn, PathRejectedError, realRoots } from '../../../shared/outsystems/paths';
+import { errorResult, resultContent, writeResultFileAtomic } from '../../../shared/outsystems/result-files';
 
 describe('hook path confinement', () => {
   let base: string;

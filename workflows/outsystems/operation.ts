@@ -15,14 +15,10 @@
  * hook deadline).
  */
 import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
   ParentClosePolicy,
   condition,
-  defineQuery,
   log,
   patched,
-  proxyActivities,
   setHandler,
   sleep,
   startChild,
@@ -31,12 +27,26 @@ import {
 } from '@temporalio/workflow';
 import type { ChildWorkflowHandle } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities';
-import { backendName } from '../activities/ports';
-import { LIVENESS_TIMEOUT, budgeted, retry } from './activity-presets';
-import { routerBudgetMs } from './budgets';
-import { blueGreenDeployment } from './blue-green';
-import { HOOK_WORKFLOW_TYPES, configUpdateStrategy, resultFileName, versionFromOperation } from './hook-types';
+import { blueGreenDeployment } from '../blue-green';
+import { abortSignal } from '../messages';
+import { normalizeSpec } from '../parse-spec';
+import { rollingUpdateDeployment } from '../rolling-update';
+import { formatSpecIssues, validateSpec } from '../spec';
+import type { DeploymentSpec, SpecResult } from '../spec';
+import { WORKFLOW_TYPES, deploymentId } from '../types';
+import type { DeploymentResult } from '../types';
+import { configUpdateStrategy } from './config-update';
+import { StageFailed, describeFailure, deploymentResultOf } from './failures';
+import { hookStatusQuery } from './messages';
+import {
+  ABORT_AT_HOOK_DEADLINE_PATCH,
+  CONFIGS_AS_ROLLING_UPDATE_PATCH,
+  HOOK_SPEC_RECORDED_PATCH,
+  WAIT_FOR_APPLICATION_BY_RESULT_PATCH,
+} from './patches';
+import { awaitClosed, buildCall, quickApiCall, resultCall } from './presets';
+import { retireApplication } from './retire';
+import { HOOK_WORKFLOW_TYPES, resultFileName, versionFromOperation } from './types';
 import type {
   BuildRecord,
   ConfigSnapshot,
@@ -46,84 +56,12 @@ import type {
   HookOperationStatus,
   ReleaseRecord,
   RetireApplicationInput,
-  RetireApplicationResult,
-} from './hook-types';
-import { abortSignal } from './messages';
-import { rollingUpdateDeployment } from './rolling-update';
-import { normalizeSpec } from './parse-spec';
-import { formatSpecIssues, validateSpec } from './spec';
-import type { DeploymentSpec, SpecResult } from './spec';
-import { WORKFLOW_TYPES, deploymentId } from './types';
-import type { DeploymentResult } from './types';
+} from './types';
 
-/** The state of one hook operation: stage, deadline, what it waits for, its result once written. */
-export const hookStatusQuery = defineQuery<HookOperationStatus>('hookStatus');
-
-/** File and API work that ends quickly. */
-const quickApiCall = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
-
-/** Unpacking a bundle and running a build command: long, heartbeating. */
-const buildCall = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 3 },
-});
-
-/** The result file is the only thing LifeTime sees: keep trying for a while. */
-const resultCall = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { ...retry, maximumAttempts: 30 },
-});
-
-/** Draining, retiring (as in the blue-green workflow). */
-const platformCall = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-});
-const awaitDrained = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-});
-
-/** Waiting for another operation of the application to close: long-polls until the hook deadline, heartbeating. */
-const awaitClosed = proxyActivities<Activities>({
-  startToCloseTimeout: '1 day',
-  heartbeatTimeout: LIVENESS_TIMEOUT,
-  retry,
-});
-
-const DRAIN_TIMEOUT_MS = 30_000;
 const EXCLUSIVE_RETRY_MS = 5_000;
-
-/**
- * Update Configurations used to start a blue-green deployment; operations started before that changed (their
- * history records a blueGreenDeployment child) replay as they ran.
- */
-export const CONFIGS_AS_ROLLING_UPDATE_PATCH = 'update-configurations-as-rolling-update';
-/** Marks the deadline watch on a hook's deployment (abort it when LifeTime stops waiting); see abortAtDeadline. */
-export const ABORT_AT_HOOK_DEADLINE_PATCH = 'abort-deployment-at-hook-deadline';
-/**
- * An operation waiting for another one of the same application waits for that workflow to close (one activity that
- * long-polls) instead of polling every few seconds with a timer (hundreds of events per wait); operations that started
- * waiting the old way replay as they ran.
- */
-export const WAIT_FOR_APPLICATION_BY_RESULT_PATCH = 'wait-for-application-by-result';
-/**
- * The specs a hook operation builds from its profile are normalised by the recorded local activity, and its
- * deployments start with them as normalised (no second validation inside the child): a schema change can change
- * neither. Operations started before validated in the workflow, and replay that way.
- */
-export const HOOK_SPEC_RECORDED_PATCH = 'hook-spec-normalized-by-local-activity';
 
 /** How a stage deploys a release: the profile's deployment (Run), or a configuration-only rolling update. */
 type DeployKind = 'profile' | 'configuration-only';
-
-/** Thrown inside a stage to end it with this message in the result file. */
-class StageFailed extends Error {
-  override readonly name = 'StageFailed';
-}
 
 export async function outSystemsHookOperation(input: HookOperationInput): Promise<HookOperationResult> {
   const { call, stage } = input;
@@ -465,51 +403,4 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     status.state = state;
     status.detail = detail;
   }
-}
-
-/**
- * Container Remove's work, with the application's business id: delete the
- * modules' explicit rules (the default rule serves them again), drain, retire
- * every replica set, remove the backends.
- */
-export async function retireApplication(input: RetireApplicationInput): Promise<RetireApplicationResult> {
-  const { platform, router, modules, application } = input;
-  const sets = await quickApiCall.listApplicationReplicaSets({ platform, application });
-  // A rule change per module (nginx reloads for each): the call's budget is derived from the module count.
-  const rules = budgeted(routerBudgetMs(router, modules.length));
-  await rules.removePreview({ router, modules });
-  await rules.restoreRules({ router, modules, rules: {} });
-  const targets = sets.flatMap((s) => s.replicas.map((r) => r.address).filter((a) => a !== ''));
-  await awaitDrained.drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
-  for (const set of sets) await platformCall.retireReplicaSet({ platform, name: set.name });
-  // The rolling backend is what Update Configurations leaves serving; removed last, so that a removal that was under
-  // way when it was added replays its blue and green steps unchanged.
-  for (const color of ['blue', 'green', 'rolling'] as const) {
-    await quickApiCall.removeBackend({ router, backend: backendName(application, color) });
-  }
-  return { retiredReplicaSets: sets.map((s) => s.name), rulesRemoved: modules };
-}
-
-/** The deployment's result carried by its failure (rolled back / failed), if that is what ended it. */
-function deploymentResultOf(err: unknown): DeploymentResult | undefined {
-  if (!(err instanceof ChildWorkflowFailure)) return undefined;
-  const cause = err.cause;
-  if (!(cause instanceof ApplicationFailure)) return undefined;
-  const details = cause.details?.[0] as DeploymentResult | undefined;
-  return details && typeof details === 'object' && 'outcome' in details ? details : undefined;
-}
-
-function describeFailure(err: unknown): string {
-  if (err instanceof StageFailed) return err.message;
-  if (err instanceof ChildWorkflowFailure) {
-    const cause = err.cause;
-    return `${err.execution?.workflowId ?? 'child workflow'} failed: ${cause?.message ?? err.message}`;
-  }
-  if (err instanceof ApplicationFailure) return err.message;
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof Error && cause.message) return cause.message;
-    return err.message;
-  }
-  return String(err);
 }

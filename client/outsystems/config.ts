@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { BuildOptions, DeploymentProfile, HookCall, HookStage } from '../../workflows/hook-types';
+import type { BuildOptions, DeploymentProfile, HookCall, HookStage } from '../../workflows/outsystems/types';
 import { duration, SPEC_LIMITS, validateSpec } from '../../workflows/spec';
 
 const DEFAULT_HOOK_TIMEOUT = 30 * 60_000;

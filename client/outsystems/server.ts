@@ -16,14 +16,21 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HOOK_STAGE_NAMES, HOOK_STAGES, resultFileName } from '../../workflows/hook-types';
-import type { HookOperationInput, HookRoots, HookStage } from '../../workflows/hook-types';
+import { HOOK_STAGE_NAMES, HOOK_STAGES, resultFileName } from '../../workflows/outsystems/types';
+import type { HookOperationInput, HookRoots, HookStage } from '../../workflows/outsystems/types';
 import type { CutoverClient } from '../client';
 import { applicationNameFrom, buildOptions, hookTimeout, resolveApplication, specPart } from './config';
 import type { HookConfig } from './config';
 import { HookParamError, parseHookRequest } from './params';
-import { confinePath, fileIn, PathRejectedError, realRoots } from './paths';
-import { errorResult, resultFileExists, writeResultFileAtomic } from './results';
+import {
+  confinePath,
+  errorResult,
+  fileIn,
+  PathRejectedError,
+  realRoots,
+  resultFileExists,
+  writeResultFile,
+} from '../../shared/outsystems';
 
 export interface HookServerOptions {
   config: HookConfig;
@@ -168,7 +175,8 @@ export async function buildHookServer(options: HookServerOptions): Promise<Fasti
       }
       throw err;
     }
-    const resultFile = fileIn(paths.result, resultFileName(call.applicationKey, call.operationId, stage));
+    const resultName = resultFileName(call.applicationKey, call.operationId, stage);
+    const resultFile = fileIn(paths.result, resultName);
 
     // 4. Which profile: an unknown application is reported the way LifeTime shows errors, in the result file.
     const resolved = resolveApplication(config, call);
@@ -181,7 +189,7 @@ export async function buildHookServer(options: HookServerOptions): Promise<Fasti
         : undefined;
     if (unmapped || !resolved) {
       const message = unmapped ?? 'unknown application';
-      await writeResultFileAtomic(resultFile, errorResult(message));
+      await writeResultFile(paths.result, resultName, errorResult(message));
       reply.code(200);
       return { body: { started: false, resultFile, error: message }, logged: { error: message } };
     }
@@ -215,7 +223,7 @@ export async function buildHookServer(options: HookServerOptions): Promise<Fasti
           .hookResult(started.workflowId)
           .then((r) => r.content)
           .catch((err: Error) => errorResult(`operation ${started.workflowId} ended without a result: ${err.message}`));
-        await writeResultFileAtomic(resultFile, content);
+        await writeResultFile(paths.result, resultName, content);
       }
       reply.code(200);
       return {

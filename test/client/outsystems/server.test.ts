@@ -17,8 +17,8 @@ import {
   startHookServer,
 } from '../../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../../support/hooks';
-import { hookWorkflowId } from '../../../workflows/hook-types';
-import type { HookStage } from '../../../workflows/hook-types';
+import { hookWorkflowId } from '../../../workflows/outsystems/types';
+import type { HookStage } from '../../../workflows/outsystems/types';
 
 const KEY = '5d1c0a6e-7f2b-4c3d-9e8f-0a1b2c3d4e5f';
 let opCounter = 0;

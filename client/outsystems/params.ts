@@ -11,8 +11,8 @@
  * parameter the stage needs.
  */
 import { z } from 'zod';
-import type { HookCall, HookStage } from '../../workflows/hook-types';
-import { HOOK_STAGES } from '../../workflows/hook-types';
+import type { HookCall, HookStage } from '../../workflows/outsystems/types';
+import { HOOK_STAGES } from '../../workflows/outsystems/types';
 import { SPEC_LIMITS } from '../../workflows/spec';
 
 export const PROTOCOL_PARAMETERS = [

@@ -5,7 +5,7 @@
 import { CutoverClient } from '../client';
 import { loadHookConfig, loadHookToken } from './config';
 import { buildHookServer, hookPath } from './server';
-import { HOOK_STAGE_NAMES, HOOK_STAGES } from '../../workflows/hook-types';
+import { HOOK_STAGE_NAMES, HOOK_STAGES } from '../../workflows/outsystems/types';
 
 export interface ServeOptions {
   configFile: string;

@@ -9,9 +9,9 @@ import {
   loadHookToken,
   resolveApplication,
   validateHookConfig,
-} from '../../../client/hooks/config';
-import type { HookConfigInput } from '../../../client/hooks/config';
-import type { HookCall } from '../../../workflows/hook-types';
+} from '../../../client/outsystems/config';
+import type { HookConfigInput } from '../../../client/outsystems/config';
+import type { HookCall } from '../../../workflows/outsystems/types';
 
 const profile = {
   environment: 'production',

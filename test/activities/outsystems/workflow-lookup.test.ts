@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { defaultDrivers } from '../../activities/drivers';
-import { createHookActivities } from '../../activities/hooks';
-import { devServerAddress } from '../support/temporal';
+import { defaultDrivers } from '../../../activities/drivers';
+import { createHookActivities } from '../../../activities/outsystems';
+import { devServerAddress } from '../../support/temporal';
 
 const TASK_QUEUE = `no-worker-${randomUUID()}`;
 

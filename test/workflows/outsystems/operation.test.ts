@@ -6,27 +6,28 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Activities } from '../../activities';
-import type { LaunchReplicasInput } from '../../activities/rolling';
-import type { ReplicaSetSpec } from '../../activities/ports';
-import { approveSignal } from '../../workflows/messages';
-import { configRevisionOf, rollingReplicaSetName } from '../../workflows/rolling-math';
-import { configUpdateStrategy, hookWorkflowId } from '../../workflows/hook-types';
+import type { Activities } from '../../../activities';
+import type { LaunchReplicasInput } from '../../../activities/rolling';
+import type { ReplicaSetSpec } from '../../../activities/ports';
+import { approveSignal } from '../../../workflows/messages';
+import { configRevisionOf, rollingReplicaSetName } from '../../../workflows/rolling-math';
+import { configUpdateStrategy } from '../../../workflows/outsystems/config-update';
+import { hookWorkflowId } from '../../../workflows/outsystems/types';
 import type {
   ConfigSnapshot,
   DeploymentProfile,
   HookOperationInput,
   HookOperationResult,
   ReleaseRecord,
-} from '../../workflows/hook-types';
-import { validateSpec } from '../../workflows/spec';
-import type { DeploymentSpec } from '../../workflows/spec';
-import { deploymentId } from '../../workflows/types';
-import type { DeploymentResult, DeploymentStatus } from '../../workflows/types';
-import { LIFETIME_IDS } from '../support/hooks';
-import { useWorkflowHarness, waitForStatus } from './harness';
-import { createRollingWorld } from './rolling-world';
-import type { RollingWorld, RollingWorldOptions } from './rolling-world';
+} from '../../../workflows/outsystems/types';
+import { validateSpec } from '../../../workflows/spec';
+import type { DeploymentSpec } from '../../../workflows/spec';
+import { deploymentId } from '../../../workflows/types';
+import type { DeploymentResult, DeploymentStatus } from '../../../workflows/types';
+import { LIFETIME_IDS } from '../../support/hooks';
+import { useWorkflowHarness, waitForStatus } from '../harness';
+import { createRollingWorld } from '../rolling-world';
+import type { RollingWorld, RollingWorldOptions } from '../rolling-world';
 
 const harness = useWorkflowHarness();
 let seq = 0;

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultDrivers } from '../../activities/drivers';
-import { createHookActivities } from '../../activities/hooks';
-import type { ReleaseRecord } from '../../workflows/hook-types';
+import { defaultDrivers } from '../../../activities/drivers';
+import { createHookActivities } from '../../../activities/outsystems';
+import type { ReleaseRecord } from '../../../workflows/outsystems/types';
 
 const APP = 'portal';
 

@@ -1,5 +1,5 @@
 /** Decoding hook calls exactly as LifeTime sends them: every protocol parameter Base64-encoded. */
-import { decodeBase64, encodeParam, HookParamError, parseHookRequest } from '../../../client/hooks/params';
+import { decodeBase64, encodeParam, HookParamError, parseHookRequest } from '../../../client/outsystems/params';
 
 const b64 = encodeParam;
 
