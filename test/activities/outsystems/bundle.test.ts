@@ -78,7 +78,7 @@ describe('unpacking a bundle: the zip-slip guard', () => {
     const around = tree(base).filter(
       (p) => p !== 'bundle.zip' && !ancestors.includes(p) && !p.startsWith(`${inside}${path.sep}`),
     );
-    return { type: err.type ?? undefined, nonRetryable: err.nonRetryable, message: err.message, around };
+    return { type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? undefined, message: err.message, around };
   }
 
   test('a plain bundle unpacks: directories, files, the executable bit', async () => {
