@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { confinePath, PathRejectedError, realRoots, writeResultFileAtomic } from '../../shared/outsystems';
+import { writeFileAtomic } from '../../shared/fs/atomic-file';
+import { confinePath, PathRejectedError, realRoots } from '../../shared/outsystems';
 import { ErrorType, permanentFailure } from '../errors';
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -45,10 +46,10 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
-/** A build or release record, written atomically (with the result files' permissions, as it always was). */
+/** A build or release record, written atomically (readable by all, 0644, as the result files). */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await writeResultFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
 }
 
 /** Re-checks a path against its roots inside the activity (the hook server checked it at the door). */

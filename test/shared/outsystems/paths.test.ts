@@ -1,9 +1,8 @@
-/** Root confinement of TargetPath / ResultPath / ConfigPath, and atomic result files. */
+/** Root confinement of TargetPath / ResultPath / ConfigPath (shared/outsystems/paths.ts). */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { confinePath, fileIn, PathRejectedError, realRoots } from '../../../shared/outsystems/paths';
-import { errorResult, resultContent, writeResultFileAtomic } from '../../../shared/outsystems/result-files';
 
 describe('hook path confinement', () => {
   let base: string;
@@ -81,29 +80,5 @@ describe('hook path confinement', () => {
   test('file names from the protocol may not carry separators', () => {
     expect(() => fileIn(root, '../x')).toThrow(/not a plain file name/);
     expect(fileIn(root, 'key_op.deploydone')).toBe(path.join(root, 'key_op.deploydone'));
-  });
-});
-
-describe('result files', () => {
-  let dir: string;
-  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-results-'))));
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  test('success is an empty file; failure is {"Error":{"Message":...}}', async () => {
-    await writeResultFileAtomic(path.join(dir, 'k_op.deploydone'), resultContent());
-    await writeResultFileAtomic(path.join(dir, 'k_op.configsdone'), resultContent('it "broke"'));
-    expect(fs.readFileSync(path.join(dir, 'k_op.deploydone'), 'utf8')).toBe('');
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'k_op.configsdone'), 'utf8'))).toEqual({
-      Error: { Message: 'it "broke"' },
-    });
-    expect(errorResult('x')).toBe('{"Error":{"Message":"x"}}');
-  });
-
-  test('written by rename: no temp file is left, an existing file is replaced whole', async () => {
-    const file = path.join(dir, 'k_op.preparedone');
-    await writeResultFileAtomic(file, errorResult('first'));
-    await writeResultFileAtomic(file, '');
-    expect(fs.readdirSync(dir)).toEqual(['k_op.preparedone']);
-    expect(fs.readFileSync(file, 'utf8')).toBe('');
   });
 });
