@@ -8,6 +8,24 @@ import tseslint from 'typescript-eslint';
 // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no drivers, no worker/client/activity
 // runtime (type imports of those are fine), like temporalio/samples-typescript's workflow lint rules.
 const ALLOWED_NODE_BUILTINS = new Set(['assert']);
+
+// The layers import one way (docs/architecture.md): workflows/ -> (types of) activities/ -> shared/ <- client/.
+// Paths are matched on the import specifier: every file outside a folder is reached through "../".
+const outside = (folder) => `^(\\.\\./)+${folder}(/|$)`;
+// What of workflows/ the client side may import: the contract (types, messages, the spec schema), never a workflow.
+const WORKFLOW_CONTRACT = '(messages|types|spec|search-attributes|outsystems/(messages|types))$';
+const workflowImplementations = {
+  regex: `^(\\.\\./)+workflows(/index)?$|^(\\.\\./)+workflows/(?!${WORKFLOW_CONTRACT}|spec/)`,
+  allowTypeImports: true,
+  message:
+    'Import only the contract of workflows/ here (types, messages, spec, outsystems/types and outsystems/messages), ' +
+    'never a workflow implementation: it belongs to the worker.',
+};
+const activityImplementations = {
+  regex: outside('activities'),
+  allowTypeImports: true,
+  message: 'Import no activity implementation here (types only): activities run in the worker.',
+};
 // Bare names here (fs, path, child_process, http, net, os, crypto, ...); every `node:*` name is banned by a pattern.
 const nodeBuiltins = builtinModules.filter(
   (m) => !m.startsWith('_') && !m.startsWith('node:') && !ALLOWED_NODE_BUILTINS.has(m),
@@ -69,6 +87,69 @@ export default defineConfig(
               message:
                 'Import only types from the activities barrel (`import type * as activities`): it pulls in drivers.',
             },
+            {
+              // Of activities/, workflows use the ports' and errors' pure vocabulary (names, error types) only.
+              regex: `${outside('activities')}(?!(ports|errors)$)`,
+              allowTypeImports: true,
+              message:
+                'Workflow code imports values only from workflows/ (and activities/ports, activities/errors); ' +
+                'import types of the rest, and call activities through proxyActivities.',
+            },
+            {
+              regex: `${outside('(client|worker|shared|examples|bench|scripts|test)')}`,
+              allowTypeImports: true,
+              message: 'Workflow code imports only workflows/ (the client, worker and shared/ are Node-side).',
+            },
+            {
+              regex: '^(?![./]|@temporalio/(workflow|common)$|zod$)',
+              allowTypeImports: true,
+              message:
+                'Workflow code imports only @temporalio/workflow (and @temporalio/common, zod) of the packages: ' +
+                'anything else may not be deterministic.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: outside('client'),
+              message:
+                'Activities never import client/ (the hook server, the CLI): put what both need in shared/, and reach ' +
+                'Temporal through the activity context.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [activityImplementations, workflowImplementations] },
+      ],
+    },
+  },
+  {
+    // Node-side code both sides need (path confinement, result files, atomic writes): it imports neither side.
+    files: ['shared/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            activityImplementations,
+            workflowImplementations,
+            { regex: outside('(client|worker)'), message: 'shared/ imports neither the client nor the worker.' },
           ],
         },
       ],

@@ -10,7 +10,7 @@ import { activity } from './activity';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
-import { createHookActivities } from './hooks';
+import { createHookActivities } from './outsystems';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
 import { eachLimited } from './limited';
@@ -108,7 +108,7 @@ function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
 
 export function createActivities(drivers: Drivers) {
   return {
-    // The OutSystems hook operations' own activities (activities/hooks.ts).
+    // The OutSystems hook operations' own activities (activities/outsystems/).
     ...createHookActivities(drivers),
 
     /** The rolling update's own activities (activities/rolling.ts). */

@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { CutoverClient, DeploymentAlreadyRunningError, SpecInvalidError } from './client';
 import type { DeploymentStatus } from './client';
-import { formatHookDeadline } from './hooks/deadline';
+import { formatHookDeadline } from './outsystems/deadline';
 import { formatStatus, ProgressPrinter } from './progress';
 import { formatSpecIssues, SPEC_LIMITS, validateSpec } from '../workflows/spec';
 
@@ -368,7 +368,7 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
       ).argParser(hostArg),
     )
     .action(async (opts: { config: string; port?: number; host?: string }) => {
-      const { serveHooks } = await import('./hooks/serve');
+      const { serveHooks } = await import('./outsystems/serve');
       try {
         // The configuration is read and checked before Temporal is contacted.
         await serveHooks({ configFile: opts.config, port: opts.port, host: opts.host, connect: deps.connect });

@@ -1,4 +1,5 @@
 /** Every workflow the worker registers (its `workflowsPath`). */
 export { blueGreenDeployment } from './blue-green';
 export { rollingUpdateDeployment } from './rolling-update';
-export { outSystemsHookOperation, retireApplication } from './outsystems-hooks';
+export { outSystemsHookOperation } from './outsystems/operation';
+export { retireApplication } from './outsystems/retire';

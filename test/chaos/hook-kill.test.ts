@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from '../../examples/local-stack';
-import { versionFromOperation } from '../../workflows/hook-types';
+import { versionFromOperation } from '../../workflows/outsystems/types';
 import { deploymentId } from '../../workflows/types';
 import { checkInvariants, kill9, startChaosWorker } from '../support/chaos';
 import { activityRuns, runsOf } from '../support/history';

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { versionFromOperation } from '../../workflows/hook-types';
+import { versionFromOperation } from '../../workflows/outsystems/types';
 import { deploymentId } from '../../workflows/types';
 import {
   newLifeTimeIds,

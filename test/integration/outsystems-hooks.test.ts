@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from '../../examples/local-stack';
-import { hookWorkflowId, versionFromOperation } from '../../workflows/hook-types';
+import { hookWorkflowId, versionFromOperation } from '../../workflows/outsystems/types';
 import { deploymentId } from '../../workflows/types';
 import { expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';

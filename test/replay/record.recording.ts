@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { projectRoot } from '../../examples/local-stack';
-import { versionFromOperation } from '../../workflows/hook-types';
+import { versionFromOperation } from '../../workflows/outsystems/types';
 import { validateSpec } from '../../workflows/spec';
 import { deploymentId } from '../../workflows/types';
 import {

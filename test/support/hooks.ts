@@ -12,12 +12,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import * as yazl from 'yazl';
 import type { CutoverClient } from '../../client/client';
-import { validateHookConfig } from '../../client/hooks/config';
-import type { HookConfig, HookConfigInput } from '../../client/hooks/config';
-import { hookQuery } from '../../client/hooks/params';
-import type { ProtocolParameter } from '../../client/hooks/params';
-import { buildHookServer, hookPath } from '../../client/hooks/server';
-import type { HookStage } from '../../workflows/hook-types';
+import { validateHookConfig } from '../../client/outsystems/config';
+import type { HookConfig, HookConfigInput } from '../../client/outsystems/config';
+import { hookQuery } from '../../client/outsystems/params';
+import type { ProtocolParameter } from '../../client/outsystems/params';
+import { buildHookServer, hookPath } from '../../client/outsystems/server';
+import type { HookStage } from '../../workflows/outsystems/types';
 
 export const HOOK_TOKEN = 'test-token-0123456789abcdef';
 

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { RollingActivities } from '../../activities/rolling';
-import type { HookActivities } from '../../activities/hooks';
+import type { HookActivities } from '../../activities/outsystems';
 import { ErrorType } from '../../activities/errors';
 import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
