@@ -4,12 +4,12 @@
  * speaking only through the Platform and Router ports.
  */
 import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spec';
-import type { LiveSide, LiveState, ModuleVerification } from '../workflows/types';
+import type { LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
-import { backendName } from './ports';
+import { discoverRouting } from './discovery';
 import { createHookActivities } from './outsystems';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
@@ -90,16 +90,6 @@ export interface DrainInput {
   timeoutMs: number;
 }
 
-function sideOfBackend(application: string, backend: string): LiveSide | undefined {
-  for (const side of ['blue', 'green', 'rolling'] as const) if (backend === backendName(application, side)) return side;
-  return undefined;
-}
-
-/** The backend serving most of a module's traffic. */
-function primaryBackend(rule: ModuleRule): string | undefined {
-  return [...rule.backends].sort((a, b) => b.weight - a.weight)[0]?.backend;
-}
-
 function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   const norm = (x: WeightedBackend[]) =>
     JSON.stringify(x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)));
@@ -117,34 +107,18 @@ export function createActivities(drivers: Drivers) {
     /** The spec schema, for specs given as written (activities/spec.ts). */
     ...createSpecActivities(),
 
-    /** Reads what is live from the router and platform (never from a local file). */
+    /** Reads what is live from the router and platform (never from a local file); the routing check is discovery's. */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
       return activity(async () => {
         const router = drivers.router(input.router);
         const platform = drivers.platform(input.platform);
-        const rules = await router.readRules(input.modules);
-        const replicaSets = await platform.listReplicaSets(input.application);
-        const colors = new Map<string, LiveSide | 'default' | 'foreign'>();
-        for (const module of input.modules) {
-          const rule = rules[module];
-          if (!rule) colors.set(module, 'default');
-          else colors.set(module, sideOfBackend(input.application, primaryBackend(rule) ?? '') ?? 'foreign');
-        }
-        const distinct = new Set(colors.values());
-        if (distinct.size > 1 || distinct.has('foreign')) {
-          const detail = [...colors.entries()].map(([m, c]) => `${m} -> ${c}`).join(', ');
-          throw new CutoverError(
-            ErrorType.InconsistentRouting,
-            `modules of ${input.application} do not route to one place (${detail}); finish or roll back the previous deployment first`,
-          );
-        }
-        const only = [...distinct][0];
         // An application last updated by a rolling update is served by its "-rolling" backend: blue-green takes it
         // over like a color (green comes up beside it, and the rolling replica sets are the "blue" it retires).
-        const liveColor: LiveSide | null = only === 'blue' || only === 'green' || only === 'rolling' ? only : null;
+        const { rules, side: liveColor, backend } = await discoverRouting(router, input.application, input.modules);
+        const replicaSets = await platform.listReplicaSets(input.application);
         let liveVersion: string | null = null;
-        if (liveColor) {
-          const targets = (await router.describeBackend(backendName(input.application, liveColor))) ?? [];
+        if (liveColor && backend) {
+          const targets = (await router.describeBackend(backend)) ?? [];
           const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.includes(r.address)).length;
           // The set with the most replicas behind the backend (a rolling update that was cut short leaves two).
           const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));

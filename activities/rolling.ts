@@ -11,7 +11,7 @@ import type { Drivers } from './drivers';
 import { activity } from './activity';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
-import { backendName } from './ports';
+import { discoverRouting } from './discovery';
 import { eachLimited } from './limited';
 import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
 
@@ -90,18 +90,6 @@ function listed(list: string[], target: string): boolean {
   return list.includes(target) || list.includes(canonical);
 }
 
-function colorOf(application: string, backend: string): RollingLive['routing'] | undefined {
-  for (const color of ['rolling', 'blue', 'green'] as const) {
-    if (backend === backendName(application, color)) return color;
-  }
-  return undefined;
-}
-
-/** The backend serving most of a module's traffic. */
-function primaryBackend(rule: ModuleRule): string | undefined {
-  return [...rule.backends].sort((a, b) => b.weight - a.weight)[0]?.backend;
-}
-
 export function createRollingActivities(drivers: Drivers) {
   /**
    * A rolling update's replica sets carry their own environment (ReplicaSetSpec.env); the driver is made
@@ -110,31 +98,14 @@ export function createRollingActivities(drivers: Drivers) {
   const platformOf = (config: PlatformConfig): Platform => drivers.platform({ ...config, env: {} });
 
   return {
-    /** Reads which backend serves the modules, its targets, and every replica set of the application. */
+    /** Reads which backend serves the modules (discovery's routing check), its targets, and every replica set. */
     async discoverRolling(input: RollingDiscoverInput): Promise<RollingLive> {
       return activity(async () => {
         const router = drivers.router(input.router);
-        const rules = await router.readRules(input.modules);
-        const routes = new Map<string, string>();
-        for (const module of input.modules) {
-          const rule = rules[module];
-          routes.set(module, rule ? (primaryBackend(rule) ?? '?') : 'default');
-        }
-        const distinct = new Set(routes.values());
-        const only = [...distinct][0] ?? 'default';
-        const routing = only === 'default' ? 'default' : colorOf(input.application, only);
-        if (distinct.size > 1 || !routing) {
-          const detail = [...routes.entries()].map(([m, b]) => `${m} -> ${b}`).join(', ');
-          throw new CutoverError(
-            ErrorType.InconsistentRouting,
-            `modules of ${input.application} do not route to one backend of this application (${detail}); ` +
-              'finish or roll back the previous deployment first',
-          );
-        }
-        const backend = routing === 'default' ? null : only;
+        const { rules, side, backend } = await discoverRouting(router, input.application, input.modules);
         const targets = backend ? ((await router.describeBackend(backend)) ?? []) : [];
         const replicaSets = await platformOf(input.platform).listReplicaSets(input.application);
-        return { routing, backend, targets, rules, replicaSets };
+        return { routing: side ?? 'default', backend, targets, rules, replicaSets };
       });
     },
 

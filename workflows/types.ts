@@ -205,14 +205,17 @@ export interface RollingContext {
   fenceposts: { surge: number; unavailable: number };
 }
 
-/** The replica bookkeeping of a rolling update; at a batch boundary `launching` and `draining` are empty. */
+/**
+ * The replica bookkeeping of a rolling update (workflows/rolling/book.ts), as carried across runs; at a batch boundary
+ * `launching` and `draining` are empty. `old` and `new` are the versions', whichever way the update runs.
+ */
 export interface RollingBook {
   direction: 'forward' | 'rollback';
-  /** Serving (registered) replicas to replace: the old version's (forward) or the new version's (rollback). */
-  from: TrackedReplica[];
-  /** Serving (registered) replicas of the version being rolled to. */
-  to: TrackedReplica[];
-  /** Launched, not registered yet. */
+  /** Serving (registered) replicas of the version being replaced: rolled out forward, put back on rollback. */
+  old: TrackedReplica[];
+  /** Serving (registered) replicas of the version being rolled out. */
+  new: TrackedReplica[];
+  /** Launched, not registered yet (always into `launchSet`). */
   launching: TrackedReplica[];
   /** Deregistered, not retired yet. */
   draining: TrackedReplica[];
@@ -231,6 +234,15 @@ export interface RollingBook {
 }
 
 /**
+ * The book as runs before the runbook rewrite carried it: `from` (serving, to replace) and `to` (serving, of the
+ * version rolled to), whose versions swap when the direction turns to "rollback". Read by BatchBook.resume only.
+ */
+export interface LegacyRollingBook extends Omit<RollingBook, 'old' | 'new'> {
+  from: TrackedReplica[];
+  to: TrackedReplica[];
+}
+
+/**
  * Everything a rolling update carries into its next run when it continues as
  * new (always at a batch boundary, possibly with a pause pending): the
  * bookkeeping, the context and the visible status (steps, events, approvals),
@@ -239,7 +251,8 @@ export interface RollingBook {
 export interface RollingCarryOver {
   status: DeploymentStatus;
   context: RollingContext;
-  book: RollingBook;
+  /** The book (runs before the runbook rewrite carried the legacy shape). */
+  book: RollingBook | LegacyRollingBook;
   /** Why the rollback runs, when the book's direction is "rollback". */
   rollbackReason?: string;
 }

@@ -151,6 +151,30 @@ describe('record histories', () => {
     await save(f, first.workflowId, 'rolling-continued-as-new-last-run');
   });
 
+  test('rolling: continues as new, waits at a pause in a later run, then aborted (rolled back across runs)', async () => {
+    expect((await f.result(await f.deployRolling('1.0.0', { replicas: 4 }))).outcome).toBe('succeeded');
+    const validated = validateSpec(
+      f.rollingSpec('2.0.0', {
+        replicas: 4,
+        strategy: { maxSurge: 1, maxUnavailable: 0, steps: [{ afterBatch: 3, pause: { approval: true } }] },
+      }),
+    );
+    if (!validated.ok) throw new Error('the recorder builds a valid spec');
+    const first = await f.client.temporal.workflow.start('rollingUpdateDeployment', {
+      taskQueue: f.taskQueue,
+      workflowId: deploymentId(validated.spec.environment, validated.spec.application),
+      args: [{ spec: validated.spec, specNormalized: true, maxHistoryEvents: 60 }],
+    });
+    await f.waitForPhase(first.workflowId, 'AwaitingApproval');
+    // Waiting at the pause in a later run: its input carries the book (old/new) and the context of the earlier runs.
+    const waiting = await f.client.temporal.workflow.getHandle(first.workflowId).describe();
+    expect(waiting.runId).not.toBe(first.firstExecutionRunId);
+    await save(f, first.workflowId, 'rolling-continued-as-new-paused');
+    await f.client.abort(first.workflowId, { by: 'recorder', reason: 'recording an abort in a later run' });
+    expect((await f.result(first.workflowId)).outcome).toBe('rolled-back');
+    await save(f, first.workflowId, 'rolling-continued-as-new-rolled-back');
+  });
+
   test('rolling: aborted while launching a slow replica (the launch cancelled, patched)', async () => {
     expect((await f.result(await f.deployRolling('1.0.0', { replicas: 2 }))).outcome).toBe('succeeded');
     const id = await f.deployRolling('2.0.0', {

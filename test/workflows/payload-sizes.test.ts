@@ -63,6 +63,12 @@ async function lastRunInput(workflowId: string, runId: string): Promise<RollingI
   return input as RollingInput;
 }
 
+/** Replicas a carried book tracks as serving (either shape: this run's old/new, or an earlier run's from/to). */
+function trackedReplicas(book: NonNullable<RollingInput['resume']>['book'] | undefined): number {
+  if (!book) return 0;
+  return 'from' in book ? book.from.length + book.to.length : book.old.length + book.new.length;
+}
+
 /** JSON bytes of the parts of a continued run's input. */
 function partSizes(input: RollingInput) {
   const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null));
@@ -72,9 +78,7 @@ function partSizes(input: RollingInput) {
     status: bytes(input.resume?.status),
     context: bytes(input.resume?.context),
     book: bytes(input.resume?.book),
-    perTrackedReplica: Math.round(
-      bytes(input.resume?.book) / ((input.resume?.book.from.length ?? 0) + (input.resume?.book.to.length ?? 0) || 1),
-    ),
+    perTrackedReplica: Math.round(bytes(input.resume?.book) / (trackedReplicas(input.resume?.book) || 1)),
   };
 }
 

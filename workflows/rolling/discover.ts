@@ -1,0 +1,159 @@
+/**
+ * How a rolling update starts: discover what serves the modules (one discovery path with blue-green:
+ * activities/discovery.ts), tidy what an interrupted run left, make sure the target replica set exists, and then
+ * either deploy for the first time (nothing served from containers) or adopt a blue-green backend.
+ */
+import { backendName } from '../../activities/ports';
+import { budgeted, quickApiCall } from '../activity-presets';
+import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS, verifyBudgetMs } from '../budgets';
+import { classifyLive } from '../rolling-live';
+import { configRevisionOf, resolveFenceposts, rollingReplicaSetName } from '../rolling-math';
+import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS } from '../runbook';
+import type { RollingContext } from '../types';
+import { WAIT_ATTEMPTS, launch, untilAvailable } from './batch';
+import type { RollingRun } from './run';
+import { addresses, refs } from './run';
+
+/** Reads what serves and plans from it; retires what an interrupted run left. The context is the run's once returned. */
+export async function discover(run: RollingRun): Promise<RollingContext> {
+  const { spec, strategy, tracker, status, book } = run;
+  const { platform, router, modules } = spec;
+  tracker.setPhase('Discovering');
+  const live = await tracker.step(
+    'discover what serves the modules',
+    () => quickApiCall.discoverRolling({ application: spec.application, modules, platform, router }),
+    (l) =>
+      l.backend
+        ? `${l.backend} serves every module with ${l.targets.length} targets`
+        : 'platform server (default rule) serves every module',
+  );
+  const revision = configRevisionOf(spec.platform.env, strategy.configRevision);
+  const targetSet = rollingReplicaSetName(spec.application, spec.version, revision);
+  const start = classifyLive(live, targetSet, spec.replicas);
+  const fenceposts = resolveFenceposts(strategy.maxSurge, strategy.maxUnavailable, spec.replicas);
+  const found: RollingContext = {
+    backend: backendName(spec.application, 'rolling'),
+    targetSet,
+    oldSets: start.oldSets.filter((s) => s !== targetSet),
+    restoreSet: start.restoreSet,
+    oldCount: start.from.length,
+    previousVersion: start.previousVersion,
+    firstDeployment: start.from.length === 0 && start.to.length === 0,
+    initialRules: live.rules,
+    adoptedFrom: live.routing === 'blue' || live.routing === 'green' ? (live.backend ?? undefined) : undefined,
+    fenceposts,
+  };
+  book.found(start, targetSet);
+  status.previousVersion = found.previousVersion;
+  status.liveVersion = found.previousVersion;
+  run.refresh(found);
+
+  for (const name of start.emptySets) {
+    await tracker.step(`retire leftover replica set ${name}`, () =>
+      run.retireCall(spec.replicas).retireReplicaSet({ platform, name }),
+    );
+  }
+  if (start.leftovers.length) {
+    await tracker.step(`retire ${start.leftovers.length} leftover replicas that serve nothing`, () =>
+      run.retireCall(start.leftovers.length).retireReplicas({ platform, replicas: refs(start.leftovers) }),
+    );
+  }
+  tracker.event(
+    `maxSurge ${String(strategy.maxSurge)} -> ${fenceposts.surge}, maxUnavailable ${String(strategy.maxUnavailable)}` +
+      ` -> ${fenceposts.unavailable} of ${spec.replicas} replicas`,
+  );
+  return found;
+}
+
+/** The target version and configuration already serve with every replica: nothing to do. */
+export function alreadyServes(run: RollingRun): boolean {
+  const { book } = run;
+  if (book.old.length > 0 || book.new.length < book.desired) return false;
+  run.tracker.event(`${run.spec.version} (${run.ctx.targetSet}) already serves with ${book.new.length} replicas`);
+  return true;
+}
+
+export async function ensureTargetSet(run: RollingRun): Promise<void> {
+  const { spec } = run;
+  const name = run.ctx.targetSet;
+  await run.tracker.step(`ensure replica set ${name}`, () =>
+    quickApiCall.ensureRollingReplicaSet({
+      platform: spec.platform,
+      replicaSet: {
+        name,
+        application: spec.application,
+        version: spec.version,
+        color: 'rolling',
+        modules: spec.modules,
+        replicas: 0,
+        env: spec.platform.env,
+      },
+    }),
+  );
+}
+
+/** Nothing serves from containers yet: launch every replica, publish the backend, switch the modules to it. */
+export async function firstDeployment(run: RollingRun): Promise<void> {
+  const { spec, tracker, book, undo } = run;
+  const { platform, router, modules } = spec;
+  const ctx = run.ctx;
+  tracker.event('nothing serves the modules from containers: launching every replica, then switching the modules');
+  undo.push('retire the new replica set', async () => {
+    // The backend goes too, unless the modules' rules used it before (a rolling backend left without targets).
+    if (Object.keys(ctx.initialRules).length === 0)
+      await run.routerCall(1).removeBackend({ router, backend: ctx.backend });
+    await run.retireCall(spec.replicas).retireReplicaSet({ platform, name: ctx.targetSet });
+  });
+  book.plannedAsOneBatch();
+  const label = 'batch 1/1';
+  const launched = await launch(run, book.desired, label);
+  await untilAvailable(run, launched, label);
+  tracker.setPhase('ProductionTrafficShift');
+  await run.mutate(
+    `${label}: publish ${ctx.backend} with ${launched.length} targets`,
+    () => run.routerCall(1).publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
+    () => book.published(launched),
+  );
+  undo.push('switch the modules back', () =>
+    run.routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
+  );
+  await tracker.step(`switch ${modules.join(', ')} to ${ctx.backend}`, () =>
+    run
+      .routerCall(modules.length)
+      .switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
+  );
+  tracker.setPhase('Verifying');
+  const results = await tracker.step(
+    `verify ${modules.join(', ')} answer from ${spec.version}`,
+    () =>
+      budgeted(verifyBudgetMs(modules.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
+        router,
+        modules,
+        version: spec.version,
+        attempts: VERIFY_ATTEMPTS,
+        intervalMs: VERIFY_INTERVAL_MS,
+        concurrency: VERIFY_CONCURRENCY,
+        requests: VERIFY_REQUESTS,
+        requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
+      }),
+    (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
+  );
+  const failed = results.filter((r) => r.result.status === 'not-verified');
+  if (failed.length) {
+    throw new RollBack(`verification failed: ${failed.map((f) => `${f.module} (${f.result.detail})`).join('; ')}`);
+  }
+}
+
+/** The modules are served by a blue-green backend: serve the same replicas from the rolling backend first. */
+export async function adopt(run: RollingRun, from: string): Promise<void> {
+  const { tracker, book } = run;
+  const { router, modules } = run.spec;
+  const backend = run.ctx.backend;
+  tracker.setPhase('ProductionTrafficShift');
+  await tracker.step(`publish ${backend} with the ${book.old.length} replicas of ${from}`, () =>
+    run.routerCall(1).publishBackend({ router, backend, targets: addresses(book.old) }),
+  );
+  await tracker.step(`switch ${modules.join(', ')} from ${from} to ${backend} (same replicas)`, () =>
+    run.routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),
+  );
+}
