@@ -7,9 +7,11 @@ import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spe
 import type { LiveSide, LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
-import { CutoverError, ErrorType, permanentFailure } from './errors';
+import { CutoverError, ErrorType } from './errors';
 import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
 import { backendName } from './ports';
+import { createBlueGreenActivities, probeUntilHealthy, provision } from './blue-green';
+import type { ProbeProgress } from './blue-green';
 import { createHookActivities } from './hooks';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
@@ -42,12 +44,6 @@ export interface AwaitHealthyInput {
 export interface AwaitHealthyResult {
   healthy: number;
   replicas: Replica[];
-}
-
-/** Carried in heartbeats so a retried attempt (e.g. after a worker crash) resumes its counts. */
-interface ProbeProgress {
-  successes: Record<string, number>;
-  lastFailure?: string;
 }
 
 export interface TrafficInput {
@@ -117,6 +113,9 @@ export function createActivities(drivers: Drivers) {
     /** The spec schema, for specs given as written (activities/spec.ts). */
     ...createSpecActivities(),
 
+    /** Blue-green's activities of bounded payloads: replica sets by reference and counts (activities/blue-green.ts). */
+    ...createBlueGreenActivities(drivers),
+
     /** Reads what is live from the router and platform (never from a local file). */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
       return activity(async () => {
@@ -154,55 +153,16 @@ export function createActivities(drivers: Drivers) {
       });
     },
 
-    /** Ensures the replica set exists with the requested count (idempotent). */
+    /** Ensures the replica set exists with the requested count (idempotent). Before blue-green-bounded-payloads. */
     async provisionReplicaSet(input: ProvisionInput): Promise<ReplicaSetState> {
-      return activity(async ({ signal }) => {
-        const platform = drivers.platform(input.platform);
-        const state = await platform.ensureReplicaSet(input.replicaSet, { signal });
-        if (state.desired !== input.replicaSet.replicas || state.replicas.length !== input.replicaSet.replicas) {
-          return platform.scaleReplicaSet(input.replicaSet.name, input.replicaSet.replicas, { signal });
-        }
-        return state;
-      });
+      return activity(async ({ signal }) => provision(drivers.platform(input.platform), input, signal));
     },
 
-    /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. */
+    /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. Before the patch. */
     async awaitHealthy(input: AwaitHealthyInput): Promise<AwaitHealthyResult> {
-      return activity<AwaitHealthyResult, ProbeProgress>(async (heartbeat) => {
-        const platform = drivers.platform(input.platform);
-        const progress: ProbeProgress = heartbeat.resumed ?? { successes: {} };
-        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
-        for (;;) {
-          const set = await platform.getReplicaSet(input.replicaSet);
-          if (!set) {
-            throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
-          }
-          const healthyReplicas: Replica[] = [];
-          for (const replica of set.replicas) {
-            let failure: string | undefined;
-            if (!replica.running) failure = `${replica.id} is not running`;
-            for (const p of paths) {
-              if (failure) break;
-              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
-              if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
-            }
-            progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
-            if (failure) progress.lastFailure = failure;
-            if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
-          }
-          heartbeat.report(progress);
-          if (healthyReplicas.length >= input.expected) {
-            return { healthy: healthyReplicas.length, replicas: set.replicas };
-          }
-          if (Date.now() >= input.deadlineAt) {
-            throw permanentFailure(
-              ErrorType.ReplicasUnhealthy,
-              `${healthyReplicas.length}/${input.expected} replicas of ${input.replicaSet} healthy by the deadline` +
-                (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
-            );
-          }
-          await heartbeat.sleep(input.health.interval);
-        }
+      return activity<AwaitHealthyResult, ProbeProgress>(async (progress) => {
+        const { healthy, set } = await probeUntilHealthy(drivers.platform(input.platform), input, progress);
+        return { healthy, replicas: set.replicas };
       });
     },
 
