@@ -165,12 +165,13 @@ export function createBlueGreenActivities(drivers: Drivers) {
 
     /**
      * Waits (heartbeating) until no request is in flight to the replicas of the sets, or the timeout passes. A router
-     * that cannot count them leaves the requests in flight to its own draining and the
+     * that cannot count them (no `inFlight` capability) leaves the requests in flight to its own draining and the
      * replicas' graceful stop: the answer says so (`observed: false`) and nothing is waited for.
      */
     async drainReplicaSets(input: DrainReplicaSetsInput): Promise<DrainResult> {
       return activity(async (progress) => {
-        const router = drivers.router(input.router);
+        const counts = drivers.router(input.router).inFlight;
+        if (!counts) return { drained: true, remaining: 0, observed: false };
         const platform = drivers.platform(input.platform);
         const targets: string[] = [];
         for (const name of input.replicaSets) {
@@ -180,11 +181,7 @@ export function createBlueGreenActivities(drivers: Drivers) {
         const started = Date.now();
         for (;;) {
           let remaining = 0;
-          for (const target of targets) {
-            const count = await router.inFlight(target);
-            if (count === undefined) return { drained: true, remaining: 0, observed: false };
-            remaining += count;
-          }
+          for (const target of targets) remaining += await counts.count(target);
           progress.report({ remaining });
           if (remaining === 0) return { drained: true, remaining, observed: true };
           if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining, observed: true };

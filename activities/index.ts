@@ -8,7 +8,15 @@ import type { LiveSide, LiveState, ModuleVerification } from '../workflows/types
 import type { Drivers } from './drivers';
 import { activity } from './activity';
 import { CutoverError, ErrorType } from './errors';
-import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
+import type {
+  ModuleRule,
+  PreviewRoutes,
+  Replica,
+  ReplicaSetSpec,
+  ReplicaSetState,
+  Router,
+  WeightedBackend,
+} from './ports';
 import { backendName } from './ports';
 import { createBlueGreenActivities, probeUntilHealthy, provision } from './blue-green';
 import type { ProbeProgress } from './blue-green';
@@ -96,6 +104,28 @@ function primaryBackend(rule: ModuleRule): string | undefined {
   return [...rule.backends].sort((a, b) => b.weight - a.weight)[0]?.backend;
 }
 
+/** The router's preview routes, or a non-retryable NotSupportedError naming the router. */
+function previewRoutes(router: Router): PreviewRoutes {
+  if (router.preview) return router.preview;
+  throw new CutoverError(
+    ErrorType.NotSupported,
+    `the ${router.type} router has no preview routes: disable strategy.preview, or use a router that has them`,
+  );
+}
+
+/** Refuses (non-retryable) a split between more backends than the router's weighted rules take (1 without them). */
+function checkSplit(router: Router, backends: WeightedBackend[]): void {
+  const split = backends.filter((b) => b.weight > 0).length;
+  const most = router.weights?.maxBackends ?? 1;
+  if (split > most) {
+    throw new CutoverError(
+      ErrorType.NotSupported,
+      `the ${router.type} router cannot split a module's traffic between ${split} backends` +
+        (router.weights ? ` (at most ${most})` : ' (it has no weighted rules)'),
+    );
+  }
+}
+
 function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   const norm = (x: WeightedBackend[]) =>
     JSON.stringify(x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)));
@@ -177,15 +207,16 @@ export function createActivities(drivers: Drivers) {
 
     async setPreview(input: { router: RouterConfig; modules: string[]; backend: string }): Promise<void> {
       return activity(async () => {
-        const router = drivers.router(input.router);
-        for (const module of input.modules) await router.setPreviewRule(module, input.backend);
+        const preview = previewRoutes(drivers.router(input.router));
+        for (const module of input.modules) await preview.setRule(module, input.backend);
       });
     },
 
     async removePreview(input: { router: RouterConfig; modules: string[] }): Promise<void> {
       return activity(async () => {
-        const router = drivers.router(input.router);
-        for (const module of input.modules) await router.removePreviewRule(module);
+        // A router without preview routes has none to remove (the compensation of a refused preview).
+        const preview = drivers.router(input.router).preview;
+        if (preview) for (const module of input.modules) await preview.removeRule(module);
       });
     },
 
@@ -193,6 +224,7 @@ export function createActivities(drivers: Drivers) {
     async switchTraffic(input: TrafficInput): Promise<void> {
       return activity(async () => {
         const router = drivers.router(input.router);
+        checkSplit(router, input.backends);
         for (const module of input.modules) await router.setModuleRule(module, input.backends);
         const after = await router.readRules(input.modules);
         const wrong = input.modules.filter((m) => !after[m] || !sameBackends(after[m].backends, input.backends));
@@ -209,6 +241,7 @@ export function createActivities(drivers: Drivers) {
     async restoreRules(input: RestoreInput): Promise<void> {
       return activity(async () => {
         const router = drivers.router(input.router);
+        for (const rule of Object.values(input.rules)) checkSplit(router, rule.backends);
         for (const module of input.modules) {
           const previous = input.rules[module];
           if (previous) await router.setModuleRule(module, previous.backends);
@@ -264,14 +297,17 @@ export function createActivities(drivers: Drivers) {
       });
     },
 
-    /** Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. */
+    /**
+     * Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. A router that cannot
+     * count them (no `inFlight` capability) answers drained at once, as it always did (docs/routers.md).
+     */
     async drainTargets(input: DrainInput): Promise<{ drained: boolean; remaining: number }> {
       return activity(async (heartbeat) => {
-        const router = drivers.router(input.router);
+        const counts = drivers.router(input.router).inFlight;
         const started = Date.now();
         for (;;) {
           let remaining = 0;
-          for (const target of input.targets) remaining += (await router.inFlight(target)) ?? 0;
+          for (const target of input.targets) remaining += (await counts?.count(target)) ?? 0;
           heartbeat.report({ remaining });
           if (remaining === 0) return { drained: true, remaining };
           if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining };

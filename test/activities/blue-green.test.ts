@@ -266,10 +266,12 @@ describe('the bounded activities resolve replica sets from the platform', () => 
     const { platform, router, activities } = world();
     const state = await platform.ensureReplicaSet(replicaSet(2));
     const inFlight = new Map(state.replicas.map((r) => [r.address, 2]));
-    router.inFlight = async (target: string) => {
-      const n = inFlight.get(target) ?? 0;
-      inFlight.set(target, Math.max(0, n - 1));
-      return n;
+    router.inFlight = {
+      count: async (target) => {
+        const n = inFlight.get(target) ?? 0;
+        inFlight.set(target, Math.max(0, n - 1));
+        return n;
+      },
     };
     const heartbeats: { remaining: number }[] = [];
     const env = new MockActivityEnvironment();

@@ -5,7 +5,9 @@
  */
 import type { Drivers } from '../../activities/drivers';
 import type {
+  InFlightCounts,
   ModuleRule,
+  PreviewRoutes,
   Platform,
   ProbeResult,
   Replica,
@@ -13,6 +15,7 @@ import type {
   ReplicaSetState,
   Router,
   WeightedBackend,
+  WeightedRules,
 } from '../../activities/ports';
 
 export interface MemoryPlatform extends Platform {
@@ -89,8 +92,14 @@ export function memoryPlatform(): MemoryPlatform {
   return platform;
 }
 
-/** The core every router implements, in memory; `readBack` may change what readRules answers. */
+/**
+ * The core every router implements, and nothing more, in memory; `readBack` may change what readRules answers. A
+ * test gives it a capability by setting it (`router.inFlight = {...}`).
+ */
 export interface MemoryRouter extends Router {
+  preview?: PreviewRoutes;
+  inFlight?: InFlightCounts;
+  weights?: WeightedRules;
   rules: Record<string, ModuleRule>;
   backends: Map<string, string[]>;
   /** What readRules answers for a module, given what was written (default: what was written). */
@@ -146,15 +155,6 @@ export function memoryRouter(): MemoryRouter {
     },
     async verify(module) {
       return { status: 'not-supported', detail: `${module}: the memory router cannot send requests` };
-    },
-    async setPreviewRule(module) {
-      router.calls.push(`setPreviewRule ${module}`);
-    },
-    async removePreviewRule(module) {
-      router.calls.push(`removePreviewRule ${module}`);
-    },
-    async inFlight() {
-      return undefined;
     },
   };
   return router;

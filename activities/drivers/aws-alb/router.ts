@@ -12,7 +12,15 @@
  *   load balancer's URL is configured (otherwise: not-supported).
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
+import type {
+  ModuleRule,
+  PreviewRoutes,
+  Router,
+  Verification,
+  VerifyOptions,
+  WeightedBackend,
+  WeightedRules,
+} from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import type { AlbForward, AlbRule, AlbTarget, AlbTargetGroup, ElbV2Api } from './api';
@@ -81,8 +89,18 @@ interface ResolvedGroup {
   protocol: string;
 }
 
+/**
+ * Capabilities: preview routes (a rule with an http-header condition) and weights (a weighted forward action); no
+ * in-flight counts (not observable through the ELBv2 API: deregisterTargets waits out the deregistration delay).
+ */
 export class AlbRouter implements Router {
   readonly type = 'aws-alb';
+  readonly preview: PreviewRoutes = {
+    setRule: (module, backend) => this.setPreviewRule(module, backend),
+    removeRule: (module) => this.removePreviewRule(module),
+  };
+  /** A forward action takes at most 5 target groups. */
+  readonly weights: WeightedRules = { maxBackends: 5 };
   private readonly groups = new Map<string, ResolvedGroup>();
   private readonly backendByArn = new Map<string, string>();
   /** The platform server's target group ARN; null once looked up and not found (the default action is no forward). */
@@ -185,7 +203,7 @@ export class AlbRouter implements Router {
     if (rule) await this.api.deleteRule(rule.arn);
   }
 
-  async setPreviewRule(module: string, backend: string): Promise<void> {
+  private async setPreviewRule(module: string, backend: string): Promise<void> {
     const arn = await this.arnForRule(backend);
     const forward = [{ targetGroupArn: arn, weight: 100 }];
     const rules = await this.api.describeRules(this.config.listenerArn);
@@ -196,7 +214,7 @@ export class AlbRouter implements Router {
     await waitUntilHealthy(this.api, this.groupRef(arn), undefined, true, this.waitOptions());
   }
 
-  async removePreviewRule(module: string): Promise<void> {
+  private async removePreviewRule(module: string): Promise<void> {
     const rules = await this.api.describeRules(this.config.listenerArn);
     const rule = this.findPreviewRule(rules, module);
     if (rule) await this.api.deleteRule(rule.arn);
@@ -268,11 +286,6 @@ export class AlbRouter implements Router {
       ...this.waitOptions(),
       timeoutMs: this.config.drainTimeout,
     });
-  }
-
-  /** Not observable through the ELBv2 API: deregisterTargets waits out the deregistration delay instead. */
-  inFlight(): Promise<number | undefined> {
-    return Promise.resolve(undefined);
   }
 
   async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {
