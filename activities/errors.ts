@@ -33,6 +33,8 @@ export const ErrorType = {
   BuildNotFound: 'BuildNotFoundError',
   /** A hook path (TargetPath, ResultPath, ConfigPath) is outside the configured roots. */
   HookPathRejected: 'HookPathRejectedError',
+  /** The router lacks an optional capability the deployment needs (preview routes, weighted rules). */
+  NotSupported: 'NotSupportedError',
   /** A rolling batch made no progress (no new replica became healthy) within the progress deadline. */
   ProgressDeadlineExceeded: 'ProgressDeadlineExceededError',
 } as const;

@@ -7,9 +7,19 @@ import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spe
 import type { LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
-import { CutoverError, ErrorType, permanentFailure } from './errors';
-import type { ModuleRule, Replica, ReplicaSetSpec, ReplicaSetState, WeightedBackend } from './ports';
+import { CutoverError, ErrorType } from './errors';
+import type {
+  ModuleRule,
+  PreviewRoutes,
+  Replica,
+  ReplicaSetSpec,
+  ReplicaSetState,
+  Router,
+  WeightedBackend,
+} from './ports';
 import { discoverRouting } from './discovery';
+import { createBlueGreenActivities, probeUntilHealthy, provision } from './blue-green';
+import type { ProbeProgress } from './blue-green';
 import { createHookActivities } from './outsystems';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
@@ -42,12 +52,6 @@ export interface AwaitHealthyInput {
 export interface AwaitHealthyResult {
   healthy: number;
   replicas: Replica[];
-}
-
-/** Carried in heartbeats so a retried attempt (e.g. after a worker crash) resumes its counts. */
-interface ProbeProgress {
-  successes: Record<string, number>;
-  lastFailure?: string;
 }
 
 export interface TrafficInput {
@@ -90,6 +94,28 @@ export interface DrainInput {
   timeoutMs: number;
 }
 
+/** The router's preview routes, or a non-retryable NotSupportedError naming the router. */
+function previewRoutes(router: Router): PreviewRoutes {
+  if (router.preview) return router.preview;
+  throw new CutoverError(
+    ErrorType.NotSupported,
+    `the ${router.type} router has no preview routes: disable strategy.preview, or use a router that has them`,
+  );
+}
+
+/** Refuses (non-retryable) a split between more backends than the router's weighted rules take (1 without them). */
+function checkSplit(router: Router, backends: WeightedBackend[]): void {
+  const split = backends.filter((b) => b.weight > 0).length;
+  const most = router.weights?.maxBackends ?? 1;
+  if (split > most) {
+    throw new CutoverError(
+      ErrorType.NotSupported,
+      `the ${router.type} router cannot split a module's traffic between ${split} backends` +
+        (router.weights ? ` (at most ${most})` : ' (it has no weighted rules)'),
+    );
+  }
+}
+
 function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   const norm = (x: WeightedBackend[]) =>
     JSON.stringify(x.filter((w) => w.weight > 0).sort((p, q) => p.backend.localeCompare(q.backend)));
@@ -106,6 +132,9 @@ export function createActivities(drivers: Drivers) {
 
     /** The spec schema, for specs given as written (activities/spec.ts). */
     ...createSpecActivities(),
+
+    /** Blue-green's activities of bounded payloads: replica sets by reference and counts (activities/blue-green.ts). */
+    ...createBlueGreenActivities(drivers),
 
     /** Reads what is live from the router and platform (never from a local file); the routing check is discovery's. */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
@@ -128,55 +157,16 @@ export function createActivities(drivers: Drivers) {
       });
     },
 
-    /** Ensures the replica set exists with the requested count (idempotent). */
+    /** Ensures the replica set exists with the requested count (idempotent). Before blue-green-bounded-payloads. */
     async provisionReplicaSet(input: ProvisionInput): Promise<ReplicaSetState> {
-      return activity(async ({ signal }) => {
-        const platform = drivers.platform(input.platform);
-        const state = await platform.ensureReplicaSet(input.replicaSet, { signal });
-        if (state.desired !== input.replicaSet.replicas || state.replicas.length !== input.replicaSet.replicas) {
-          return platform.scaleReplicaSet(input.replicaSet.name, input.replicaSet.replicas, { signal });
-        }
-        return state;
-      });
+      return activity(async ({ signal }) => provision(drivers.platform(input.platform), input, signal));
     },
 
-    /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. */
+    /** Probes every replica directly until `expected` are healthy; heartbeats, resumes after a crash. Before the patch. */
     async awaitHealthy(input: AwaitHealthyInput): Promise<AwaitHealthyResult> {
-      return activity<AwaitHealthyResult, ProbeProgress>(async (heartbeat) => {
-        const platform = drivers.platform(input.platform);
-        const progress: ProbeProgress = heartbeat.resumed ?? { successes: {} };
-        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
-        for (;;) {
-          const set = await platform.getReplicaSet(input.replicaSet);
-          if (!set) {
-            throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
-          }
-          const healthyReplicas: Replica[] = [];
-          for (const replica of set.replicas) {
-            let failure: string | undefined;
-            if (!replica.running) failure = `${replica.id} is not running`;
-            for (const p of paths) {
-              if (failure) break;
-              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
-              if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
-            }
-            progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
-            if (failure) progress.lastFailure = failure;
-            if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
-          }
-          heartbeat.report(progress);
-          if (healthyReplicas.length >= input.expected) {
-            return { healthy: healthyReplicas.length, replicas: set.replicas };
-          }
-          if (Date.now() >= input.deadlineAt) {
-            throw permanentFailure(
-              ErrorType.ReplicasUnhealthy,
-              `${healthyReplicas.length}/${input.expected} replicas of ${input.replicaSet} healthy by the deadline` +
-                (progress.lastFailure ? `; last failure: ${progress.lastFailure}` : ''),
-            );
-          }
-          await heartbeat.sleep(input.health.interval);
-        }
+      return activity<AwaitHealthyResult, ProbeProgress>(async (progress) => {
+        const { healthy, set } = await probeUntilHealthy(drivers.platform(input.platform), input, progress);
+        return { healthy, replicas: set.replicas };
       });
     },
 
@@ -191,15 +181,16 @@ export function createActivities(drivers: Drivers) {
 
     async setPreview(input: { router: RouterConfig; modules: string[]; backend: string }): Promise<void> {
       return activity(async () => {
-        const router = drivers.router(input.router);
-        for (const module of input.modules) await router.setPreviewRule(module, input.backend);
+        const preview = previewRoutes(drivers.router(input.router));
+        for (const module of input.modules) await preview.setRule(module, input.backend);
       });
     },
 
     async removePreview(input: { router: RouterConfig; modules: string[] }): Promise<void> {
       return activity(async () => {
-        const router = drivers.router(input.router);
-        for (const module of input.modules) await router.removePreviewRule(module);
+        // A router without preview routes has none to remove (the compensation of a refused preview).
+        const preview = drivers.router(input.router).preview;
+        if (preview) for (const module of input.modules) await preview.removeRule(module);
       });
     },
 
@@ -207,6 +198,7 @@ export function createActivities(drivers: Drivers) {
     async switchTraffic(input: TrafficInput): Promise<void> {
       return activity(async () => {
         const router = drivers.router(input.router);
+        checkSplit(router, input.backends);
         for (const module of input.modules) await router.setModuleRule(module, input.backends);
         const after = await router.readRules(input.modules);
         const wrong = input.modules.filter((m) => !after[m] || !sameBackends(after[m].backends, input.backends));
@@ -223,6 +215,7 @@ export function createActivities(drivers: Drivers) {
     async restoreRules(input: RestoreInput): Promise<void> {
       return activity(async () => {
         const router = drivers.router(input.router);
+        for (const rule of Object.values(input.rules)) checkSplit(router, rule.backends);
         for (const module of input.modules) {
           const previous = input.rules[module];
           if (previous) await router.setModuleRule(module, previous.backends);
@@ -278,14 +271,17 @@ export function createActivities(drivers: Drivers) {
       });
     },
 
-    /** Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. */
+    /**
+     * Waits (heartbeating) until no request is in flight to the targets, or the timeout passes. A router that cannot
+     * count them (no `inFlight` capability) answers drained at once, as it always did (docs/routers.md).
+     */
     async drainTargets(input: DrainInput): Promise<{ drained: boolean; remaining: number }> {
       return activity(async (heartbeat) => {
-        const router = drivers.router(input.router);
+        const counts = drivers.router(input.router).inFlight;
         const started = Date.now();
         for (;;) {
           let remaining = 0;
-          for (const target of input.targets) remaining += (await router.inFlight(target)) ?? 0;
+          for (const target of input.targets) remaining += (await counts?.count(target)) ?? 0;
           heartbeat.report({ remaining });
           if (remaining === 0) return { drained: true, remaining };
           if (Date.now() - started >= input.timeoutMs) return { drained: false, remaining };

@@ -102,6 +102,12 @@ export interface VerifyOptions {
   onAnswer?: (answer: string) => void;
 }
 
+/**
+ * The core every router implements: rules per module, backends with exact targets, target registration, and a
+ * tri-state verification. What only some routers can do is grouped in optional capabilities (`preview`,
+ * `inFlight`, `weights`): a router without one leaves it undefined, and the activities take its not-supported path
+ * (docs/routers.md, "Writing a router").
+ */
 export interface Router {
   readonly type: string;
   /** The current explicit rule of each given module (missing key = default rule serves it). */
@@ -112,19 +118,43 @@ export interface Router {
   describeBackend(backend: string): Promise<string[] | undefined>;
   /** Removes a backend no rule uses any more (no-op if absent). */
   removeBackend(backend: string): Promise<void>;
-  /** Points a module's explicit rule at these backends (creates the rule if absent). */
+  /**
+   * Points a module's explicit rule at these backends (creates the rule if absent). Without the `weights`
+   * capability a router is only ever given one backend of weight above 0 (others at weight 0 it may leave out).
+   */
   setModuleRule(module: string, backends: WeightedBackend[]): Promise<void>;
   /** Deletes a module's explicit rule so the default rule serves it again (no-op if absent). */
   removeModuleRule(module: string): Promise<void>;
-  /** Routes requests marked for preview to `backend` (without changing live traffic). */
-  setPreviewRule(module: string, backend: string): Promise<void>;
-  removePreviewRule(module: string): Promise<void>;
   registerTargets(backend: string, targets: string[]): Promise<void>;
   deregisterTargets(backend: string, targets: string[]): Promise<void>;
-  /** Requests still in flight to a target (undefined when the router cannot tell). */
-  inFlight(target: string): Promise<number | undefined>;
   /** Checks through the load balancer that `module` answers from `expectedVersion`. */
   verify(module: string, expectedVersion: string, options?: VerifyOptions): Promise<Verification>;
+
+  /** Preview routes (blue-green's `strategy.preview`); without them a preview is refused (NotSupportedError). */
+  readonly preview?: PreviewRoutes;
+  /** Counts of requests in flight; without them a drain does not wait (the router's own draining and the graceful stop do). */
+  readonly inFlight?: InFlightCounts;
+  /** Splitting one module's traffic between backends by weight; without it, rules of one backend only. */
+  readonly weights?: WeightedRules;
+}
+
+/** Requests marked for preview (a header) go to another backend, without changing live traffic. */
+export interface PreviewRoutes {
+  /** Routes `module`'s requests marked for preview to `backend`. */
+  setRule(module: string, backend: string): Promise<void>;
+  /** Removes `module`'s preview route (no-op if absent). */
+  removeRule(module: string): Promise<void>;
+}
+
+/** What a router can tell about requests still running. */
+export interface InFlightCounts {
+  /** Requests still in flight to a target. */
+  count(target: string): Promise<number>;
+}
+
+export interface WeightedRules {
+  /** The most backends of weight above 0 one module's rule may split between. */
+  readonly maxBackends: number;
 }
 
 /** Deterministic replica-set name from application + version + color (DNS-label safe). */

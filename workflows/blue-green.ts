@@ -11,8 +11,10 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
+import type { DrainResult } from '../activities/blue-green';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
 import { budgeted, quickApiCall } from './activity-presets';
@@ -45,10 +47,27 @@ import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './ty
 const DRAIN_TIMEOUT_MS = 30_000;
 /** A wait (for health, or for a verification the load balancer did not answer) is retried this often at most. */
 const WAIT_ATTEMPTS = 20;
+/**
+ * Runs started from here on carry replica sets by name and counts (scaleUpReplicaSet, awaitReplicaSetHealthy,
+ * publishReplicaSet, drainReplicaSets resolve the replicas from the platform); runs started before carried every
+ * replica's address through provisionReplicaSet, awaitHealthy, publishBackend and drainTargets, and keep doing so.
+ */
+export const BOUNDED_PAYLOADS_PATCH = 'blue-green-bounded-payloads';
+
+/** What the workflow keeps of green: its name and counts (before the patch, its replicas' addresses too). */
+interface GreenSet {
+  name: string;
+  color: Color;
+  launched: number;
+  /** Before BOUNDED_PAYLOADS_PATCH only: the addresses the backend is published with. */
+  targets: string[];
+}
 
 export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'blue-green', isBlueGreenSpec);
   const strategy = spec.strategy;
+  // Decided once per run, so a run started before the patch keeps the old activities to its end.
+  const bounded = patched(BOUNDED_PAYLOADS_PATCH);
   const tracker = new DeploymentTracker(spec, 'blue-green', { searchAttributes: input.searchAttributes !== false });
   const status = tracker.status;
   setHandler(statusQuery, () => status);
@@ -119,7 +138,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       tracker.setPhase('ScalingUp');
       const firstCount = strategy.previewReplicas ?? spec.replicas;
       undo.push('retire green', async () => {
-        await drainCall().drainTargets({ router, targets: greenTargets, timeoutMs: DRAIN_TIMEOUT_MS });
+        await drain([greenName], greenTargets);
         await routerCall(1).removeBackend({ router, backend: greenBackend });
         await retireCall(spec.replicas).retireReplicaSet({ platform, name: greenName });
       });
@@ -132,9 +151,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       if (strategy.preview.enabled) {
         tracker.setPhase('TestTrafficShift');
         undo.push('remove preview route', () => routerCall(modules.length).removePreview({ router, modules }));
-        await tracker.step(`publish ${green} backend`, () =>
-          routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
-        );
+        await tracker.step(`publish ${green} backend`, () => publish(greenBackend, greenSet));
         await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
           routerCall(modules.length).setPreview({ router, modules, backend: greenBackend }),
         );
@@ -172,8 +189,8 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
       // 8. Switch production traffic, read it back, verify through the load balancer.
       tracker.setPhase('ProductionTrafficShift');
-      await tracker.step(`publish ${green} backend (${greenSet.replicas.length} targets)`, () =>
-        routerCall(1).publishBackend({ router, backend: greenBackend, targets: addresses(greenSet) }),
+      await tracker.step(`publish ${green} backend (${greenSet.launched} targets)`, () =>
+        publish(greenBackend, greenSet),
       );
       const previousRules = live.rules;
       undo.push('switch traffic back', () =>
@@ -226,47 +243,76 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     return budgeted(retireBudgetMs(platform, count, count));
   }
 
-  async function scaleUp(name: string, color: Color, replicas: number): Promise<ReplicaSetState> {
-    const set = await tracker.step(
+  async function scaleUp(name: string, color: Color, replicas: number): Promise<GreenSet> {
+    const replicaSet = {
+      name,
+      application: spec.application,
+      version: spec.version,
+      color,
+      modules,
+      replicas,
+      env: spec.platform.env,
+    };
+    // Every replica of the set starts at once: one start timeout (platform.startTimeout) covers them all.
+    const launch = () => budgeted(launchBudgetMs(platform, replicas, replicas));
+    const set: GreenSet = await tracker.step(
       `scale up ${color} to ${replicas} (${spec.version})`,
-      () =>
-        // Every replica of the set starts at once: one start timeout (platform.startTimeout) covers them all.
-        budgeted(launchBudgetMs(platform, replicas, replicas)).provisionReplicaSet({
-          platform,
-          replicaSet: {
-            name,
-            application: spec.application,
-            version: spec.version,
-            color,
-            modules,
-            replicas,
-            env: spec.platform.env,
-          },
-        }),
-      (s) => `${s.replicas.length} replicas launched`,
+      async () => {
+        if (bounded) {
+          const summary = await launch().scaleUpReplicaSet({ platform, replicaSet });
+          return { name, color, launched: summary.launched, targets: [] };
+        }
+        const state = await launch().provisionReplicaSet({ platform, replicaSet });
+        return { name, color, launched: state.replicas.length, targets: addresses(state) };
+      },
+      (s) => `${s.launched} replicas launched`,
     );
-    status.replicas.launched = set.replicas.length;
-    greenTargets = addresses(set);
+    status.replicas.launched = set.launched;
+    greenTargets = set.targets;
     return set;
   }
 
-  async function waitUntilHealthy(set: ReplicaSetState, expected: number): Promise<ReplicaSetState> {
+  async function waitUntilHealthy(set: GreenSet, expected: number): Promise<GreenSet> {
     tracker.setPhase('AwaitingHealthy');
+    const wait = () => budgeted(healthBudgetMs(spec, expected), WAIT_ATTEMPTS);
+    const probe = {
+      platform,
+      replicaSet: set.name,
+      expected,
+      modules,
+      health: spec.health,
+      deadlineAt: Date.now() + spec.health.deadline,
+    };
     const result = await tracker.step(
       `wait until ${expected} ${set.color} replicas are healthy`,
-      () =>
-        budgeted(healthBudgetMs(spec, expected), WAIT_ATTEMPTS).awaitHealthy({
-          platform,
-          replicaSet: set.name,
-          expected,
-          modules,
-          health: spec.health,
-          deadlineAt: Date.now() + spec.health.deadline,
-        }),
+      async () => {
+        if (bounded) {
+          const health = await wait().awaitReplicaSetHealthy(probe);
+          return { healthy: health.healthy, set: { ...set, launched: health.replicas } };
+        }
+        const health = await wait().awaitHealthy(probe);
+        const targets = health.replicas.map((r) => r.address).filter((a) => a !== '');
+        return { healthy: health.healthy, set: { ...set, launched: health.replicas.length, targets } };
+      },
       (r) => `${r.healthy}/${expected} healthy`,
     );
     status.replicas.healthy = result.healthy;
-    return { ...set, replicas: result.replicas };
+    return result.set;
+  }
+
+  /** Publishes green's backend: its replicas resolved by the activity, or (before the patch) the addresses kept. */
+  async function publish(backend: string, set: GreenSet): Promise<void> {
+    if (bounded) await routerCall(1).publishReplicaSet({ platform, router, backend, replicaSet: set.name });
+    else await routerCall(1).publishBackend({ router, backend, targets: set.targets });
+  }
+
+  /** Drains the replicas of `sets` (before the patch: the addresses given). */
+  async function drain(sets: string[], targets: string[]): Promise<DrainResult> {
+    if (bounded) {
+      return drainCall().drainReplicaSets({ platform, router, replicaSets: sets, timeoutMs: DRAIN_TIMEOUT_MS });
+    }
+    const result = await drainCall().drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
+    return { ...result, observed: true };
   }
 
   async function verify(batch: string[]): Promise<void> {
@@ -324,11 +370,19 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       return;
     }
     const oldBackend = backendName(spec.application, previous.liveColor);
-    const oldTargets = oldSets.flatMap((s) => addresses(s));
     await tracker.step(
       `drain ${previous.liveColor}`,
-      () => drainCall().drainTargets({ router, targets: oldTargets, timeoutMs: DRAIN_TIMEOUT_MS }),
-      (r) => (r.drained ? 'no request in flight' : `${r.remaining} requests still in flight after the drain timeout`),
+      () =>
+        drain(
+          oldSets.map((s) => s.name),
+          bounded ? [] : oldSets.flatMap((s) => addresses(s)),
+        ),
+      (r) =>
+        !r.observed
+          ? 'the router cannot count requests in flight: left to its own draining and the graceful stop'
+          : r.drained
+            ? 'no request in flight'
+            : `${r.remaining} requests still in flight after the drain timeout`,
     );
     for (const set of oldSets) {
       await tracker.step(`retire ${set.name}`, () =>

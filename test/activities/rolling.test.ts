@@ -50,8 +50,6 @@ function fakeWorld(): FakeWorld {
     removeBackend: async (backend) => void world.backends.delete(backend),
     setModuleRule: async (module, backends) => void (world.rules[module] = { module, backends }),
     removeModuleRule: async (module) => void delete world.rules[module],
-    setPreviewRule: async () => undefined,
-    removePreviewRule: async () => undefined,
     registerTargets: async (backend, targets) => {
       if (!world.forgetful) world.backends.set(backend, [...(world.backends.get(backend) ?? []), ...targets]);
     },
@@ -60,7 +58,6 @@ function fakeWorld(): FakeWorld {
         backend,
         (world.backends.get(backend) ?? []).filter((t) => !targets.includes(t)),
       ),
-    inFlight: async () => 0,
     verify: async () => ({ status: 'not-supported', detail: 'fake' }),
   };
   const platform: Platform = {

@@ -5,7 +5,7 @@
  *
  * Environment (besides the worker's own TEMPORAL_*):
  *   CHAOS_PLAN        JSON: { activity, when, action, afterMs?, holdMs?, nth?, newRun? }
- *                       activity  the activity type, e.g. "provisionReplicaSet"
+ *                       activity  the activity type, e.g. "scaleUpReplicaSet"
  *                       when      "before" (nothing done yet), "during" (afterMs into it, still running),
  *                                 "after" (its effect done, its completion not reported)
  *                       action    "kill" (SIGKILL this process) | "hold" (wait holdMs, then go on)

@@ -36,7 +36,7 @@ const scenarios: Scenario[] = [
     name: 'blue-green, 90 s start',
     strategy: 'blue-green',
     behaviour: { pageMs: 100, startDelayMs: START_MS, startTimeout: '3m' },
-    waits: ['provisionReplicaSet', 'awaitHealthy'],
+    waits: ['scaleUpReplicaSet', 'awaitReplicaSetHealthy'],
   },
   {
     name: 'rolling, 90 s start',
@@ -48,7 +48,7 @@ const scenarios: Scenario[] = [
     name: 'blue-green, 60 s of failing health',
     strategy: 'blue-green',
     behaviour: { pageMs: 100, warmupMs: WARMUP_MS, healthDeadline: '3m' },
-    waits: ['provisionReplicaSet', 'awaitHealthy'],
+    waits: ['scaleUpReplicaSet', 'awaitReplicaSetHealthy'],
   },
   {
     name: 'rolling, 60 s of failing health',

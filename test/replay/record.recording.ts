@@ -287,3 +287,68 @@ describe('record histories of the OutSystems hook operations', () => {
     await save(f, remove.body.workflowId, 'hook-remove-succeeded');
   });
 });
+
+// ---- blue-green after the patch blue-green-bounded-payloads (replica sets by name and counts) ----
+
+describe('record blue-green histories with bounded payloads (patch blue-green-bounded-payloads)', () => {
+  let f: Fixture;
+
+  beforeEach(async () => {
+    f = await createFixture('recbg');
+    await f.startInProcessWorker();
+  });
+
+  afterEach(async () => {
+    await f.close();
+  });
+
+  /** The run took the patched branch: the patch's marker and the bounded activities, none of the old ones. */
+  function expectBounded(history: temporal.api.history.v1.IHistory): void {
+    const events = history.events ?? [];
+    expect(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toBe(true);
+    const types = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(types).toContain('scaleUpReplicaSet');
+    expect(types.filter((t) => ['provisionReplicaSet', 'awaitHealthy', 'publishBackend'].includes(t))).toEqual([]);
+  }
+
+  test('migration succeeded; an upgrade with preview replicas at the gate, approved, scaled up full, succeeded', async () => {
+    const migration = await f.deploy('1.0.0');
+    expect((await f.result(migration)).outcome).toBe('succeeded');
+    expectBounded(await save(f, migration, 'blue-green-bounded-migration-succeeded'));
+
+    const id = await f.deploy('2.0.0', {
+      strategy: { ...approvalRequired, preview: { enabled: true }, previewReplicas: 1 },
+    });
+    await f.waitForPhase(id, 'AwaitingApproval');
+    expectBounded(await save(f, id, 'blue-green-bounded-at-gate'));
+    await f.client.approve(id, { by: 'recorder', version: '2.0.0' });
+    expect((await f.result(id)).outcome).toBe('succeeded');
+    expectBounded(await save(f, id, 'blue-green-bounded-scaled-up-full-succeeded'));
+  });
+
+  test('rejected at the gate (rolled back); in the rollback window, then rolled back by signal', async () => {
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+    const rejected = await f.deploy('2.0.0', { strategy: approvalRequired });
+    await f.waitForPhase(rejected, 'AwaitingApproval');
+    await f.client.reject(rejected, { by: 'recorder', reason: 'recording a rejection' });
+    expect((await f.result(rejected)).outcome).toBe('rolled-back');
+    expectBounded(await save(f, rejected, 'blue-green-bounded-rejected-rolled-back'));
+
+    const id = await f.deploy('2.0.0', { strategy: { rollbackWindow: '1h' } });
+    await f.waitForPhase(id, 'RollbackWindow');
+    expectBounded(await save(f, id, 'blue-green-bounded-in-rollback-window'));
+    await f.client.rollback(id, { by: 'recorder', reason: 'recording a rollback' });
+    expect((await f.result(id)).outcome).toBe('rolled-back');
+    expectBounded(await save(f, id, 'blue-green-bounded-rollback-window-rolled-back'));
+  });
+
+  test('aborted while scaling up a slow replica', async () => {
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+    const id = await f.deploy('2.0.0', { env: { SAMPLE_START_DELAY_MS: '30000' } });
+    await f.waitForPhase(id, 'ScalingUp');
+    await until(() => f.replicaProcesses().some((p) => p.version === '2.0.0'));
+    await f.client.abort(id, { by: 'recorder', reason: 'recording an abort while scaling up' });
+    expect((await f.result(id)).reason).toBe('aborted by recorder: recording an abort while scaling up');
+    expectBounded(await save(f, id, 'blue-green-bounded-aborted-while-scaling-up'));
+  });
+});

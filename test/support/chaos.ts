@@ -137,7 +137,9 @@ export async function checkInvariants(f: Fixture, deploymentId: string, expected
   }
   const neverStarted = Object.keys(inHistory).filter((id) => !(id in started));
   if (neverStarted.length) violations.push(`launched in the history but never started: ${neverStarted.join(', ')}`);
-  const launchRuns = runs.filter((r) => r.type === 'provisionReplicaSet' || r.type === 'launchReplicas');
+  const launchRuns = runs.filter((r) =>
+    ['provisionReplicaSet', 'scaleUpReplicaSet', 'launchReplicas'].includes(r.type),
+  );
 
   // No orphan: the live processes are the platform's replicas, all of the serving version.
   const processes = replicaProcessesOf(f.application);
@@ -205,22 +207,25 @@ export type Strategy = 'blue-green' | 'rolling';
 export const BLUE_GREEN_POINTS: KillPoint[] = [
   {
     name: 'while launching green (processes started, not yet listening)',
-    plan: { activity: 'provisionReplicaSet', when: 'during', afterMs: 300, action: 'kill' },
+    plan: { activity: 'scaleUpReplicaSet', when: 'during', afterMs: 300, action: 'kill' },
     env: { SAMPLE_START_DELAY_MS: '2000' },
   },
   {
     name: 'after green launched, before the launch was reported',
-    plan: { activity: 'provisionReplicaSet', when: 'after', action: 'kill' },
+    plan: { activity: 'scaleUpReplicaSet', when: 'after', action: 'kill' },
   },
   {
     name: 'while probing green',
-    plan: { activity: 'awaitHealthy', when: 'during', afterMs: 500, action: 'kill' },
+    plan: { activity: 'awaitReplicaSetHealthy', when: 'during', afterMs: 500, action: 'kill' },
     env: { SAMPLE_HEALTHY_AFTER_MS: '3000' },
   },
-  { name: 'after publishing the green backend', plan: { activity: 'publishBackend', when: 'after', action: 'kill' } },
+  {
+    name: 'after publishing the green backend',
+    plan: { activity: 'publishReplicaSet', when: 'after', action: 'kill' },
+  },
   { name: 'after switching the rules', plan: { activity: 'switchTraffic', when: 'after', action: 'kill' } },
   { name: 'before verifying through the router', plan: { activity: 'verifyTraffic', when: 'before', action: 'kill' } },
-  { name: 'before draining blue', plan: { activity: 'drainTargets', when: 'before', action: 'kill' } },
+  { name: 'before draining blue', plan: { activity: 'drainReplicaSets', when: 'before', action: 'kill' } },
   { name: 'after retiring blue', plan: { activity: 'retireReplicaSet', when: 'after', action: 'kill' } },
 ];
 

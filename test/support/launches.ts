@@ -3,8 +3,8 @@
  *
  * - on the platform: each start of a local replica appends its "listening on" line to that replica's log (the local
  *   platform opens the log for appending on every launch), so the lines count the processes ever started for it;
- * - in the workflow history: the replicas each completed launch activity asked for (blue-green: provisionReplicaSet
- *   scales a set up to N, launching <set>-0..N-1; rolling: launchReplicas launches the ids it names).
+ * - in the workflow history: the replicas each completed launch activity asked for (blue-green: scaleUpReplicaSet,
+ *   before the patch provisionReplicaSet, scales a set up to N, launching <set>-0..N-1; rolling: launchReplicas launches the ids it names).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,7 +39,7 @@ export function launchesInHistory(runs: ActivityRun[]): Record<string, number> {
   const launched = new Map<string, number>();
   const count = (id: string) => (out[id] = (out[id] ?? 0) + 1);
   for (const run of runs.filter((r) => r.outcome === 'completed')) {
-    if (run.type === 'provisionReplicaSet') {
+    if (run.type === 'provisionReplicaSet' || run.type === 'scaleUpReplicaSet') {
       const { name, replicas } = (run.input as ProvisionInput).replicaSet;
       // A set scaled up again (preview replicas first) launches only the replicas it did not have.
       for (let i = launched.get(name) ?? 0; i < replicas; i++) count(`${name}-${i}`);

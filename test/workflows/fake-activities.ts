@@ -9,7 +9,8 @@ import type { Activities } from '../../activities';
 import type { RollingActivities } from '../../activities/rolling';
 import type { HookActivities } from '../../activities/outsystems';
 import { ErrorType } from '../../activities/errors';
-import type { ModuleRule, ReplicaSetState } from '../../activities/ports';
+import { addressesOf, summarize } from '../../activities/blue-green';
+import type { ModuleRule, ReplicaSetSpec, ReplicaSetState } from '../../activities/ports';
 import type { ModuleVerification } from '../../workflows/types';
 import { createSpecActivities } from '../../activities/spec';
 import { unusedActivities } from './unused-activities';
@@ -68,6 +69,41 @@ export function createWorld(options: WorldOptions): World {
 
   const record = (name: string, input: unknown) => calls.push({ name, input: JSON.parse(JSON.stringify(input)) });
 
+  /** Creates or scales the set (replicas launched once each, as the real platform does). */
+  const provision = (spec: ReplicaSetSpec, name: string, input: unknown): ReplicaSetState => {
+    record(name, input);
+    const existing = sets[spec.name];
+    const replicas = existing?.replicas ?? [];
+    while (replicas.length < spec.replicas) {
+      replicas.push({
+        id: `${spec.name}-${replicas.length}`,
+        address: `http://127.0.0.1:${nextPort++}`,
+        running: true,
+      });
+    }
+    sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
+    return sets[spec.name] as ReplicaSetState;
+  };
+
+  /** The health wait: blocks (heartbeating) until cancelled, or fails, as the options say. */
+  const probe = async (name: string, input: { expected: number; replicaSet: string }): Promise<void> => {
+    record(name, input);
+    if (options.blockProbing) {
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await ctx.sleep(50); // rejects with CancelledFailure once the workflow cancels
+      }
+    }
+    if (options.unhealthy) {
+      throw ApplicationFailure.create({
+        type: ErrorType.ReplicasUnhealthy,
+        message: `0/${input.expected} replicas of ${input.replicaSet} healthy by the deadline`,
+        nonRetryable: true,
+      });
+    }
+  };
+
   const activities: Activities = {
     ...unusedActivities<HookActivities>(
       [
@@ -108,36 +144,29 @@ export function createWorld(options: WorldOptions): World {
       };
     },
     async provisionReplicaSet(input) {
-      record('provisionReplicaSet', input);
-      const spec = input.replicaSet;
-      const existing = sets[spec.name];
-      const replicas = existing?.replicas ?? [];
-      while (replicas.length < spec.replicas) {
-        replicas.push({
-          id: `${spec.name}-${replicas.length}`,
-          address: `http://127.0.0.1:${nextPort++}`,
-          running: true,
-        });
-      }
-      sets[spec.name] = { ...spec, desired: spec.replicas, replicas: replicas.slice(0, spec.replicas) };
-      return sets[spec.name] as ReplicaSetState;
+      return provision(input.replicaSet, 'provisionReplicaSet', input);
+    },
+    async scaleUpReplicaSet(input) {
+      const set = provision(input.replicaSet, 'scaleUpReplicaSet', input);
+      return summarize(set);
+    },
+    async awaitReplicaSetHealthy(input) {
+      await probe('awaitReplicaSetHealthy', input);
+      const set = sets[input.replicaSet] as ReplicaSetState;
+      return { healthy: set.replicas.length, replicas: set.replicas.length };
+    },
+    async publishReplicaSet(input) {
+      record('publishReplicaSet', input);
+      const set = sets[input.replicaSet] as ReplicaSetState;
+      backends[input.backend] = addressesOf(set);
+      return { targets: set.replicas.length };
+    },
+    async drainReplicaSets(input) {
+      record('drainReplicaSets', input);
+      return { drained: true, remaining: 0, observed: true };
     },
     async awaitHealthy(input) {
-      record('awaitHealthy', input);
-      if (options.blockProbing) {
-        const ctx = Context.current();
-        for (;;) {
-          ctx.heartbeat();
-          await ctx.sleep(50); // rejects with CancelledFailure once the workflow cancels
-        }
-      }
-      if (options.unhealthy) {
-        throw ApplicationFailure.create({
-          type: ErrorType.ReplicasUnhealthy,
-          message: `0/${input.expected} replicas of ${input.replicaSet} healthy by the deadline`,
-          nonRetryable: true,
-        });
-      }
+      await probe('awaitHealthy', input);
       const set = sets[input.replicaSet] as ReplicaSetState;
       return { healthy: set.replicas.length, replicas: set.replicas };
     },

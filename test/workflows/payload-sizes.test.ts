@@ -100,7 +100,7 @@ describe('payload sizes at the spec limits', () => {
     process.stdout.write(`largest accepted spec: ${bytes.toLocaleString('en-US')} B as JSON\n`);
   });
 
-  test('blue-green at the limits (module by module, preview): every payload under 2 MB, only the replica lists over 512 KB', async () => {
+  test('blue-green at the limits (module by module, preview): every payload under 512 KB (replica sets by name and counts)', async () => {
     const spec = largestSpec({
       type: 'blue-green',
       switchMode: 'module-by-module',
@@ -129,8 +129,12 @@ describe('payload sizes at the spec limits', () => {
           `blue-green, ${spec.modules.length} modules, ${spec.replicas} replicas:\n${formatCensus(census)}\n`,
         );
         expect(largest(census)).toBeLessThan(PAYLOAD_ERROR_BYTES);
-        // Open (docs/reliability.md): these carry every replica (id, address), ~137 B each at 10,000 replicas.
-        expect(overWarning(census)).toEqual(['activity result: awaitHealthy', 'activity result: provisionReplicaSet']);
+        // Replica sets travel by name and counts (patch blue-green-bounded-payloads): nothing grows with the replicas.
+        expect(overWarning(census)).toEqual([]);
+        expect(census.get('activity result: scaleUpReplicaSet')).toBeLessThan(1024);
+        expect(census.get('activity result: awaitReplicaSetHealthy')).toBeLessThan(1024);
+        expect(census.has('activity result: provisionReplicaSet')).toBe(false);
+        expect(census.has('activity result: awaitHealthy')).toBe(false);
       },
     );
   }, 120_000);

@@ -7,11 +7,11 @@ import type { ElbV2Api } from './api';
 import type { Clock } from './health';
 import { realClock } from './health';
 import { AlbRouter } from './router';
-import type { AwsAlbRouterConfig } from './router';
+import type { AwsAlbRouterConfig } from './config';
 import { newSdkElbV2Api } from './sdk';
 
-export type { AwsAlbRouterConfig } from './router';
-export { DEFAULT_BACKEND } from './router';
+export type { AwsAlbRouterConfig } from './config';
+export { DEFAULT_BACKEND } from './config';
 export type { ElbV2Api } from './api';
 export { newSdkElbV2Api } from './sdk';
 export type { SdkElbV2Options } from './sdk';

@@ -12,11 +12,21 @@
  *   load balancer's URL is configured (otherwise: not-supported).
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
+import type {
+  ModuleRule,
+  PreviewRoutes,
+  Router,
+  Verification,
+  VerifyOptions,
+  WeightedBackend,
+  WeightedRules,
+} from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
-import type { AlbForward, AlbRule, AlbTarget, AlbTargetGroup, ElbV2Api } from './api';
-import { PriorityInUseError, TAG_BACKEND, TAG_MANAGED_BY, TAG_MODULE, TAG_ROLE } from './api';
+import type { AlbForward, AlbRule, AlbTarget, ElbV2Api } from './api';
+import { PriorityInUseError, TAG_MANAGED_BY, TAG_MODULE, TAG_ROLE } from './api';
+import type { AwsAlbRouterConfig } from './config';
+import { DEFAULT_BACKEND } from './config';
 import type { Clock } from './health';
 import { isReady, waitUntilDrained, waitUntilHealthy } from './health';
 import {
@@ -27,45 +37,10 @@ import {
   renderPathPatterns,
   sameForward,
   shiftSteps,
-  targetGroupName,
-  targetGroupNameFromArn,
   targetKey,
   toTarget,
 } from './naming';
-
-/** The driver's configuration: the spec's `router` section of kind aws-alb, durations in milliseconds. */
-export interface AwsAlbRouterConfig {
-  region: string;
-  endpoint?: string;
-  listenerArn: string;
-  platformTargetGroupArn?: string;
-  targetGroups?: {
-    vpcId: string;
-    port: number;
-    protocol: 'HTTP' | 'HTTPS';
-    namePrefix: string;
-    healthCheck: {
-      path: string;
-      interval: number;
-      timeout: number;
-      healthyThreshold: number;
-      unhealthyThreshold: number;
-      matcher: string;
-    };
-    deregistrationDelay: number;
-  };
-  targetGroupArns: Record<string, string>;
-  rulePriorities: { first: number; last: number };
-  pathPatterns: string[];
-  previewHeader: string;
-  shift?: { steps: number[]; interval: number };
-  targetHealthTimeout: number;
-  drainTimeout: number;
-  publicUrl?: string;
-}
-
-/** The backend name of the platform server's target group (the listener's default action). */
-export const DEFAULT_BACKEND = 'default';
+import { TargetGroups, unknownBackend } from './target-groups';
 
 export interface AlbRouterDeps {
   api: ElbV2Api;
@@ -74,30 +49,27 @@ export interface AlbRouterDeps {
   pollMs?: number;
 }
 
-interface ResolvedGroup {
-  arn: string;
-  /** Pre-created (named in targetGroupArns): never deleted, only emptied. */
-  preCreated: boolean;
-  protocol: string;
-}
-
+/**
+ * Capabilities: preview routes (a rule with an http-header condition) and weights (a weighted forward action); no
+ * in-flight counts (not observable through the ELBv2 API: deregisterTargets waits out the deregistration delay).
+ */
 export class AlbRouter implements Router {
   readonly type = 'aws-alb';
-  private readonly groups = new Map<string, ResolvedGroup>();
-  private readonly backendByArn = new Map<string, string>();
-  /** The platform server's target group ARN; null once looked up and not found (the default action is no forward). */
-  private platformArn: string | null | undefined;
+  readonly preview: PreviewRoutes = {
+    setRule: (module, backend) => this.setPreviewRule(module, backend),
+    removeRule: (module) => this.removePreviewRule(module),
+  };
+  /** A forward action takes at most 5 target groups. */
+  readonly weights: WeightedRules = { maxBackends: 5 };
   private readonly pollMs: number;
+  private readonly groups: TargetGroups;
 
   constructor(
     private readonly config: AwsAlbRouterConfig,
     private readonly deps: AlbRouterDeps,
   ) {
     this.pollMs = deps.pollMs ?? 2_000;
-    for (const [backend, arn] of Object.entries(config.targetGroupArns ?? {})) {
-      this.groups.set(backend, { arn, preCreated: true, protocol: 'HTTP' });
-      this.backendByArn.set(arn, backend);
-    }
+    this.groups = new TargetGroups(config, deps.api);
   }
 
   private get api(): ElbV2Api {
@@ -108,21 +80,21 @@ export class AlbRouter implements Router {
 
   async readRules(modules: string[]): Promise<Record<string, ModuleRule>> {
     const rules = await this.api.describeRules(this.config.listenerArn);
-    await this.learnBackendNames(rules);
+    await this.groups.learnBackendNames(rules);
     const out: Record<string, ModuleRule> = {};
     for (const module of modules) {
       const live = this.findModuleRule(rules, module);
       if (!live) continue;
       const preview = this.findPreviewRule(rules, module)?.forward?.[0];
       const backends: WeightedBackend[] = live.forward
-        ? live.forward.map((f) => ({ backend: this.backendOf(f.targetGroupArn), weight: f.weight }))
+        ? live.forward.map((f) => ({ backend: this.groups.backendOf(f.targetGroupArn), weight: f.weight }))
         : [{ backend: `rule-${String(live.priority)}-${live.actionTypes.join('+')}`, weight: 100 }];
       // A rule sending all its traffic to the platform server's target group is the default rule in effect.
       if (backends.filter((b) => b.weight > 0).every((b) => b.backend === DEFAULT_BACKEND)) continue;
       out[module] = {
         module,
         backends,
-        ...(preview ? { preview: this.backendOf(preview.targetGroupArn) } : {}),
+        ...(preview ? { preview: this.groups.backendOf(preview.targetGroupArn) } : {}),
       };
     }
     return out;
@@ -131,7 +103,8 @@ export class AlbRouter implements Router {
   async setModuleRule(module: string, backends: WeightedBackend[]): Promise<void> {
     checkWeights(backends);
     const desired: AlbForward[] = [];
-    for (const b of backends) desired.push({ targetGroupArn: await this.arnForRule(b.backend), weight: b.weight });
+    for (const b of backends)
+      desired.push({ targetGroupArn: await this.groups.arnForRule(b.backend), weight: b.weight });
     let rules = await this.api.describeRules(this.config.listenerArn);
     let rule = this.findModuleRule(rules, module);
     if (rule && !rule.forward) throw this.foreignRule(module, rule);
@@ -139,7 +112,7 @@ export class AlbRouter implements Router {
 
     // 1. Every target group about to get traffic must be health-checked and healthy first.
     const current = new Map((rule?.forward ?? []).map((f) => [f.targetGroupArn, f.weight]));
-    const platform = await this.platformTargetGroup();
+    const platform = await this.groups.platformTargetGroup();
     const incoming = desired.filter(
       (f) => f.weight > 0 && (current.get(f.targetGroupArn) ?? 0) === 0 && f.targetGroupArn !== platform,
     );
@@ -160,7 +133,7 @@ export class AlbRouter implements Router {
         // it gets traffic: its targets must at least be registered, and verify() checks their health afterwards.
         rules = rule ? [...rules.filter((r) => r.arn !== rule?.arn), rule] : rules;
       }
-      await waitUntilHealthy(this.api, this.groupRef(f.targetGroupArn), undefined, checked, this.waitOptions());
+      await waitUntilHealthy(this.api, this.groups.ref(f.targetGroupArn), undefined, checked, this.waitOptions());
     }
 
     // 2. Move the weights: in steps (optional), then to the desired ones.
@@ -185,18 +158,18 @@ export class AlbRouter implements Router {
     if (rule) await this.api.deleteRule(rule.arn);
   }
 
-  async setPreviewRule(module: string, backend: string): Promise<void> {
-    const arn = await this.arnForRule(backend);
+  private async setPreviewRule(module: string, backend: string): Promise<void> {
+    const arn = await this.groups.arnForRule(backend);
     const forward = [{ targetGroupArn: arn, weight: 100 }];
     const rules = await this.api.describeRules(this.config.listenerArn);
     const existing = this.findPreviewRule(rules, module);
     if (existing && !sameForward(existing.forward, forward)) await this.api.modifyRuleForward(existing.arn, forward);
     if (!existing) await this.createRule(module, 'preview', forward, rules);
     // The preview rule puts the group in use: marked requests must find healthy targets.
-    await waitUntilHealthy(this.api, this.groupRef(arn), undefined, true, this.waitOptions());
+    await waitUntilHealthy(this.api, this.groups.ref(arn), undefined, true, this.waitOptions());
   }
 
-  async removePreviewRule(module: string): Promise<void> {
+  private async removePreviewRule(module: string): Promise<void> {
     const rules = await this.api.describeRules(this.config.listenerArn);
     const rule = this.findPreviewRule(rules, module);
     if (rule) await this.api.deleteRule(rule.arn);
@@ -206,7 +179,7 @@ export class AlbRouter implements Router {
 
   async ensureBackend(backend: string, targets: string[]): Promise<void> {
     const wanted = targets.map(toTarget);
-    const group = await this.group(backend, true);
+    const group = await this.groups.group(backend, true);
     if (!group) throw new Error(`unreachable: no target group for ${backend}`);
     const registered = (await this.api.describeTargetHealth(group.arn))
       .filter((h) => h.state !== 'draining')
@@ -220,7 +193,7 @@ export class AlbRouter implements Router {
   }
 
   async describeBackend(backend: string): Promise<string[] | undefined> {
-    const group = await this.group(backend, false);
+    const group = await this.groups.group(backend, false);
     if (!group) return undefined;
     return (await this.api.describeTargetHealth(group.arn))
       .filter((h) => h.state !== 'draining')
@@ -228,7 +201,7 @@ export class AlbRouter implements Router {
   }
 
   async removeBackend(backend: string): Promise<void> {
-    const group = await this.group(backend, false);
+    const group = await this.groups.group(backend, false);
     if (!group) return;
     if (group.preCreated) {
       // Not ours to delete: leave it empty.
@@ -237,12 +210,12 @@ export class AlbRouter implements Router {
       return;
     }
     await this.api.deleteTargetGroup(group.arn);
-    this.groups.delete(backend);
+    this.groups.forget(backend);
   }
 
   async registerTargets(backend: string, targets: string[]): Promise<void> {
     const wanted = uniqueTargets(targets.map(toTarget));
-    const group = await this.group(backend, false);
+    const group = await this.groups.group(backend, false);
     if (!group) throw unknownBackend(backend);
     if (wanted.length) await this.api.registerTargets(group.arn, wanted);
     const rules = await this.api.describeRules(this.config.listenerArn);
@@ -252,7 +225,7 @@ export class AlbRouter implements Router {
 
   async deregisterTargets(backend: string, targets: string[]): Promise<void> {
     const leaving = uniqueTargets(targets.map(toTarget));
-    const group = await this.group(backend, false);
+    const group = await this.groups.group(backend, false);
     if (!group) return;
     const keys = new Set(leaving.map(targetKey));
     const registered = (await this.api.describeTargetHealth(group.arn)).filter(
@@ -270,14 +243,9 @@ export class AlbRouter implements Router {
     });
   }
 
-  /** Not observable through the ELBv2 API: deregisterTargets waits out the deregistration delay instead. */
-  inFlight(): Promise<number | undefined> {
-    return Promise.resolve(undefined);
-  }
-
   async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {
     const rules = await this.api.describeRules(this.config.listenerArn);
-    await this.learnBackendNames(rules);
+    await this.groups.learnBackendNames(rules);
     const rule = this.findModuleRule(rules, module);
     if (!rule?.forward) {
       return {
@@ -295,7 +263,7 @@ export class AlbRouter implements Router {
       const ready = health.filter((h) => isReady(h, true)).length;
       if (ready === 0) unhealthy = true;
       const share = Math.round((f.weight * 100) / total);
-      parts.push(`${share}% to ${this.backendOf(f.targetGroupArn)} (${ready}/${health.length} targets healthy)`);
+      parts.push(`${share}% to ${this.groups.backendOf(f.targetGroupArn)} (${ready}/${health.length} targets healthy)`);
     }
     const summary = `${module}: rule ${String(rule.priority)} forwards ${parts.join(', ')}`;
     if (unhealthy) return { status: 'not-verified', detail: `${summary}: no healthy target behind a weighted group` };
@@ -388,127 +356,9 @@ export class AlbRouter implements Router {
     return rule;
   }
 
-  /** The target group a rule may forward to: "default" is the platform server's; others must exist already. */
-  private async arnForRule(backend: string): Promise<string> {
-    if (backend === DEFAULT_BACKEND) {
-      const platform = await this.platformTargetGroup();
-      if (!platform) {
-        throw new CutoverError(
-          ErrorType.RouterRequestRejected,
-          'backend "default": the listener\'s default action does not forward to a target group; set router.platformTargetGroupArn',
-        );
-      }
-      return platform;
-    }
-    const group = await this.group(backend, false);
-    if (!group) throw unknownBackend(backend);
-    return group.arn;
-  }
-
-  private async platformTargetGroup(): Promise<string | undefined> {
-    if (this.platformArn === undefined) {
-      if (this.config.platformTargetGroupArn) {
-        this.platformArn = this.config.platformTargetGroupArn;
-      } else {
-        const listener = await this.api.describeListener(this.config.listenerArn);
-        const forward = listener.defaultForward;
-        this.platformArn = forward?.length === 1 && forward[0] ? forward[0].targetGroupArn : null;
-      }
-      if (this.platformArn) this.backendByArn.set(this.platformArn, DEFAULT_BACKEND);
-    }
-    return this.platformArn ?? undefined;
-  }
-
-  /**
-   * The target group of a backend: pre-created (targetGroupArns), else found by its deterministic name and
-   * checked to be Cutover's (tag), else created (when `create` and a targetGroups policy is configured).
-   */
-  private async group(backend: string, create: boolean): Promise<ResolvedGroup | undefined> {
-    const known = this.groups.get(backend);
-    if (known) return known;
-    const policy = this.config.targetGroups;
-    const name = targetGroupName(policy?.namePrefix ?? '', backend);
-    let found: AlbTargetGroup | undefined = await this.api.findTargetGroup(name);
-    let created = false;
-    if (found) {
-      const tags = (await this.api.describeTags([found.arn]))[found.arn] ?? {};
-      if (tags[TAG_BACKEND] !== backend) {
-        throw new CutoverError(
-          ErrorType.RouterRequestRejected,
-          `target group ${name} exists but is not Cutover's target group of backend "${backend}" (tag ${TAG_BACKEND} ` +
-            `is ${JSON.stringify(tags[TAG_BACKEND] ?? null)}): name it in router.targetGroupArns to use it, or rename it`,
-        );
-      }
-    } else {
-      if (!create) return undefined;
-      if (!policy) {
-        throw new CutoverError(
-          ErrorType.ResourceNotFound,
-          `no target group for backend "${backend}": add it to router.targetGroupArns, or set router.targetGroups ` +
-            'so that Cutover creates it',
-        );
-      }
-      const result = await this.api.createTargetGroup({
-        name,
-        vpcId: policy.vpcId,
-        port: policy.port,
-        protocol: policy.protocol,
-        healthCheck: {
-          path: policy.healthCheck.path,
-          intervalSeconds: Math.max(5, Math.round(policy.healthCheck.interval / 1000)),
-          timeoutSeconds: Math.max(2, Math.round(policy.healthCheck.timeout / 1000)),
-          healthyThreshold: policy.healthCheck.healthyThreshold,
-          unhealthyThreshold: policy.healthCheck.unhealthyThreshold,
-          matcher: policy.healthCheck.matcher,
-        },
-        tags: { [TAG_MANAGED_BY]: 'cutover', [TAG_BACKEND]: backend },
-      });
-      created = !result.existed;
-      found = result;
-    }
-    if (policy && (created || found.vpcId === policy.vpcId)) {
-      // Also after a crash between creating the group and setting its delay: set once per driver instance.
-      await this.api.setDeregistrationDelay(found.arn, Math.round(policy.deregistrationDelay / 1000));
-    }
-    const group: ResolvedGroup = { arn: found.arn, preCreated: false, protocol: found.protocol ?? 'HTTP' };
-    this.groups.set(backend, group);
-    this.backendByArn.set(found.arn, backend);
-    return group;
-  }
-
-  private groupRef(arn: string): { arn: string; label: string } {
-    return { arn, label: this.backendOf(arn) };
-  }
-
-  /** Backend names of every target group the rules forward to (tags read once per group). */
-  private async learnBackendNames(rules: AlbRule[]): Promise<void> {
-    await this.platformTargetGroup();
-    const unknown = [...new Set(rules.flatMap((r) => (r.forward ?? []).map((f) => f.targetGroupArn)))].filter(
-      (arn) => !this.backendByArn.has(arn),
-    );
-    if (unknown.length === 0) return;
-    const tags = await this.api.describeTags(unknown);
-    for (const arn of unknown) {
-      const backend = tags[arn]?.[TAG_BACKEND];
-      // A group Cutover did not create keeps its own name: the workflow then sees a foreign backend.
-      this.backendByArn.set(arn, backend ?? targetGroupNameFromArn(arn));
-    }
-  }
-
-  private backendOf(arn: string): string {
-    return this.backendByArn.get(arn) ?? targetGroupNameFromArn(arn);
-  }
-
   private waitOptions() {
     return { timeoutMs: this.config.targetHealthTimeout, pollMs: this.pollMs, clock: this.deps.clock };
   }
-}
-
-function unknownBackend(backend: string): CutoverError {
-  return new CutoverError(
-    ErrorType.RouterRequestRejected,
-    `unknown backend "${backend}": no target group for it (publish the backend first)`,
-  );
 }
 
 function uniqueTargets(targets: AlbTarget[]): AlbTarget[] {

@@ -1,8 +1,7 @@
 /**
- * ElbV2Api over the AWS SDK v3 — the only file of the driver that sees SDK types. Translates in both directions
- * (`toAlbActions()`, `toAlbConditions()`, `fromAlbRule()`, ...) and turns SDK errors into the driver's error
- * classes: permanent ones (wrong ARN, missing permission, invalid request) become CutoverErrors that the activity
- * boundary makes non-retryable; everything else stays a plain, retryable Error.
+ * ElbV2Api over the AWS SDK v3. With sdk-shapes.ts (translation both ways: `toAlbActions()`, `fromAlbRule()`, ...)
+ * and sdk-errors.ts (SDK errors as the driver's error classes: permanent ones become CutoverErrors that the activity
+ * boundary makes non-retryable; everything else stays a plain, retryable Error), the only files that see SDK types.
  *
  * Credentials come only from the standard AWS chain (environment, shared config/SSO profile, web identity, ECS/EC2
  * metadata): never from the spec, which lands in workflow history.
@@ -26,28 +25,22 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type {
-  Action,
-  Rule,
-  RuleCondition,
-  Tag,
-  TargetDescription,
-  TargetGroup,
-  TargetHealthDescription,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CutoverError, ErrorType } from '../../errors';
-import type {
-  AlbConditions,
-  AlbForward,
-  AlbRule,
-  AlbTarget,
-  AlbTargetGroup,
-  AlbTargetHealth,
-  ElbV2Api,
-  NewRule,
-  NewTargetGroup,
-} from './api';
+import type { AlbRule, ElbV2Api, NewRule, NewTargetGroup } from './api';
 import { PriorityInUseError } from './api';
+import { classifyAlbError, isCode } from './sdk-errors';
+import {
+  fromAlbForward,
+  fromAlbRule,
+  fromAlbTargetGroup,
+  fromAlbTargetHealth,
+  toAlbActions,
+  toAlbConditions,
+  toAlbTags,
+  toAlbTargets,
+} from './sdk-shapes';
+
+export { awsErrorCode, classifyAlbError } from './sdk-errors';
 
 export interface SdkElbV2Options {
   region: string;
@@ -57,208 +50,6 @@ export interface SdkElbV2Options {
   maxAttempts?: number;
   /** Called once per API call (not per retry attempt) with the operation name, e.g. to count calls. */
   onCall?: (operation: string) => void;
-}
-
-// ---- translation: driver shapes <-> SDK shapes ----
-
-export function toAlbActions(forward: AlbForward[]): Action[] {
-  return [
-    {
-      Type: 'forward',
-      ForwardConfig: {
-        TargetGroups: forward.map((f) => ({ TargetGroupArn: f.targetGroupArn, Weight: f.weight })),
-        TargetGroupStickinessConfig: { Enabled: false },
-      },
-    },
-  ];
-}
-
-export function toAlbConditions(rule: Pick<NewRule, 'pathPatterns' | 'httpHeader'>): RuleCondition[] {
-  const conditions: RuleCondition[] = [{ Field: 'path-pattern', PathPatternConfig: { Values: rule.pathPatterns } }];
-  if (rule.httpHeader) {
-    conditions.push({
-      Field: 'http-header',
-      HttpHeaderConfig: { HttpHeaderName: rule.httpHeader.name, Values: rule.httpHeader.values },
-    });
-  }
-  return conditions;
-}
-
-function toAlbTags(tags: Record<string, string>): Tag[] {
-  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
-
-function toAlbTargets(targets: AlbTarget[]): TargetDescription[] {
-  return targets.map((t) => ({ Id: t.id, Port: t.port }));
-}
-
-/** The target groups an action forwards to (a plain TargetGroupArn counts as weight 100). */
-function fromAlbForward(action: Action): AlbForward[] | undefined {
-  if (action.Type !== 'forward') return undefined;
-  const tuples = action.ForwardConfig?.TargetGroups;
-  if (tuples && tuples.length > 0) {
-    return tuples
-      .filter((t) => t.TargetGroupArn)
-      .map((t) => ({ targetGroupArn: t.TargetGroupArn as string, weight: t.Weight ?? 1 }));
-  }
-  if (action.TargetGroupArn) return [{ targetGroupArn: action.TargetGroupArn, weight: 100 }];
-  return undefined;
-}
-
-export function fromAlbConditions(conditions: RuleCondition[] = []): AlbConditions {
-  const out: AlbConditions = { pathPatterns: [], other: false };
-  let paths = 0;
-  for (const c of conditions) {
-    if (c.Field === 'path-pattern') {
-      paths++;
-      out.pathPatterns = c.PathPatternConfig?.Values ?? c.Values ?? [];
-      if (c.RegexValues?.length) out.other = true;
-    } else if (c.Field === 'http-header' && c.HttpHeaderConfig?.HttpHeaderName && !out.httpHeader) {
-      out.httpHeader = { name: c.HttpHeaderConfig.HttpHeaderName, values: c.HttpHeaderConfig.Values ?? [] };
-    } else {
-      out.other = true;
-    }
-  }
-  if (paths > 1) out.other = true;
-  return out;
-}
-
-export function fromAlbRule(rule: Rule): AlbRule {
-  const actions = rule.Actions ?? [];
-  const forward = actions.length === 1 && actions[0] ? fromAlbForward(actions[0]) : undefined;
-  const priority = rule.IsDefault || rule.Priority === 'default' ? 'default' : Number(rule.Priority);
-  return {
-    arn: rule.RuleArn ?? '',
-    priority,
-    conditions: fromAlbConditions(rule.Conditions),
-    forward,
-    actionTypes: actions.map((a) => String(a.Type)),
-  };
-}
-
-function fromAlbTargetGroup(tg: TargetGroup): AlbTargetGroup {
-  return {
-    arn: tg.TargetGroupArn ?? '',
-    name: tg.TargetGroupName ?? '',
-    ...(tg.VpcId ? { vpcId: tg.VpcId } : {}),
-    ...(tg.Port !== undefined ? { port: tg.Port } : {}),
-    ...(tg.Protocol ? { protocol: tg.Protocol } : {}),
-    ...(tg.TargetType ? { targetType: tg.TargetType } : {}),
-  };
-}
-
-function fromAlbTargetHealth(d: TargetHealthDescription): AlbTargetHealth {
-  return {
-    target: { id: d.Target?.Id ?? '', port: d.Target?.Port ?? 0 },
-    state: d.TargetHealth?.State ?? 'unavailable',
-    ...(d.TargetHealth?.Reason ? { reason: d.TargetHealth.Reason } : {}),
-    ...(d.TargetHealth?.Description ? { description: d.TargetHealth.Description } : {}),
-  };
-}
-
-// ---- errors ----
-
-const NOT_FOUND = new Set([
-  'ListenerNotFound',
-  'LoadBalancerNotFound',
-  'TargetGroupNotFound',
-  'RuleNotFound',
-  'ListenerNotFoundException',
-  'LoadBalancerNotFoundException',
-  'TargetGroupNotFoundException',
-  'RuleNotFoundException',
-]);
-
-const DENIED = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'UnauthorizedOperation',
-  'AuthFailure',
-  'InvalidClientTokenId',
-  'SignatureDoesNotMatch',
-  'UnrecognizedClientException',
-  'MissingAuthenticationToken',
-  'OptInRequired',
-]);
-
-const INVALID = new Set([
-  'ValidationError',
-  'InvalidConfigurationRequest',
-  'InvalidConfigurationRequestException',
-  'InvalidTarget',
-  'InvalidTargetException',
-  'InvalidLoadBalancerAction',
-  'InvalidLoadBalancerActionException',
-  'IncompatibleProtocols',
-  'IncompatibleProtocolsException',
-  'InvalidParameterValue',
-  'InvalidParameterCombination',
-  'MissingParameter',
-  'OperationNotPermitted',
-  'OperationNotPermittedException',
-  'ResourceInUse',
-  'ResourceInUseException',
-  'DuplicateTargetGroupName',
-  'DuplicateTargetGroupNameException',
-  'TooManyRules',
-  'TooManyRulesException',
-  'TooManyTargetGroups',
-  'TooManyTargetGroupsException',
-  'TooManyTargets',
-  'TooManyTargetsException',
-  'TooManyActions',
-  'TooManyActionsException',
-  'TooManyTags',
-  'TooManyTagsException',
-  'TooManyRegistrationsForTargetId',
-  'TooManyRegistrationsForTargetIdException',
-  'TooManyUniqueTargetGroupsPerLoadBalancer',
-  'TooManyUniqueTargetGroupsPerLoadBalancerException',
-  'TargetGroupAssociationLimit',
-  'TargetGroupAssociationLimitException',
-]);
-
-interface SdkError {
-  name?: string;
-  Code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-/** The AWS error code of an SDK error ("ListenerNotFound"), without the SDK's "Exception" suffix. */
-export function awsErrorCode(err: unknown): string {
-  const e = (err ?? {}) as SdkError;
-  return String(e.Code ?? e.name ?? 'Error').replace(/Exception$/, '');
-}
-
-function isCode(err: unknown, ...codes: string[]): boolean {
-  return codes.includes(awsErrorCode(err));
-}
-
-/** Turns an SDK error into the driver's error classes, with a message naming the operation and the resource. */
-export function classifyAlbError(err: unknown, operation: string, resource: string): Error {
-  const e = (err ?? {}) as SdkError;
-  const code = awsErrorCode(err);
-  const status = e.$metadata?.httpStatusCode;
-  const detail = `ELBv2 ${operation} on ${resource} failed: ${code}: ${e.message ?? String(err)}`;
-  if (code === 'PriorityInUse') return new Error(detail);
-  if (NOT_FOUND.has(code) || NOT_FOUND.has(`${code}Exception`)) {
-    return new CutoverError(
-      ErrorType.ResourceNotFound,
-      `${detail} (check the ARN in the router section of the spec, and the region)`,
-    );
-  }
-  if (DENIED.has(code)) {
-    return new CutoverError(
-      ErrorType.RouterRequestRejected,
-      `${detail} (the worker's AWS identity needs elasticloadbalancing:${operation}; see docs/routers.md, "IAM permissions")`,
-    );
-  }
-  if (INVALID.has(code) || INVALID.has(`${code}Exception`)) {
-    return new CutoverError(ErrorType.RouterRequestRejected, detail);
-  }
-  // Throttling and 5xx have already been retried by the SDK; the activity retries them again.
-  return new Error(status ? `${detail} (HTTP ${status})` : detail);
 }
 
 // ---- the client ----

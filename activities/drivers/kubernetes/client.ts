@@ -1,6 +1,6 @@
 /**
- * KubeApi over `@kubernetes/client-node` (CoreV1Api) — the only file of the driver that sees its types. Translates
- * in both directions (`toK8sPod()`, `fromK8sPod()`, `toK8sConfigMap()`, `fromK8sConfigMap()`) and turns API errors
+ * KubeApi over `@kubernetes/client-node` (CoreV1Api) — with client-shapes.ts (the translation both ways: `toK8sPod()`,
+ * `fromK8sPod()`, `toK8sConfigMap()`, `fromK8sConfigMap()`), the only files of the driver that see its types. Turns API errors
  * into the driver's errors: 401/403 (missing RBAC), 404 of the namespace, 400/422 (invalid object) become
  * CutoverErrors that the activity boundary makes non-retryable, naming the verb and the resource; 429, 5xx and
  * connection errors stay plain, retryable Errors. Every message names the API server it came from.
@@ -24,12 +24,11 @@ import type {
   Middleware,
   RequestContext,
   ResponseContext,
-  V1ConfigMap,
-  V1Pod,
 } from '@kubernetes/client-node';
 import { CutoverError, ErrorType } from '../../errors';
-import type { KubeApi, NewRecord, PodInfo, PodManifest, RecordInfo } from './api';
+import type { KubeApi } from './api';
 import { ConflictError } from './api';
+import { fromK8sConfigMap, fromK8sPod, toK8sConfigMap, toK8sPod } from './client-shapes';
 
 /** Per API request (headers and body): a call that takes longer fails, and is retried. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -39,85 +38,6 @@ export interface KubeConnection {
   kubeconfig?: string;
   /** A context of that kubeconfig; default: its current context. */
   context?: string;
-}
-
-// ---- translation: driver shapes <-> Kubernetes objects ----
-
-export function toK8sPod(m: PodManifest): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: m.name,
-      labels: m.labels,
-      annotations: m.annotations,
-      ownerReferences: [
-        { apiVersion: 'v1', kind: 'ConfigMap', name: m.owner.name, uid: m.owner.uid, blockOwnerDeletion: false },
-      ],
-    },
-    spec: {
-      containers: [
-        {
-          name: 'app',
-          image: m.image,
-          ports: [{ name: 'http', containerPort: m.port, protocol: 'TCP' }],
-          env: m.env,
-          readinessProbe: {
-            httpGet: { path: m.readinessPath, port: m.port },
-            periodSeconds: 5,
-            failureThreshold: 3,
-          },
-          ...(m.resources ? { resources: m.resources } : {}),
-        },
-      ],
-      ...(m.serviceAccountName ? { serviceAccountName: m.serviceAccountName } : {}),
-      ...(m.imagePullSecrets.length ? { imagePullSecrets: m.imagePullSecrets.map((name) => ({ name })) } : {}),
-      terminationGracePeriodSeconds: m.terminationGracePeriodSeconds,
-      restartPolicy: 'Always',
-    },
-  };
-}
-
-export function fromK8sPod(pod: V1Pod): PodInfo {
-  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
-  const notReadyReason = ready
-    ? [ready.reason, ready.message].filter(Boolean).join(': ') || `Ready=${ready.status}`
-    : 'no Ready condition yet';
-  return {
-    name: pod.metadata?.name ?? '',
-    labels: pod.metadata?.labels ?? {},
-    phase: pod.status?.phase ?? 'Pending',
-    ready: ready?.status === 'True',
-    ...(ready?.status === 'True' ? {} : { notReadyReason }),
-    ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
-    terminating: Boolean(pod.metadata?.deletionTimestamp),
-    ...(pod.spec?.containers[0]?.ports?.[0]?.containerPort !== undefined
-      ? { port: pod.spec.containers[0].ports[0].containerPort }
-      : {}),
-  };
-}
-
-export function toK8sConfigMap(record: NewRecord | RecordInfo): V1ConfigMap {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: {
-      name: record.name,
-      labels: record.labels,
-      ...('resourceVersion' in record ? { resourceVersion: record.resourceVersion } : {}),
-    },
-    data: record.data,
-  };
-}
-
-export function fromK8sConfigMap(cm: V1ConfigMap): RecordInfo {
-  return {
-    name: cm.metadata?.name ?? '',
-    uid: cm.metadata?.uid ?? '',
-    resourceVersion: cm.metadata?.resourceVersion ?? '',
-    labels: cm.metadata?.labels ?? {},
-    data: cm.data ?? {},
-  };
 }
 
 // ---- errors ----

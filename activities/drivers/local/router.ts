@@ -10,7 +10,16 @@
  * the request, and what the router answered.
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
+import type {
+  InFlightCounts,
+  ModuleRule,
+  PreviewRoutes,
+  Router,
+  Verification,
+  VerifyOptions,
+  WeightedBackend,
+  WeightedRules,
+} from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { failureDetail } from './error-info';
 
@@ -51,6 +60,13 @@ function canonicalTarget(target: string): string {
 
 class LocalRouter implements Router {
   readonly type = 'local';
+  readonly preview: PreviewRoutes = {
+    setRule: (module, backend) => this.setPreviewRule(module, backend),
+    removeRule: (module) => this.removePreviewRule(module),
+  };
+  readonly inFlight: InFlightCounts = { count: (target) => this.countInFlight(target) };
+  /** Weights are integers 0..100 and each backend of a split has one above 0: at most 100 of them. */
+  readonly weights: WeightedRules = { maxBackends: 100 };
   private readonly adminUrl: string;
   private readonly publicUrl: string;
   private readonly timeoutMs: number;
@@ -96,11 +112,11 @@ class LocalRouter implements Router {
     await this.call('DELETE', `/rules/${seg(module)}`);
   }
 
-  async setPreviewRule(module: string, backend: string): Promise<void> {
+  private async setPreviewRule(module: string, backend: string): Promise<void> {
     await this.call('PUT', `/rules/${seg(module)}/preview`, { backend });
   }
 
-  async removePreviewRule(module: string): Promise<void> {
+  private async removePreviewRule(module: string): Promise<void> {
     await this.call('DELETE', `/rules/${seg(module)}/preview`);
   }
 
@@ -112,7 +128,7 @@ class LocalRouter implements Router {
     await this.call('POST', `/backends/${seg(backend)}/deregister`, { targets });
   }
 
-  async inFlight(target: string): Promise<number | undefined> {
+  private async countInFlight(target: string): Promise<number> {
     const { inFlight } = (await this.call('GET', '/stats')) as StatsResponse;
     return inFlight[canonicalTarget(target)] ?? 0;
   }

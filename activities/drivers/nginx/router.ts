@@ -12,7 +12,15 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
-import type { ModuleRule, Router, Verification, VerifyOptions, WeightedBackend } from '../../ports';
+import type {
+  ModuleRule,
+  PreviewRoutes,
+  Router,
+  Verification,
+  VerifyOptions,
+  WeightedBackend,
+  WeightedRules,
+} from '../../ports';
 import { verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import { describeError } from '../local/error-info';
@@ -58,8 +66,18 @@ interface RoutingCheck {
   headers?: Record<string, string>;
 }
 
+/**
+ * Capabilities: preview routes (a `map` on the header) and weights (`split_clients`); no in-flight counts (open-source
+ * nginx does not report requests per upstream server: deregisterTargets waits for the old workers instead).
+ */
 export class NginxRouter implements Router {
   readonly type = 'nginx';
+  readonly preview: PreviewRoutes = {
+    setRule: (module, backend) => this.setPreviewRule(module, backend),
+    removeRule: (module) => this.removePreviewRule(module),
+  };
+  /** split_clients percentages: every backend of a split has at least 1 of the 100. */
+  readonly weights: WeightedRules = { maxBackends: 100 };
   private readonly control: NginxControl;
   private readonly ctx: RenderContext;
 
@@ -107,7 +125,7 @@ export class NginxRouter implements Router {
     });
   }
 
-  async setPreviewRule(module: string, backend: string): Promise<void> {
+  private async setPreviewRule(module: string, backend: string): Promise<void> {
     await this.locked(async () => {
       await this.requireBackend(backend);
       const state = (await this.readModule(module)) ?? { module, backends: [] };
@@ -118,7 +136,7 @@ export class NginxRouter implements Router {
     });
   }
 
-  async removePreviewRule(module: string): Promise<void> {
+  private async removePreviewRule(module: string): Promise<void> {
     await this.locked(async () => {
       const state = await this.readModule(module);
       if (!state?.preview) return { changes: [] };
@@ -173,11 +191,6 @@ export class NginxRouter implements Router {
         changes: [this.backendChange({ backend, targets: state.targets.filter((t) => !leaving.has(t)) })],
       };
     });
-  }
-
-  /** Open-source nginx does not report requests per upstream server; deregisterTargets waits for old workers instead. */
-  inFlight(): Promise<number | undefined> {
-    return Promise.resolve(undefined);
   }
 
   async verify(module: string, expectedVersion: string, options: VerifyOptions = {}): Promise<Verification> {

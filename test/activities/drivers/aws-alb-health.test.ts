@@ -315,6 +315,6 @@ describe('the driver gates traffic on DescribeTargetHealth', () => {
     await router.deregisterTargets('shop-blue', ['http://10.0.1.11:8080']);
     expect(stub.log).toEqual(['health', 'deregister 10.0.1.11', 'health', 'health', 'health', 'health']);
     expect(clock.now() - before).toBe(6_000);
-    expect(await router.inFlight('http://10.0.1.11:8080')).toBeUndefined();
+    expect(router.inFlight).toBeUndefined();
   });
 });

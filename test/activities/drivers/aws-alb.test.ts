@@ -102,7 +102,7 @@ describe('migration off the platform server', () => {
     expect(sorted(await router.describeBackend('shop-green'))).toEqual(GREEN);
 
     // Preview: a header rule per module in the lower half of the priority range; live traffic unchanged.
-    for (const m of MODULES) await router.setPreviewRule(m, 'shop-green');
+    for (const m of MODULES) await router.preview!.setRule(m, 'shop-green');
     const previews = MODULES.map((m) => ({
       priority: inRange(1000, 1499),
       paths: [`/${m}*`],
@@ -357,7 +357,7 @@ describe('rolling: targets inside a target group', () => {
     await router.deregisterTargets('shop-blue', [BLUE[0] as string]);
     await router.deregisterTargets('shop-blue', [BLUE[0] as string]); // already gone: no call, no error
     expect(sorted(await router.describeBackend('shop-blue'))).toEqual([BLUE[1], added].sort());
-    expect(await router.inFlight(BLUE[0] as string)).toBeUndefined(); // not observable: the delay is honoured instead
+    expect(router.inFlight).toBeUndefined(); // not observable: the delay is honoured instead
 
     // ensureBackend sets exactly these targets.
     await router.ensureBackend('shop-blue', [added]);
@@ -413,7 +413,7 @@ describe('idempotency under retry', () => {
     await router.setModuleRule('Catalog', [{ backend: 'shop-blue', weight: 100 }]);
     expect((await ruleTable(world)).find((r) => r.paths[0] === '/Catalog*')?.priority).toBe(13);
     // Range exhausted for the upper half, and no lower slot fits behind nothing: a clear, permanent error.
-    await router.setPreviewRule('Catalog', 'shop-blue');
+    await router.preview!.setRule('Catalog', 'shop-blue');
     await expect(router.setModuleRule('Cart', [{ backend: 'shop-blue', weight: 100 }])).resolves.toBeUndefined();
     await expect(router.setModuleRule('Orders', [{ backend: 'shop-blue', weight: 100 }])).rejects.toMatchObject({
       name: 'RouterRequestRejectedError',
@@ -453,7 +453,7 @@ describe('rules Cutover did not create (the hand-made OutSystems layout)', () =>
       DEFAULT_ROW,
     ]);
     // A preview rule must come before it: a free priority below 5.
-    await router.setPreviewRule('Catalog', 'shop-green');
+    await router.preview!.setRule('Catalog', 'shop-green');
     expect((await ruleTable(world))[0]).toMatchObject({ priority: inRange(1, 4), header: 'x-cutover-preview' });
   });
 

@@ -164,8 +164,8 @@ describe('routing', () => {
   });
 
   it('sends requests carrying x-cutover-preview to the preview backend, and only those', async () => {
-    await driver.setPreviewRule('Shop', 'shop-green');
-    await driver.setPreviewRule('Cart', 'shop-green'); // migration: live traffic stays on the default rule
+    await driver.preview!.setRule('Shop', 'shop-green');
+    await driver.preview!.setRule('Cart', 'shop-green'); // migration: live traffic stays on the default rule
 
     expect(await get(`${router.publicUrl}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({
       version: '2.0.0',
@@ -178,9 +178,9 @@ describe('routing', () => {
     expect(rules.Shop?.preview).toBe('shop-green');
     expect(rules.Cart).toBeUndefined(); // live traffic of Cart: still the default rule
 
-    await driver.removePreviewRule('Shop');
-    await driver.removePreviewRule('Cart');
-    await driver.removePreviewRule('Cart'); // idempotent
+    await driver.preview!.removeRule('Shop');
+    await driver.preview!.removeRule('Cart');
+    await driver.preview!.removeRule('Cart'); // idempotent
     expect(await get(`${router.publicUrl}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({ version: '1.0.0' });
     expect(await get(`${router.publicUrl}/Cart/`, { 'x-cutover-preview': '1' })).toMatchObject({
       version: 'platform-server',
@@ -226,9 +226,9 @@ describe('routing', () => {
 
     const pending = many(3, '/Report/');
     await sleep(500);
-    expect(await driver.inFlight(slow!.address)).toBe(3);
+    expect(await driver.inFlight!.count(slow!.address)).toBe(3);
     expect((await pending).map((a) => a.version)).toEqual(['slow', 'slow', 'slow']);
-    expect(await driver.inFlight(slow!.address)).toBe(0);
+    expect(await driver.inFlight!.count(slow!.address)).toBe(0);
     await driver.removeModuleRule('Report');
     await platform.retireReplicaSet('report-slow');
   });
@@ -404,7 +404,7 @@ describe('zero downtime under load', () => {
       const fresh = await platform.launchReplica('orders-3-rolling', `orders-3-rolling-${i}`);
       await driver.registerTargets('orders-green', [fresh.address]);
       await driver.deregisterTargets('orders-green', [replica.address]);
-      for (let waited = 0; (await driver.inFlight(replica.address)) !== 0 && waited < 5_000; waited += 50)
+      for (let waited = 0; (await driver.inFlight!.count(replica.address)) !== 0 && waited < 5_000; waited += 50)
         await sleep(50);
       await platform.retireReplica('orders-2-green', replica.id);
     }

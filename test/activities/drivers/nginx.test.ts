@@ -133,8 +133,8 @@ describe('routing through nginx', () => {
   });
 
   test('requests with the preview header reach the preview backend, and only those', async () => {
-    await driver.setPreviewRule('Shop', 'shop-green');
-    await driver.setPreviewRule('Cart', 'shop-green'); // migration: live traffic stays on the platform server
+    await driver.preview!.setRule('Shop', 'shop-green');
+    await driver.preview!.setRule('Cart', 'shop-green'); // migration: live traffic stays on the platform server
 
     expect(await get(`${nginx.url}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({ version: '2.0.0' });
     expect(await get(`${nginx.url}/Shop/`)).toMatchObject({ version: '1.0.0' });
@@ -144,9 +144,9 @@ describe('routing through nginx', () => {
     expect(rules.Shop?.preview).toBe('shop-green');
     expect(rules.Cart).toBeUndefined();
 
-    await driver.removePreviewRule('Shop');
-    await driver.removePreviewRule('Cart');
-    await driver.removePreviewRule('Cart'); // idempotent
+    await driver.preview!.removeRule('Shop');
+    await driver.preview!.removeRule('Cart');
+    await driver.preview!.removeRule('Cart'); // idempotent
     expect(await get(`${nginx.url}/Shop/`, { 'x-cutover-preview': '1' })).toMatchObject({ version: '1.0.0' });
     expect(await get(`${nginx.url}/Cart/`, { 'x-cutover-preview': '1' })).toMatchObject({ version: 'platform-server' });
     expect(fs.existsSync(path.join(nginx.confDir, 'Cart.location'))).toBe(false);
@@ -177,7 +177,7 @@ describe('routing through nginx', () => {
     await driver.deregisterTargets('orders', [b0.address]);
     expect(await driver.describeBackend('orders')).toEqual([b1.address]);
     expect(new Set((await many(20, '/Orders/')).map((a) => a.replica))).toEqual(new Set([b1.id]));
-    expect(await driver.inFlight(b0.address)).toBeUndefined();
+    expect(driver.inFlight).toBeUndefined();
 
     await expect(driver.removeBackend('orders')).rejects.toMatchObject({
       name: 'RouterRequestRejectedError',

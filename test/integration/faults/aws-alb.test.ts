@@ -218,7 +218,7 @@ describe('faults on the ELBv2 API (moto)', () => {
       call: 'RegisterTargets',
       message: 'Target IP 127.0.0.1 is not in the VPC',
       type: 'RouterRequestRejectedError',
-      failing: 'publishBackend',
+      failing: 'publishReplicaSet',
     },
   ])(
     'a permanent $code on $call for the new side: fails fast (one attempt, one request) naming ELBv2 and its answer; rules read back on v1, the new side retired',

@@ -180,7 +180,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
       ),
     );
     const runs = await activityRuns(f.client.temporal, id);
-    expect(retried(runs)).toEqual(['discoverLive x2', 'provisionReplicaSet x3', 'retireReplicaSet x2']);
+    expect(retried(runs)).toEqual(['discoverLive x2', 'scaleUpReplicaSet x3', 'retireReplicaSet x2']);
     expect(runsOf(runs, 'discoverLive')[0]?.failure?.message).toMatch(
       new RegExp(`^Kubernetes API server ${link.url}: list configmaps .* failed \\(HTTP 429: too many requests`),
     );
@@ -237,7 +237,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     // Then: the stalled call timed out (each request opens its own TLS connection, so the black hole stalls its
     // handshake: the driver's 10 s deadline and the client's 10 s connect timeout race), was retried, and the
     // deployment succeeded.
-    expect(failed.type).toBe('provisionReplicaSet');
+    expect(failed.type).toBe('scaleUpReplicaSet');
     expect(failed.message).toMatch(
       new RegExp(
         `^Kubernetes API server https://${tls.listen}: .* failed: ` +
@@ -246,7 +246,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     );
     expect(result.outcome).toBe('succeeded');
     const runs = await activityRuns(f.client.temporal, id);
-    const scaleUps = runsOf(runs, 'provisionReplicaSet');
+    const scaleUps = runsOf(runs, 'scaleUpReplicaSet');
     expect(scaleUps.map((r) => r.outcome)).toEqual(['completed', 'completed']);
     expect(scaleUps[1]?.attempt).toBeGreaterThanOrEqual(2);
     // Nothing created twice: the preview pod is the one from before the gate (same uid and creation time), the
@@ -294,7 +294,7 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     );
     // Fast: the launch ran once, was not retried.
     const runs = await activityRuns(f.client.temporal, id);
-    expect(runsOf(runs, 'provisionReplicaSet').map((r) => [r.outcome, r.attempt, r.failure?.type])).toEqual([
+    expect(runsOf(runs, 'scaleUpReplicaSet').map((r) => [r.outcome, r.attempt, r.failure?.type])).toEqual([
       ['failed', 1, 'PlatformRequestRejectedError'],
     ]);
     expect(retried(runs)).toEqual([]);

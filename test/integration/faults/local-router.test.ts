@@ -86,9 +86,9 @@ describe('faults on the local router admin API', () => {
     const runs = await activityRuns(f.client.temporal, id);
     expect(retried(runs)).toEqual([
       'discoverLive x2',
-      'publishBackend x2',
+      'publishReplicaSet x2',
       'switchTraffic x3',
-      'drainTargets x2',
+      'drainReplicaSets x2',
       'removeBackend x2',
     ]);
     // Its last failure was the black hole: no answer, then the connection dropped when the hole closed.
@@ -186,7 +186,7 @@ describe('faults on the local router admin API', () => {
       what: 'publishing the new backend',
       match: (app: string) => request('PUT', `/backends/${app}-blue`),
       message: 'no admin route PUT /backends',
-      failing: 'publishBackend',
+      failing: 'publishReplicaSet',
     },
     {
       status: 400,
