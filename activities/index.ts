@@ -4,7 +4,7 @@
  * speaking only through the Platform and Router ports.
  */
 import type { PlatformConfig, RouterConfig, HealthCheck } from '../workflows/spec';
-import type { LiveState, ModuleVerification } from '../workflows/types';
+import type { LiveSets, LiveState, ModuleVerification } from '../workflows/types';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
 import { CutoverError, ErrorType } from './errors';
@@ -154,6 +154,32 @@ export function createActivities(drivers: Drivers) {
           liveVersion = candidates[0]?.version ?? null;
         }
         return { liveColor, liveVersion, rules, replicaSets };
+      });
+    },
+
+    /** discoverLive with each replica set summarised as a name and counts (blue-green-bounded-payloads). */
+    async discoverLiveSets(input: DiscoverInput): Promise<LiveSets> {
+      return activity(async () => {
+        const router = drivers.router(input.router);
+        const platform = drivers.platform(input.platform);
+        const { rules, side: liveColor, backend } = await discoverRouting(router, input.application, input.modules);
+        const replicaSets = await platform.listReplicaSets(input.application);
+        let liveVersion: string | null = null;
+        if (liveColor && backend) {
+          const targets = new Set((await router.describeBackend(backend)) ?? []);
+          const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.has(r.address)).length;
+          const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
+          liveVersion = candidates[0]?.version ?? null;
+        }
+        const summaries = replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
+          name,
+          application,
+          version,
+          color,
+          desired,
+          launched: replicas.length,
+        }));
+        return { liveColor, liveVersion, rules, replicaSets: summaries };
       });
     },
 

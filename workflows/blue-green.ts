@@ -38,7 +38,7 @@ import { Compensations } from './saga';
 import { isBlueGreenSpec } from './spec';
 import type { BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
-import type { DeploymentInput, DeploymentResult, LiveState, Outcome } from './types';
+import type { DeploymentInput, DeploymentResult, LiveSets, LiveState, Outcome, ReplicaSetSummary } from './types';
 
 /**
  * Launching, probing, verifying, draining and retiring run as `budgeted` activities: each start-to-close timeout is
@@ -103,7 +103,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   const platform = spec.platform;
   const router = spec.router;
   const modules = spec.modules;
-  let live: LiveState | undefined;
+  let live: LiveState | LiveSets | undefined;
   let green: Color = 'green';
   let greenTargets: string[] = [];
 
@@ -113,7 +113,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       tracker.setPhase('Discovering');
       live = await tracker.step(
         'discover live version',
-        () => quickApiCall.discoverLive({ application: spec.application, modules, platform, router }),
+        (): Promise<LiveState | LiveSets> =>
+          bounded
+            ? quickApiCall.discoverLiveSets({ application: spec.application, modules, platform, router })
+            : quickApiCall.discoverLive({ application: spec.application, modules, platform, router }),
         (l) =>
           l.liveColor
             ? `${l.liveColor} serves ${l.liveVersion ?? 'unknown version'}`
@@ -128,9 +131,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       const greenBackend = backendName(spec.application, green);
 
       // 2. Clear leftovers of an earlier, interrupted deployment in green's color.
-      for (const stale of live.replicaSets.filter((s) => s.color === green && s.name !== greenName)) {
+      const sets: (ReplicaSetState | ReplicaSetSummary)[] = live.replicaSets;
+      for (const stale of sets.filter((s) => s.color === green && s.name !== greenName)) {
         await tracker.step(`retire leftover ${stale.name}`, () =>
-          retireCall(stale.replicas.length).retireReplicaSet({ platform, name: stale.name }),
+          retireCall(launchedOf(stale)).retireReplicaSet({ platform, name: stale.name }),
         );
       }
 
@@ -221,7 +225,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     pastPointOfNoReturn = true;
     undo.clear();
     tracker.setPhase('RetiringOld');
-    await retireOld(live as LiveState, green);
+    await retireOld(live as LiveState | LiveSets, green);
     return await finish('succeeded');
   } catch (err) {
     return await rollBackAndFail(err);
@@ -360,9 +364,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     }
   }
 
-  async function retireOld(previous: LiveState, newColor: Color): Promise<void> {
+  async function retireOld(previous: LiveState | LiveSets, newColor: Color): Promise<void> {
     // The other color's sets; or, taking over from a rolling update, the rolling sets (and only those).
-    const oldSets = previous.replicaSets.filter((s) =>
+    const sets: (ReplicaSetState | ReplicaSetSummary)[] = previous.replicaSets;
+    const oldSets = sets.filter((s) =>
       previous.liveColor === 'rolling' ? s.color === 'rolling' : s.color !== newColor && s.color !== 'rolling',
     );
     if (!previous.liveColor) {
@@ -375,7 +380,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       () =>
         drain(
           oldSets.map((s) => s.name),
-          bounded ? [] : oldSets.flatMap((s) => addresses(s)),
+          bounded ? [] : oldSets.flatMap(addresses),
         ),
       (r) =>
         !r.observed
@@ -386,7 +391,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     );
     for (const set of oldSets) {
       await tracker.step(`retire ${set.name}`, () =>
-        retireCall(set.replicas.length).retireReplicaSet({ platform, name: set.name }),
+        retireCall(launchedOf(set)).retireReplicaSet({ platform, name: set.name }),
       );
     }
     await tracker.step(`remove backend ${oldBackend}`, () =>
@@ -425,6 +430,12 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 }
 
-function addresses(set: ReplicaSetState): string[] {
-  return set.replicas.map((r) => r.address).filter((a) => a !== '');
+/** The addresses of a set's replicas (a summary, after the patch, has none: the activities resolve them). */
+function addresses(set: ReplicaSetState | ReplicaSetSummary): string[] {
+  return 'launched' in set ? [] : set.replicas.map((r) => r.address).filter((a) => a !== '');
+}
+
+/** How many replicas a set has launched, from discovery's summary or (before the patch) its replica list. */
+function launchedOf(set: ReplicaSetState | ReplicaSetSummary): number {
+  return 'launched' in set ? set.launched : set.replicas.length;
 }

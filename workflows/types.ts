@@ -143,6 +143,23 @@ export interface LiveState {
   replicaSets: ReplicaSetState[];
 }
 
+/** One replica set as discovery summarises it: a name and counts, never its replicas (bounded at any count). */
+export interface ReplicaSetSummary {
+  name: string;
+  application: string;
+  version: string;
+  color: LiveSide;
+  /** Replicas the platform is asked to keep. */
+  desired: number;
+  /** Replicas the platform has launched. */
+  launched: number;
+}
+
+/** What discovery finds, with the application's replica sets summarised (blue-green-bounded-payloads). */
+export interface LiveSets extends Omit<LiveState, 'replicaSets'> {
+  replicaSets: ReplicaSetSummary[];
+}
+
 export interface ModuleVerification {
   module: string;
   result: Verification;

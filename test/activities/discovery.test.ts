@@ -86,7 +86,7 @@ describe('both strategies discover through it', () => {
   const routerConfig: RouterConfig = { kind: 'local', adminUrl: 'http://127.0.0.1:1', publicUrl: 'http://127.0.0.1:2' };
   const input = { application: 'shop', modules, platform: platformConfig, router: routerConfig };
 
-  function drivers(rules: Record<string, ModuleRule>, reads: string[][]): Drivers {
+  function drivers(rules: Record<string, ModuleRule>, reads: string[][], sets: ReplicaSetState[] = []): Drivers {
     const router = {
       readRules: async (wanted: string[]) => {
         reads.push(wanted);
@@ -94,7 +94,6 @@ describe('both strategies discover through it', () => {
       },
       describeBackend: async () => ['http://127.0.0.1:40000'],
     } as unknown as Router;
-    const sets: ReplicaSetState[] = [];
     const platform = { listReplicaSets: async () => sets } as unknown as Platform;
     return { router: () => router, platform: () => platform };
   }
@@ -106,11 +105,11 @@ describe('both strategies discover through it', () => {
     expect(reads).toEqual([modules]);
   });
 
-  test('discoverLive and discoverRolling refuse the same mixed routing with the same message', async () => {
+  test('discoverLive, discoverLiveSets and discoverRolling refuse the same mixed routing with the same message', async () => {
     const mixed = { Catalog: rule('Catalog', ['shop-green', 100]) };
     const activities = createActivities(drivers(mixed, []));
     const messages: string[] = [];
-    for (const discover of [activities.discoverLive, activities.discoverRolling]) {
+    for (const discover of [activities.discoverLive, activities.discoverLiveSets, activities.discoverRolling]) {
       try {
         await discover(input);
         throw new Error('expected a refusal');
@@ -122,7 +121,46 @@ describe('both strategies discover through it', () => {
       }
     }
     expect(messages[0]).toContain('Catalog -> shop-green, Cart -> default, Checkout -> default');
-    expect(messages[1]).toBe(messages[0]);
+    expect(messages).toEqual([messages[0], messages[0], messages[0]]);
+  });
+
+  test('discoverLiveSets finds what discoverLive finds, each replica set summarised as counts (any replica count)', async () => {
+    const set = (version: string, color: ReplicaSetState['color'], count: number, port: number): ReplicaSetState => ({
+      name: `shop-${version}-${color}`,
+      application: 'shop',
+      version,
+      color,
+      desired: count,
+      replicas: Array.from({ length: count }, (_, i) => ({
+        id: `shop-${version}-${color}-${i}`,
+        address: `http://127.0.0.1:${port + i}`,
+        running: true,
+      })),
+    });
+    // The backend serves the first replica of 1.0.0 (port 40000); 0.9.0 is a leftover with more replicas.
+    const sets = [
+      set('0.9.0', 'blue', 10_000, 50_000),
+      set('1.0.0', 'blue', 3, 40_000),
+      set('2.0.0', 'green', 1, 45_000),
+    ];
+    const activities = createActivities(drivers(allOn('shop-blue'), [], sets));
+    const full = await activities.discoverLive(input);
+    const summarised = await activities.discoverLiveSets(input);
+    expect(summarised).toEqual({
+      liveColor: full.liveColor,
+      liveVersion: full.liveVersion,
+      rules: full.rules,
+      replicaSets: full.replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
+        name,
+        application,
+        version,
+        color,
+        desired,
+        launched: replicas.length,
+      })),
+    });
+    expect(summarised.liveVersion).toBe('1.0.0');
+    expect(Buffer.byteLength(JSON.stringify(summarised))).toBeLessThan(2_000);
   });
 
   test('the same consistent routing: blue-green sees side "rolling", the rolling update its backend', async () => {

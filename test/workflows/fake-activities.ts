@@ -21,6 +21,8 @@ export interface WorldOptions {
   /** Live at the start: a color, "rolling" (left by a rolling update), or null = platform server (migration). */
   liveColor: 'blue' | 'green' | 'rolling' | null;
   liveVersion?: string;
+  /** Replicas of the live set (default 2). */
+  liveReplicas?: number;
   /** Make awaitHealthy fail (unhealthy green). */
   unhealthy?: boolean;
   /** Make awaitHealthy block (heartbeating) until cancelled. */
@@ -49,7 +51,7 @@ export function createWorld(options: WorldOptions): World {
 
   if (options.liveColor) {
     const name = `${options.application}-${options.liveVersion ?? '1'}-${options.liveColor}`;
-    const replicas = [0, 1].map((i) => ({
+    const replicas = Array.from({ length: options.liveReplicas ?? 2 }, (_, i) => ({
       id: `${name}-${i}`,
       address: `http://127.0.0.1:${nextPort++}`,
       running: true,
@@ -59,7 +61,7 @@ export function createWorld(options: WorldOptions): World {
       application: options.application,
       version: options.liveVersion ?? '1',
       color: options.liveColor,
-      desired: 2,
+      desired: replicas.length,
       replicas,
     };
     const backend = `${options.application}-${options.liveColor}`;
@@ -141,6 +143,22 @@ export function createWorld(options: WorldOptions): World {
         liveVersion: options.liveColor ? (options.liveVersion ?? '1') : null,
         rules: JSON.parse(JSON.stringify(rules)),
         replicaSets: Object.values(sets).map((s) => JSON.parse(JSON.stringify(s))),
+      };
+    },
+    async discoverLiveSets(input) {
+      record('discoverLiveSets', input);
+      return {
+        liveColor: options.liveColor,
+        liveVersion: options.liveColor ? (options.liveVersion ?? '1') : null,
+        rules: JSON.parse(JSON.stringify(rules)),
+        replicaSets: Object.values(sets).map(({ name, application, version, color, desired, replicas }) => ({
+          name,
+          application,
+          version,
+          color,
+          desired,
+          launched: replicas.length,
+        })),
       };
     },
     async provisionReplicaSet(input) {

@@ -100,7 +100,7 @@ describe('payload sizes at the spec limits', () => {
     process.stdout.write(`largest accepted spec: ${bytes.toLocaleString('en-US')} B as JSON\n`);
   });
 
-  test('blue-green at the limits (module by module, preview): every payload under 512 KB (replica sets by name and counts)', async () => {
+  test('blue-green at the limits (module by module, preview, 10,000 replicas live and new): every payload under 512 KB (replica sets by name and counts)', async () => {
     const spec = largestSpec({
       type: 'blue-green',
       switchMode: 'module-by-module',
@@ -112,6 +112,8 @@ describe('payload sizes at the spec limits', () => {
       modules: spec.modules,
       liveColor: 'blue',
       liveVersion: '1.0.0',
+      // Blue as large as green: discovery summarises it, the drain and the retire go by its name.
+      liveReplicas: spec.replicas,
     });
     await harness.run(
       {

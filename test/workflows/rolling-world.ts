@@ -152,7 +152,7 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
 
   const activities: Activities = {
     ...unusedActivities<Activities>(
-      ['discoverLive', 'provisionReplicaSet', 'awaitHealthy', 'setPreview', 'removePreview'],
+      ['discoverLive', 'discoverLiveSets', 'provisionReplicaSet', 'awaitHealthy', 'setPreview', 'removePreview'],
       'rolling',
     ),
     // The real spec schema: pure code, as in production.

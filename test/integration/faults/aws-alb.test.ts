@@ -147,8 +147,8 @@ describe('faults on the ELBv2 API (moto)', () => {
     const set = `${app}-2-0-0-blue`;
     const runs = await activityRuns(f.client.temporal, id);
     // The SDK retried every fault inside one call, except the six 503s: those the activity retried once more.
-    expect(retried(runs)).toEqual(['discoverLive x2']);
-    expect(runsOf(runs, 'discoverLive')[0]?.failure?.message).toMatch(
+    expect(retried(runs)).toEqual(['discoverLiveSets x2']);
+    expect(runsOf(runs, 'discoverLiveSets')[0]?.failure?.message).toMatch(
       /^ELBv2 DescribeRules on arn:\S+ failed: ServiceUnavailable: busy \(HTTP 503\)$/,
     );
     expect(launchesInHistory(runs)).toEqual({ [`${set}-0`]: 1 });

@@ -180,8 +180,8 @@ describe('faults on the Kubernetes API server (kwok)', () => {
       ),
     );
     const runs = await activityRuns(f.client.temporal, id);
-    expect(retried(runs)).toEqual(['discoverLive x2', 'scaleUpReplicaSet x3', 'retireReplicaSet x2']);
-    expect(runsOf(runs, 'discoverLive')[0]?.failure?.message).toMatch(
+    expect(retried(runs)).toEqual(['discoverLiveSets x2', 'scaleUpReplicaSet x3', 'retireReplicaSet x2']);
+    expect(runsOf(runs, 'discoverLiveSets')[0]?.failure?.message).toMatch(
       new RegExp(`^Kubernetes API server ${link.url}: list configmaps .* failed \\(HTTP 429: too many requests`),
     );
     // Each pod created once: one 201 per name (the retry met 409 and read it back), and the pods there now are the

@@ -85,7 +85,7 @@ describe('faults on the local router admin API', () => {
     // Each fault cost its activity a retry, and nothing more (switchTraffic met two: the reset, then the black hole).
     const runs = await activityRuns(f.client.temporal, id);
     expect(retried(runs)).toEqual([
-      'discoverLive x2',
+      'discoverLiveSets x2',
       'publishReplicaSet x2',
       'switchTraffic x3',
       'drainReplicaSets x2',
