@@ -86,7 +86,9 @@ describe('chaos: a hook operation waiting for the application, with the worker S
     await f.client.approve(appDeployment, { by: 'release-manager', version });
     expect(await waitForFile(resultFile(OP_BUILD, 'deploydone'))).toBe('');
     await load.next('configuring');
-    await f.waitForPhase(appDeployment, 'AwaitingApproval');
+    // The configuration update starts its deployment only once the Run has finished (switch, verification, retire)
+    // and the resumed wait has noticed: give it more than the fixture's minute on a loaded machine.
+    await f.waitForPhase(appDeployment, 'AwaitingApproval', 180_000);
     await f.client.approve(appDeployment, { by: 'release-manager' });
 
     // Then: the configuration update ran after the Run, and reported success.
@@ -110,5 +112,5 @@ describe('chaos: a hook operation waiting for the application, with the worker S
     const invariants = await checkInvariants(f, appDeployment, { version, replicas: 2 });
     expect(invariants.violations).toEqual([]);
     await kill9(survivor);
-  });
+  }, 420_000);
 });
