@@ -7,7 +7,7 @@
  * - `launchToCount`: set S has N replicas (launches the missing ones, lowest free ordinal `<set>-<i>` first; never a
  *   second copy of an id that exists);
  * - `awaitSetAvailable`: N replicas of S that the backend does not serve yet are available (probed);
- * - `serveCounts`: the backend serves exactly N replicas of S (and M of T...): deregisters the last ones in id order,
+ * - `registerSetTargets`, `deregisterSetTargets`: the backend serves exactly N replicas of S (and M of T...): deregisters the last ones in id order,
  *   registers running ones first, then reads the backend back;
  * - `drainUnserved`, `retireUnserved`: the replicas of S the backend does not serve drain, then stop;
  * - `publishSets`: a backend gets exactly the replicas of these sets (that another backend serves);
@@ -40,6 +40,8 @@ export interface SetSummary {
   launched: number;
   /** Of them, registered in the backend. */
   served: number;
+  /** One more than the highest ordinal (`<set>-<i>`) among its replicas; 0 when none has one. */
+  nextOrdinal: number;
 }
 
 /** What serves the application's modules now, without listing a replica. */
@@ -58,6 +60,20 @@ export interface SetsInput {
   platform: PlatformConfig;
   router: RouterConfig;
   backend: string;
+}
+
+export interface LaunchToCountInput {
+  platform: PlatformConfig;
+  set: string;
+  /** Replicas the set is to have. */
+  count: number;
+  /** New replicas get ordinals from this one on (default 0: the lowest free ones). */
+  fromOrdinal?: number;
+}
+
+/** The backend serves exactly `served` replicas of each named set. */
+export interface ServeCountsInput extends SetsInput {
+  sets: { name: string; served: number }[];
 }
 
 export interface AwaitSetInput extends SetsInput {
@@ -96,12 +112,17 @@ export function inOrder(set: string, replicas: readonly Replica[]): Replica[] {
   return [...replicas].sort((a, b) => ordinal(a) - ordinal(b) || a.id.localeCompare(b.id));
 }
 
-/** The lowest `count` ordinals of `set` no replica has (`<set>-<i>`). */
-export function freeIds(set: string, replicas: readonly Replica[], count: number): string[] {
+/** The lowest `count` ordinals of `set` from `from` on that no replica has (`<set>-<i>`). */
+export function freeIds(set: string, replicas: readonly Replica[], count: number, from = 0): string[] {
   const taken = new Set(replicas.map((r) => r.id));
   const ids: string[] = [];
-  for (let i = 0; ids.length < count; i++) if (!taken.has(replicaId(set, i))) ids.push(replicaId(set, i));
+  for (let i = from; ids.length < count; i++) if (!taken.has(replicaId(set, i))) ids.push(replicaId(set, i));
   return ids;
+}
+
+/** One more than the highest ordinal among the replicas (0 when none has one). */
+export function nextOrdinal(set: string, replicas: readonly { id: string }[]): number {
+  return Math.max(0, ...replicas.map((r) => (replicaIndexIn(set, r.id) ?? -1) + 1));
 }
 
 /** The backend's targets, canonical; a backend that does not exist is refused (nothing would count as served). */
@@ -130,6 +151,7 @@ function summary(state: ReplicaSetState, served: Set<string>): SetSummary {
     color,
     launched: replicas.length,
     served: replicas.filter((r) => isServed(served, r)).length,
+    nextOrdinal: nextOrdinal(name, replicas),
   };
 }
 
@@ -150,6 +172,52 @@ export function createRollingSetActivities(drivers: Drivers) {
     const served = await membership(drivers.router(input.router), input.backend);
     const states = await readSets(platformOf(input.platform), names);
     return [...states.values()].map((s) => summary(s, served));
+  }
+
+  /**
+   * The backend serves exactly `served` replicas of each named set: the excess is deregistered (the last ones in
+   * id order), the missing ones are registered (running ones first, then by id); the backend is read back and a
+   * mismatch refused. Sets not named are left as they are. Returns the sets' summaries.
+   */
+  async function serveCounts(input: ServeCountsInput): Promise<SetSummary[]> {
+    const router = drivers.router(input.router);
+    const states = await readSets(
+      platformOf(input.platform),
+      input.sets.map((s) => s.name),
+    );
+    const served = await membership(router, input.backend);
+    const register: string[] = [];
+    const deregister: string[] = [];
+    for (const want of input.sets) {
+      const { serving, idle } = split(want.name, states.get(want.name), served);
+      if (serving.length > want.served) deregister.push(...serving.slice(want.served).map((r) => r.address));
+      const missing = want.served - serving.length;
+      if (missing <= 0) continue;
+      const candidates = [...idle.filter((r) => r.running), ...idle.filter((r) => !r.running)]
+        .filter((r) => r.address !== '')
+        .slice(0, missing);
+      if (candidates.length < missing) {
+        throw new CutoverError(
+          ErrorType.ReplicasUnhealthy,
+          `${want.name} has ${serving.length + candidates.length} replicas to serve, ${want.served} asked for`,
+        );
+      }
+      register.push(...candidates.map((r) => r.address));
+    }
+    if (deregister.length) await router.deregisterTargets(input.backend, deregister);
+    if (register.length) await router.registerTargets(input.backend, register);
+    const after = await membership(router, input.backend);
+    const wrong = [
+      ...register.filter((t) => !after.has(canonical(t))),
+      ...deregister.filter((t) => after.has(canonical(t))),
+    ];
+    if (wrong.length) {
+      throw new CutoverError(
+        ErrorType.RuleReadbackMismatch,
+        `${wrong.length} targets of ${input.backend} not as asked after the change (first: ${wrong[0]})`,
+      );
+    }
+    return [...states.values()].map((s) => summary(s, after));
   }
 
   return {
@@ -178,24 +246,25 @@ export function createRollingSetActivities(drivers: Drivers) {
       });
     },
 
-    /** Set `set` has `count` replicas: launches the missing ones (lowest free ordinals); returns how many it has. */
-    async launchToCount(input: {
-      platform: PlatformConfig;
-      set: string;
-      count: number;
-    }): Promise<{ launched: number }> {
+    /**
+     * Set `set` has `count` replicas: launches the missing ones, with the lowest free ordinals from `fromOrdinal` on
+     * (the workflow passes the set's next ordinal, so a retired replica's id is not used again; 0 fills gaps).
+     * Returns how many replicas it has, and its next ordinal.
+     */
+    async launchToCount(input: LaunchToCountInput): Promise<{ launched: number; nextOrdinal: number }> {
       return activity(async (heartbeat) => {
         const platform = platformOf(input.platform);
         const state = await platform.getReplicaSet(input.set);
         if (!state) throw new CutoverError(ErrorType.ResourceNotFound, `replica set ${input.set} does not exist`);
         const had = state.replicas.length;
-        const ids = freeIds(input.set, state.replicas, Math.max(0, input.count - had));
+        const ids = freeIds(input.set, state.replicas, Math.max(0, input.count - had), input.fromOrdinal ?? 0);
         let done = 0;
         await eachLimited(ids, CONCURRENCY, async (id) => {
           await platform.launchReplica(input.set, id, { signal: heartbeat.signal });
           heartbeat.report({ launched: ++done });
         });
-        return { launched: had + ids.length };
+        const next = nextOrdinal(input.set, [...state.replicas, ...ids.map((id) => ({ id }))]);
+        return { launched: had + ids.length, nextOrdinal: next };
       });
     },
 
@@ -262,52 +331,14 @@ export function createRollingSetActivities(drivers: Drivers) {
       });
     },
 
-    /**
-     * The backend serves exactly `served` replicas of each named set: the excess is deregistered (the last ones in
-     * id order), the missing ones are registered (running ones first, then by id); the backend is read back and a
-     * mismatch refused. Sets not named are left as they are. Returns the sets' summaries.
-     */
-    async serveCounts(input: SetsInput & { sets: { name: string; served: number }[] }): Promise<SetSummary[]> {
-      return activity(async () => {
-        const router = drivers.router(input.router);
-        const states = await readSets(
-          platformOf(input.platform),
-          input.sets.map((s) => s.name),
-        );
-        const served = await membership(router, input.backend);
-        const register: string[] = [];
-        const deregister: string[] = [];
-        for (const want of input.sets) {
-          const { serving, idle } = split(want.name, states.get(want.name), served);
-          if (serving.length > want.served) deregister.push(...serving.slice(want.served).map((r) => r.address));
-          const missing = want.served - serving.length;
-          if (missing <= 0) continue;
-          const candidates = [...idle.filter((r) => r.running), ...idle.filter((r) => !r.running)]
-            .filter((r) => r.address !== '')
-            .slice(0, missing);
-          if (candidates.length < missing) {
-            throw new CutoverError(
-              ErrorType.ReplicasUnhealthy,
-              `${want.name} has ${serving.length + candidates.length} replicas to serve, ${want.served} asked for`,
-            );
-          }
-          register.push(...candidates.map((r) => r.address));
-        }
-        if (deregister.length) await router.deregisterTargets(input.backend, deregister);
-        if (register.length) await router.registerTargets(input.backend, register);
-        const after = await membership(router, input.backend);
-        const wrong = [
-          ...register.filter((t) => !after.has(canonical(t))),
-          ...deregister.filter((t) => after.has(canonical(t))),
-        ];
-        if (wrong.length) {
-          throw new CutoverError(
-            ErrorType.RuleReadbackMismatch,
-            `${wrong.length} targets of ${input.backend} not as asked after the change (first: ${wrong[0]})`,
-          );
-        }
-        return [...states.values()].map((s) => summary(s, after));
-      });
+    /** Registers replicas of the named sets until the backend serves `served` of each (serveCounts). */
+    async registerSetTargets(input: ServeCountsInput): Promise<SetSummary[]> {
+      return activity(() => serveCounts(input));
+    },
+
+    /** Deregisters replicas of the named sets until the backend serves `served` of each (serveCounts). */
+    async deregisterSetTargets(input: ServeCountsInput): Promise<SetSummary[]> {
+      return activity(() => serveCounts(input));
     },
 
     /** Waits until no request is in flight to the replicas of these sets that the backend does not serve. */

@@ -136,8 +136,8 @@ describe('discoverRollingSets', () => {
     });
     expect(live).toMatchObject({ routing: 'rolling', backend, targets: 2 });
     expect(live.sets).toEqual([
-      { name: 'shop-1-rolling', version: '1.0.0', color: 'rolling', launched: 3, served: 2 },
-      { name: 'shop-2-rolling', version: '1.0.0', color: 'rolling', launched: 1, served: 0 },
+      { name: 'shop-1-rolling', version: '1.0.0', color: 'rolling', launched: 3, served: 2, nextOrdinal: 6 },
+      { name: 'shop-2-rolling', version: '1.0.0', color: 'rolling', launched: 1, served: 0, nextOrdinal: 1 },
     ]);
   });
 });
@@ -147,8 +147,25 @@ describe('launchToCount', () => {
     const w = world();
     addSet(w, 'v1', ['v1-0', 'v1-4', 'v1-5', 'v1-6']);
     const result = await createActivities(w.drivers).launchToCount({ platform, set: 'v1', count: 7 });
-    expect(result).toEqual({ launched: 7 });
+    expect(result).toEqual({ launched: 7, nextOrdinal: 7 });
     expect(ids(w, 'v1')).toEqual(['v1-0', 'v1-1', 'v1-2', 'v1-3', 'v1-4', 'v1-5', 'v1-6']);
+  });
+
+  test('from an ordinal on (the workflow numbers on): the id of a replica retired before is not used again', async () => {
+    const w = world();
+    addSet(w, 'v1', ['v1-0']); // v1-1 was taken out by a batch; the rollback puts a v1 replica back
+    const acts = createActivities(w.drivers);
+    expect(await acts.launchToCount({ platform, set: 'v1', count: 2, fromOrdinal: 2 })).toEqual({
+      launched: 2,
+      nextOrdinal: 3,
+    });
+    expect(ids(w, 'v1')).toEqual(['v1-0', 'v1-2']);
+    // A retry with the same input converges: nothing more.
+    expect(await acts.launchToCount({ platform, set: 'v1', count: 2, fromOrdinal: 2 })).toEqual({
+      launched: 2,
+      nextOrdinal: 3,
+    });
+    expect(w.launches.get('v1-2')).toBe(1);
   });
 
   test('a retry after a launch that died halfway launches only what is missing: never a second copy', async () => {
@@ -157,8 +174,8 @@ describe('launchToCount', () => {
     w.failOnce = 'v2-1';
     const acts = createActivities(w.drivers);
     await expect(acts.launchToCount({ platform, set: 'v2', count: 3 })).rejects.toThrow();
-    expect(await acts.launchToCount({ platform, set: 'v2', count: 3 })).toEqual({ launched: 3 });
-    expect(await acts.launchToCount({ platform, set: 'v2', count: 3 })).toEqual({ launched: 3 });
+    expect(await acts.launchToCount({ platform, set: 'v2', count: 3 })).toEqual({ launched: 3, nextOrdinal: 3 });
+    expect(await acts.launchToCount({ platform, set: 'v2', count: 3 })).toEqual({ launched: 3, nextOrdinal: 3 });
     expect(ids(w, 'v2')).toEqual(['v2-0', 'v2-1', 'v2-2']);
     // v2-1 was asked for once more only because its first launch failed; the others exactly once.
     expect(w.launches.get('v2-0')).toBe(1);
@@ -170,6 +187,7 @@ describe('launchToCount', () => {
     addSet(w, 'shop-1-0-0-blue', ['blue-a', 'blue-b']);
     expect(await createActivities(w.drivers).launchToCount({ platform, set: 'shop-1-0-0-blue', count: 3 })).toEqual({
       launched: 3,
+      nextOrdinal: 1,
     });
     expect(ids(w, 'shop-1-0-0-blue')).toEqual(['blue-a', 'blue-b', 'shop-1-0-0-blue-0']);
   });
@@ -223,7 +241,7 @@ describe('awaitSetAvailable', () => {
   });
 });
 
-describe('serveCounts', () => {
+describe('registerSetTargets, deregisterSetTargets', () => {
   test('deregisters the last served replicas in id order and registers the missing ones, in one call', async () => {
     const w = world();
     addSet(w, 'v1', ['v1-0', 'v1-4', 'v1-5', 'v1-6'], 4);
@@ -233,7 +251,7 @@ describe('serveCounts', () => {
       { name: 'v1', served: 2 },
       { name: 'v2', served: 2 },
     ];
-    const summaries = await acts.serveCounts({ ...on, sets });
+    const summaries = await acts.deregisterSetTargets({ ...on, sets });
     expect(servedIds(w, 'v1')).toEqual(['v1-0', 'v1-4']);
     expect(servedIds(w, 'v2')).toEqual(['v2-0', 'v2-1']);
     expect(summaries.map((s) => [s.name, s.launched, s.served])).toEqual([
@@ -242,7 +260,7 @@ describe('serveCounts', () => {
     ]);
     // A retry (the result was lost) finds the backend as asked and changes nothing.
     const before = [...(w.backends.get(backend) ?? [])];
-    await acts.serveCounts({ ...on, sets });
+    await acts.registerSetTargets({ ...on, sets });
     expect(w.backends.get(backend)).toEqual(before);
   });
 
@@ -250,12 +268,12 @@ describe('serveCounts', () => {
     const w = world();
     addSet(w, 'v2', ['v2-0']);
     const acts = createActivities(w.drivers);
-    expect((await failureOf(acts.serveCounts({ ...on, sets: [{ name: 'v2', served: 2 }] }))).type).toBe(
+    expect((await failureOf(acts.registerSetTargets({ ...on, sets: [{ name: 'v2', served: 2 }] }))).type).toBe(
       'ReplicasUnhealthyError',
     );
     const r = w.drivers.router(router);
     r.registerTargets = async () => undefined;
-    expect((await failureOf(acts.serveCounts({ ...on, sets: [{ name: 'v2', served: 1 }] }))).type).toBe(
+    expect((await failureOf(acts.registerSetTargets({ ...on, sets: [{ name: 'v2', served: 1 }] }))).type).toBe(
       'RuleReadbackMismatchError',
     );
   });
