@@ -14,6 +14,7 @@ import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } f
 import { discoverRouting } from './discovery';
 import { eachLimited } from './limited';
 import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
+import { createRollingSetActivities } from './rolling-sets';
 
 /** A replica addressed by its set and id. */
 export interface ReplicaRef {
@@ -98,6 +99,9 @@ export function createRollingActivities(drivers: Drivers) {
   const platformOf = (config: PlatformConfig): Platform => drivers.platform({ ...config, env: {} });
 
   return {
+    // The bounded-payload activities (counts and set names; workflows/rolling under 'rolling-bounded-payloads').
+    ...createRollingSetActivities(drivers),
+
     /** Reads which backend serves the modules (discovery's routing check), its targets, and every replica set. */
     async discoverRolling(input: RollingDiscoverInput): Promise<RollingLive> {
       return activity(async () => {

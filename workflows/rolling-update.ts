@@ -24,9 +24,11 @@ import { finish } from './rolling/end';
 import { pauseAfter } from './rolling/gates';
 import { rollBack } from './rolling/rollback';
 import { RollingRun } from './rolling/run';
+import { discoverSets, launchSets, registerSets, takeOutSets, untilSetAvailable } from './rolling/sets';
 
 export { CANCELLABLE_LAUNCH_PATCH } from './rolling/batch';
 export { DEFAULT_MAX_HISTORY_EVENTS } from './rolling/run';
+export { ROLLING_BOUNDED_PAYLOADS_PATCH } from './rolling/sets';
 
 export async function rollingUpdateDeployment(input: RollingInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'rolling', isRollingSpec);
@@ -47,7 +49,7 @@ export async function rollingUpdateDeployment(input: RollingInput): Promise<Depl
 async function rollOut(run: RollingRun): Promise<void> {
   if (!run.context) {
     // 1. Discover what serves (a continued run knows already).
-    run.context = await discover(run);
+    run.context = run.bounded ? await discoverSets(run, run.setBook) : await discover(run);
     if (alreadyServes(run)) return;
     await ensureTargetSet(run);
     // 2. Nothing served from containers: every replica at once, then the modules switch. Or adopt blue-green's.
@@ -77,17 +79,32 @@ async function rollBatches(run: RollingRun): Promise<void> {
 async function runBatch(run: RollingRun, plan: BatchPlan, batch: number): Promise<void> {
   const { book } = run;
   const label = `${book.rollingBack ? 'rollback ' : ''}batch ${batch}/${book.batches}`;
+  const counts = book.counts();
   setCurrentDetails(
     `${label}: take out ${plan.retireFirst}, launch ${plan.launch}, retire ${plan.retireAfter} after` +
-      ` (${book.outgoing.length} to replace, ${book.incoming.length} done)`,
+      ` (${counts.from} to replace, ${counts.to} done)`,
   );
-  if (plan.retireFirst) await takeOut(run, book.pick(plan.retireFirst), `${label}: take out`);
+  if (run.bounded) return runSetBatch(run, plan, label);
+  const lists = run.replicaBook;
+  if (plan.retireFirst) await takeOut(run, lists.pick(plan.retireFirst), `${label}: take out`);
   if (plan.launch) {
     const launched = await launch(run, plan.launch, label);
     await untilAvailable(run, launched, label);
     await register(run, launched, label);
   }
-  if (plan.retireAfter) await takeOut(run, book.pick(plan.retireAfter), `${label}: replace`);
+  if (plan.retireAfter) await takeOut(run, lists.pick(plan.retireAfter), `${label}: replace`);
+}
+
+/** The same batch on the bounded path: counts per set, the activities pick the replicas. */
+async function runSetBatch(run: RollingRun, plan: BatchPlan, label: string): Promise<void> {
+  const book = run.setBook;
+  if (plan.retireFirst) await takeOutSets(run, book, book.pick(plan.retireFirst), `${label}: take out`);
+  if (plan.launch) {
+    await launchSets(run, book, plan.launch, label);
+    await untilSetAvailable(run, book, label);
+    await registerSets(run, book, label);
+  }
+  if (plan.retireAfter) await takeOutSets(run, book, book.pick(plan.retireAfter), `${label}: replace`);
 }
 
 /** The last batch is done: retire the replaced sets and an adopted backend; say which pauses were not needed. */

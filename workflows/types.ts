@@ -259,6 +259,27 @@ export interface LegacyRollingBook extends Omit<RollingBook, 'old' | 'new'> {
   to: TrackedReplica[];
 }
 
+/** Replicas of one set, counted: the bounded book's unit (the activities choose which ones). */
+export interface SetCount {
+  set: string;
+  count: number;
+}
+
+/**
+ * The book of a run on the bounded-payload path (ROLLING_BOUNDED_PAYLOADS_PATCH): RollingBook with counts per replica
+ * set instead of replica lists, so what a run carries does not grow with the replica count (~40 B per set).
+ */
+export interface CountedRollingBook extends Omit<RollingBook, 'old' | 'new' | 'launching' | 'draining' | 'nextIndex'> {
+  shape: 'counts';
+  old: SetCount[];
+  new: SetCount[];
+  /** Launched into `launchSet`, not registered yet. */
+  launching: number;
+  draining: SetCount[];
+  /** Next replica ordinal per set: a launch numbers on from it, so no id of a retired replica comes back. */
+  nextOrdinal: Record<string, number>;
+}
+
 /**
  * Everything a rolling update carries into its next run when it continues as
  * new (always at a batch boundary, possibly with a pause pending): the
@@ -268,8 +289,8 @@ export interface LegacyRollingBook extends Omit<RollingBook, 'old' | 'new'> {
 export interface RollingCarryOver {
   status: DeploymentStatus;
   context: RollingContext;
-  /** The book (runs before the runbook rewrite carried the legacy shape). */
-  book: RollingBook | LegacyRollingBook;
+  /** The book (runs before the runbook rewrite carried the legacy shape; bounded-payload runs the counted one). */
+  book: RollingBook | LegacyRollingBook | CountedRollingBook;
   /** Why the rollback runs, when the book's direction is "rollback". */
   rollbackReason?: string;
 }

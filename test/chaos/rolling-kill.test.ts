@@ -52,7 +52,7 @@ describe('chaos: rolling update with the worker SIGKILLed at every step', () => 
     if (!validated.ok) throw new Error('the test builds a valid spec');
     // The first activity of a later run: the kill lands on the run that continued as new.
     const chaos = await startChaosWorker(f, {
-      activity: 'launchReplicas',
+      activity: 'launchToCount',
       when: 'before',
       action: 'kill',
       newRun: true,
@@ -80,7 +80,7 @@ describe('chaos: rolling update with the worker SIGKILLed at every step', () => 
   test('while the rollback launches the old version again: the rollback completes, v1 serves', async () => {
     // The first launch is batch 1 going forward; the second is the rollback putting a v1 replica back.
     const chaos = await startChaosWorker(f, {
-      activity: 'launchReplicas',
+      activity: 'launchToCount',
       when: 'during',
       afterMs: 300,
       action: 'kill',

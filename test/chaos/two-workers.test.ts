@@ -35,7 +35,7 @@ describe('chaos: two workers on one task queue, the busy one SIGKILLed', () => {
 
   test.each([
     ['blue-green, while probing green', 'blue-green', 'awaitReplicaSetHealthy'],
-    ['rolling, while probing a new replica', 'rolling', 'awaitReplicasHealthy'],
+    ['rolling, while probing a new replica', 'rolling', 'awaitSetAvailable'],
   ] as const)('%s: the survivor completes it', async (_name, strategy, activity) => {
     const workers = [await f.startWorkerProcess(), await f.startWorkerProcess()];
     const deploy = (version: string, env: Record<string, string> = {}) =>

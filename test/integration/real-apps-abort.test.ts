@@ -219,8 +219,8 @@ describe('an abort at every step acts at once and keeps its reason', () => {
         step: 'launch (a 30 s start)',
         phase: 'ScalingUp',
         behaviour: { startDelayMs: 30_000 },
-        cancels: 'launchReplicas',
-        compensation: 'retireReplicas',
+        cancels: 'launchToCount',
+        compensation: 'retireUnserved',
         versions: ['1.0.0'],
         underway: launching(1),
       },
@@ -228,8 +228,8 @@ describe('an abort at every step acts at once and keeps its reason', () => {
         step: 'wait for health (30 s warm-up)',
         phase: 'AwaitingHealthy',
         behaviour: { warmupMs: 30_000 },
-        cancels: 'awaitReplicasHealthy',
-        compensation: 'retireReplicas',
+        cancels: 'awaitSetAvailable',
+        compensation: 'retireUnserved',
         versions: ['1.0.0'],
         underway: running,
       },
@@ -252,8 +252,8 @@ describe('an abort at every step acts at once and keeps its reason', () => {
         settle: async () => {
           expect((await Promise.all(long)).map((r) => r.status)).toEqual([200, 200]);
         },
-        cancels: 'drainTargets',
-        compensation: 'registerTargets',
+        cancels: 'drainUnserved',
+        compensation: 'registerSetTargets',
         versions: ['1.0.0', '2.0.0'],
         underway: running,
       },
@@ -263,7 +263,7 @@ describe('an abort at every step acts at once and keeps its reason', () => {
         behaviour: {},
         strategy: { steps: [{ afterBatch: 1, pause: { approval: true } }] },
         // Rolling back within the same bounds: a v1 replica comes back first (surge), then v2's goes.
-        compensation: 'launchReplicas',
+        compensation: 'launchToCount',
         versions: ['1.0.0', '2.0.0'],
       },
     ];

@@ -42,7 +42,7 @@ const scenarios: Scenario[] = [
     name: 'rolling, 90 s start',
     strategy: 'rolling',
     behaviour: { pageMs: 100, startDelayMs: START_MS, startTimeout: '3m' },
-    waits: ['launchReplicas', 'awaitReplicasHealthy'],
+    waits: ['launchToCount', 'awaitSetAvailable'],
   },
   {
     name: 'blue-green, 60 s of failing health',
@@ -54,7 +54,7 @@ const scenarios: Scenario[] = [
     name: 'rolling, 60 s of failing health',
     strategy: 'rolling',
     behaviour: { pageMs: 100, warmupMs: WARMUP_MS },
-    waits: ['launchReplicas', 'awaitReplicasHealthy'],
+    waits: ['launchToCount', 'awaitSetAvailable'],
   },
 ];
 

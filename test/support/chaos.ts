@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { newLocalRouterDriver } from '../../activities/drivers/local';
 import { projectRoot } from '../../examples/local-stack';
 import { activityRuns } from './history';
-import { launchesInHistory } from './launches';
+import { LAUNCH_ACTIVITIES, launchesInHistory } from './launches';
 import type { ActivityRun } from './history';
 import type { Fixture } from './local-fixture';
 import { replicaProcessesOf } from './proc';
@@ -137,9 +137,7 @@ export async function checkInvariants(f: Fixture, deploymentId: string, expected
   }
   const neverStarted = Object.keys(inHistory).filter((id) => !(id in started));
   if (neverStarted.length) violations.push(`launched in the history but never started: ${neverStarted.join(', ')}`);
-  const launchRuns = runs.filter((r) =>
-    ['provisionReplicaSet', 'scaleUpReplicaSet', 'launchReplicas'].includes(r.type),
-  );
+  const launchRuns = runs.filter((r) => LAUNCH_ACTIVITIES.includes(r.type));
 
   // No orphan: the live processes are the platform's replicas, all of the serving version.
   const processes = replicaProcessesOf(f.application);
@@ -233,25 +231,28 @@ export const BLUE_GREEN_POINTS: KillPoint[] = [
 export const ROLLING_POINTS: KillPoint[] = [
   {
     name: 'while launching a replica (started, not yet listening)',
-    plan: { activity: 'launchReplicas', when: 'during', afterMs: 300, action: 'kill' },
+    plan: { activity: 'launchToCount', when: 'during', afterMs: 300, action: 'kill' },
     env: { SAMPLE_START_DELAY_MS: '2000' },
   },
   {
     name: 'after launching, before the launch was reported',
-    plan: { activity: 'launchReplicas', when: 'after', action: 'kill' },
+    plan: { activity: 'launchToCount', when: 'after', action: 'kill' },
   },
   {
     name: 'while probing the new replica',
-    plan: { activity: 'awaitReplicasHealthy', when: 'during', afterMs: 500, action: 'kill' },
+    plan: { activity: 'awaitSetAvailable', when: 'during', afterMs: 500, action: 'kill' },
     env: { SAMPLE_HEALTHY_AFTER_MS: '3000' },
   },
-  { name: 'after registering the new replica', plan: { activity: 'registerTargets', when: 'after', action: 'kill' } },
+  {
+    name: 'after registering the new replica',
+    plan: { activity: 'registerSetTargets', when: 'after', action: 'kill' },
+  },
   {
     name: 'after deregistering an old replica',
-    plan: { activity: 'deregisterTargets', when: 'after', action: 'kill' },
+    plan: { activity: 'deregisterSetTargets', when: 'after', action: 'kill' },
   },
-  { name: 'before draining the old replica', plan: { activity: 'drainTargets', when: 'before', action: 'kill' } },
-  { name: 'after retiring the old replica', plan: { activity: 'retireReplicas', when: 'after', action: 'kill' } },
+  { name: 'before draining the old replica', plan: { activity: 'drainUnserved', when: 'before', action: 'kill' } },
+  { name: 'after retiring the old replica', plan: { activity: 'retireUnserved', when: 'after', action: 'kill' } },
 ];
 
 export const POINTS: Record<Strategy, KillPoint[]> = { 'blue-green': BLUE_GREEN_POINTS, rolling: ROLLING_POINTS };

@@ -19,6 +19,8 @@ export interface ActivityRun {
   /** The attempt it ended on (1 = never retried); 0 while its first attempt has not finished. */
   attempt: number;
   outcome: 'completed' | 'failed' | 'timed-out' | 'canceled' | 'pending';
+  /** A completed activity's result. */
+  result?: unknown;
   /** The last failure: the final one for a failed activity, the one that caused the last retry otherwise. */
   failure?: { message: string; type?: string; nonRetryable?: boolean };
 }
@@ -78,8 +80,12 @@ export async function activityRuns(client: Client, workflowId: string): Promise<
           if (last) run.failure = last;
         }
       } else if (e.activityTaskCompletedEventAttributes) {
-        const run = byScheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId));
-        if (run) run.outcome = 'completed';
+        const a = e.activityTaskCompletedEventAttributes;
+        const run = byScheduled.get(String(a.scheduledEventId));
+        if (run) {
+          run.outcome = 'completed';
+          run.result = firstArg(a.result);
+        }
       } else if (e.activityTaskFailedEventAttributes) {
         const a = e.activityTaskFailedEventAttributes;
         const run = byScheduled.get(String(a.scheduledEventId));

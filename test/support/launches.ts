@@ -4,7 +4,9 @@
  * - on the platform: each start of a local replica appends its "listening on" line to that replica's log (the local
  *   platform opens the log for appending on every launch), so the lines count the processes ever started for it;
  * - in the workflow history: the replicas each completed launch activity asked for (blue-green: scaleUpReplicaSet,
- *   before the patch provisionReplicaSet, scales a set up to N, launching <set>-0..N-1; rolling: launchReplicas launches the ids it names).
+ *   before the patch provisionReplicaSet, scales a set up to N, launching <set>-0..N-1; rolling: launchReplicas launches
+ *   the ids it names, launchToCount brings a set to N replicas numbering on from `fromOrdinal`: the ids between what it
+ *   had and N).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -33,6 +35,20 @@ interface LaunchInput {
   ids: string[];
 }
 
+interface LaunchToCountInput {
+  set: string;
+  count: number;
+  fromOrdinal?: number;
+}
+
+interface LaunchToCountResult {
+  launched: number;
+  nextOrdinal: number;
+}
+
+/** The activities that launch replicas (blue-green's, the rolling list path's, the rolling bounded path's). */
+export const LAUNCH_ACTIVITIES = ['provisionReplicaSet', 'scaleUpReplicaSet', 'launchReplicas', 'launchToCount'];
+
 /** Replica id -> how many completed activities launched it (pod and process names are both <set>-<index>). */
 export function launchesInHistory(runs: ActivityRun[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -46,6 +62,12 @@ export function launchesInHistory(runs: ActivityRun[]): Record<string, number> {
       launched.set(name, Math.max(replicas, launched.get(name) ?? 0));
     } else if (run.type === 'launchReplicas') {
       for (const id of (run.input as LaunchInput).ids) count(id);
+    } else if (run.type === 'launchToCount') {
+      // The new replicas number on from fromOrdinal (the set's next ordinal, so every id from it on was free) up to
+      // the set's next ordinal after the launch (its result).
+      const { set, fromOrdinal } = run.input as LaunchToCountInput;
+      const { nextOrdinal } = run.result as LaunchToCountResult;
+      for (let i = fromOrdinal ?? 0; i < nextOrdinal; i++) count(`${set}-${i}`);
     }
   }
   return out;

@@ -114,12 +114,12 @@ describe('rolling update: batches', () => {
       const { result } = await outcome();
       expect(result.status.rolling?.batches).toBe(4);
       const perBatch = [
-        'launchReplicas',
-        'awaitReplicasHealthy',
-        'registerTargets',
-        'deregisterTargets',
-        'drainTargets',
-        'retireReplicas',
+        'launchToCount',
+        'awaitSetAvailable',
+        'registerSetTargets',
+        'deregisterSetTargets',
+        'drainUnserved',
+        'retireUnserved',
       ];
       const names = world.calls.map((c) => c.name).filter((n) => perBatch.includes(n));
       expect(names).toEqual([...perBatch, ...perBatch, ...perBatch, ...perBatch]);
@@ -134,8 +134,8 @@ describe('rolling update: batches', () => {
   test('maxSurge 0, maxUnavailable 1: an old replica goes first, then its replacement', async () => {
     await withRun({}, { strategy: { maxSurge: 0, maxUnavailable: 1 } }, async ({ world, outcome }) => {
       await outcome();
-      const first = world.calls.findIndex((c) => c.name === 'retireReplicas');
-      expect(first).toBeLessThan(world.calls.findIndex((c) => c.name === 'launchReplicas'));
+      const first = world.calls.findIndex((c) => c.name === 'retireUnserved');
+      expect(first).toBeLessThan(world.calls.findIndex((c) => c.name === 'launchToCount'));
       expect(world.bounds.minServing).toBe(3);
       expect(world.bounds.maxAlive).toBe(4);
     });
@@ -155,7 +155,7 @@ describe('rolling update: batches', () => {
 
   test('first deployment aborted while probing: the modules stay on the platform server, nothing is left', async () => {
     await withRun({ live: 'none' }, {}, async ({ world, handle, outcome }) => {
-      const hold = world.hold('awaitReplicasHealthy', 1);
+      const hold = world.hold('awaitSetAvailable', 1);
       await hold.reached;
       await handle.signal(abortSignal, { by: 'erin' });
       const { result } = await outcome();
@@ -215,7 +215,7 @@ describe('rolling update: batches', () => {
       const result = (await again.result()) as DeploymentResult;
       expect(result.outcome).toBe('succeeded');
       expect(result.status.events.map((e) => e.message).join('\n')).toMatch(/already serves with 4 replicas/);
-      expect(world.called('launchReplicas')).toBe(2);
+      expect(world.called('launchToCount')).toBe(2);
     });
   });
 
@@ -339,7 +339,7 @@ describe('rolling update: progress deadline', () => {
       await handle.signal(approveSignal, { by: 'alice' });
       const { result } = await outcome();
       expect(result.outcome).toBe('succeeded');
-      expect(world.called('awaitReplicasHealthy')).toBe(3);
+      expect(world.called('awaitSetAvailable')).toBe(3);
       expectDefaultBounds(world);
     });
   });
@@ -368,13 +368,13 @@ describe('rolling update: progress deadline', () => {
 
 describe('rolling update: abort in every phase rolls back to exactly the old version', () => {
   const cases: [string, Phase, Parameters<RollingWorld['hold']>, Record<string, unknown>][] = [
-    ['discovering', 'Discovering', ['discoverRolling', 1], {}],
-    ['launching batch 2', 'ScalingUp', ['launchReplicas', 2], {}],
-    ['probing batch 2', 'AwaitingHealthy', ['awaitReplicasHealthy', 2], {}],
-    ['registering batch 2', 'ProductionTrafficShift', ['registerTargets', 2], {}],
-    ['draining (take out first) in batch 2', 'Draining', ['drainTargets', 3], {}],
-    ['draining (replace) in batch 1', 'Draining', ['drainTargets', 2], {}],
-    ['retiring in batch 2', 'RetiringOld', ['retireReplicas', 3], {}],
+    ['discovering', 'Discovering', ['discoverRollingSets', 1], {}],
+    ['launching batch 2', 'ScalingUp', ['launchToCount', 2], {}],
+    ['probing batch 2', 'AwaitingHealthy', ['awaitSetAvailable', 2], {}],
+    ['registering batch 2', 'ProductionTrafficShift', ['registerSetTargets', 2], {}],
+    ['draining (take out first) in batch 2', 'Draining', ['drainUnserved', 3], {}],
+    ['draining (replace) in batch 1', 'Draining', ['drainUnserved', 2], {}],
+    ['retiring in batch 2', 'RetiringOld', ['retireUnserved', 3], {}],
   ];
   test.each(cases)('abort while %s', async (_what, phase, [name, call], strategy) => {
     await withRun({}, { strategy }, async ({ world, handle, outcome, waitFor }) => {
@@ -416,7 +416,7 @@ describe('rolling update: abort in every phase rolls back to exactly the old ver
   test('abort while rolling back is ignored; after the last batch it is ignored too', async () => {
     await withRun({}, { strategy: approvalAfter1 }, async ({ world, handle, outcome, waitForPhase }) => {
       await waitForPhase('AwaitingApproval');
-      const hold = world.hold('retireReplicas', 3);
+      const hold = world.hold('retireUnserved', 3);
       await handle.signal(rejectSignal, { by: 'carol' });
       await hold.reached;
       await handle.signal(abortSignal, { by: 'erin' });

@@ -9,7 +9,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import { ErrorType } from '../../activities/errors';
-import type { ModuleRule, Replica, ReplicaSetState } from '../../activities/ports';
+import type { Drivers } from '../../activities/drivers';
+import type { ModuleRule, Platform, Replica, ReplicaSetState, Router } from '../../activities/ports';
+import { createRollingSetActivities } from '../../activities/rolling-sets';
 import type { ModuleVerification } from '../../workflows/types';
 import { createSpecActivities } from '../../activities/spec';
 import { unusedActivities } from './unused-activities';
@@ -150,6 +152,62 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
     replicas: [...s.replicas.values()].map((r) => ({ ...r })),
   });
 
+  // The bounded-payload activities are the real ones, over this world's platform and router.
+  const platform: Platform = {
+    kind: 'world',
+    ensureReplicaSet: () => Promise.reject(new Error('not used')),
+    scaleReplicaSet: () => Promise.reject(new Error('not used')),
+    async launchReplica(name, id) {
+      const set = setOf(name);
+      let replica = set.replicas.get(id);
+      if (!replica) {
+        replica = { id, address: `http://127.0.0.1:${nextPort++}`, running: true };
+        set.replicas.set(id, replica);
+        launches.set(id, (launches.get(id) ?? 0) + 1);
+      }
+      return { ...replica };
+    },
+    async retireReplica(name, id) {
+      sets.get(name)?.replicas.delete(id);
+    },
+    getReplicaSet: async (name) => {
+      const set = sets.get(name);
+      return set ? toState(set) : undefined;
+    },
+    listReplicaSets: async () => [...sets.values()].map(toState),
+    retireReplicaSet: () => Promise.reject(new Error('not used')),
+    probe: async () => ({ healthy: true }),
+  };
+  const router: Router = {
+    type: 'world',
+    readRules: async (modules) =>
+      JSON.parse(JSON.stringify(Object.fromEntries(modules.filter((m) => rules[m]).map((m) => [m, rules[m]])))),
+    ensureBackend: async (backend, targets) => void backends.set(backend, [...targets]),
+    describeBackend: async (backend) => {
+      const targets = backends.get(backend);
+      return targets ? [...targets] : undefined;
+    },
+    removeBackend: () => Promise.reject(new Error('not used')),
+    setModuleRule: () => Promise.reject(new Error('not used')),
+    removeModuleRule: () => Promise.reject(new Error('not used')),
+    async registerTargets(backend, targets) {
+      const current = backends.get(backend);
+      if (!current) throw ApplicationFailure.nonRetryable(`no backend ${backend}`, ErrorType.RouterRequestRejected);
+      backends.set(backend, [...current, ...targets.filter((t) => !current.includes(t))]);
+    },
+    async deregisterTargets(backend, targets) {
+      const gone = new Set(targets);
+      backends.set(
+        backend,
+        (backends.get(backend) ?? []).filter((t) => !gone.has(t)),
+      );
+    },
+    inFlight: { count: async () => 0 },
+    verify: () => Promise.reject(new Error('not used')),
+  };
+  const drivers: Drivers = { platform: () => platform, router: () => router };
+  const bounded = createRollingSetActivities(drivers);
+
   const activities: Activities = {
     ...unusedActivities<Activities>(
       ['discoverLive', 'discoverLiveSets', 'provisionReplicaSet', 'awaitHealthy', 'setPreview', 'removePreview'],
@@ -239,6 +297,57 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
       await enter('retireReplicas', input);
       for (const ref of input.replicas) sets.get(ref.set)?.replicas.delete(ref.id);
       measure();
+    },
+    async discoverRollingSets(input) {
+      await enter('discoverRollingSets', input);
+      return bounded.discoverRollingSets(input);
+    },
+    async launchToCount(input) {
+      const n = await enter('launchToCount', input, true);
+      if (options.failLaunch === n) {
+        throw ApplicationFailure.nonRetryable('the platform refused the launch', ErrorType.PlatformRequestRejected);
+      }
+      const result = await bounded.launchToCount(input);
+      measure();
+      return result;
+    },
+    async awaitSetAvailable(input) {
+      const n = await enter('awaitSetAvailable', input, true);
+      if (options.stall?.(n)) {
+        throw ApplicationFailure.nonRetryable(
+          `0/${input.count} replicas available; none became available for ${input.progressDeadlineMs} ms`,
+          ErrorType.ProgressDeadlineExceeded,
+        );
+      }
+      return { available: input.count };
+    },
+    async registerSetTargets(input) {
+      await enter('registerSetTargets', input);
+      const result = await bounded.registerSetTargets(input);
+      measure();
+      return result;
+    },
+    async deregisterSetTargets(input) {
+      await enter('deregisterSetTargets', input);
+      const result = await bounded.deregisterSetTargets(input);
+      measure();
+      return result;
+    },
+    async drainUnserved(input) {
+      await enter('drainUnserved', input, true);
+      return { drained: true, remaining: 0 };
+    },
+    async retireUnserved(input) {
+      await enter('retireUnserved', input);
+      const result = await bounded.retireUnserved(input);
+      measure();
+      return result;
+    },
+    async publishSets(input) {
+      await enter('publishSets', input);
+      const result = await bounded.publishSets(input);
+      measure();
+      return result;
     },
     async retireReplicaSet(input) {
       await enter('retireReplicaSet', input);

@@ -25,7 +25,8 @@ export const CANCELLABLE_LAUNCH_PATCH = 'abort-cancels-a-rolling-launch';
 
 /** Surge: launches `count` replicas of the incoming version into this direction's set. */
 export async function launch(run: RollingRun, count: number, label: string): Promise<TrackedReplica[]> {
-  const { book, spec } = run;
+  const { spec } = run;
+  const book = run.replicaBook;
   const platform = spec.platform;
   run.tracker.setPhase('ScalingUp');
   const set = book.launchSet;
@@ -51,7 +52,8 @@ export async function launch(run: RollingRun, count: number, label: string): Pro
 
 /** Probes the launched replicas until each is available; a stall past the progress deadline is acted on. */
 export async function untilAvailable(run: RollingRun, launched: TrackedReplica[], label: string): Promise<void> {
-  const { spec, strategy, tracker, book } = run;
+  const { spec, strategy, tracker } = run;
+  const book = run.replicaBook;
   for (;;) {
     tracker.setPhase('AwaitingHealthy');
     try {
@@ -76,21 +78,30 @@ export async function untilAvailable(run: RollingRun, launched: TrackedReplica[]
       book.addressed(launched, result.replicas, true);
       return;
     } catch (err) {
-      if (failureType(err) !== ErrorType.ProgressDeadlineExceeded) throw err;
-      const stalled = `${label} made no progress within the progress deadline: ${failureMessage(err)}`;
-      tracker.event(stalled);
-      if (book.rollingBack || strategy.onProgressDeadline === 'rollback') throw new RollBack(stalled);
-      tracker.setPhase('AwaitingApproval');
-      const where = `progress deadline of ${label}`;
-      const outcome = await run.gate.wait(where, {
-        mode: 'required',
-        timeoutMs: strategy.approval.timeout,
-        onTimeout: strategy.approval.onTimeout,
-      });
-      throwUnlessApproved(outcome, where);
-      tracker.event(`${label}: waiting for the new replicas again`);
+      await onStall(run, err, label);
     }
   }
+}
+
+/**
+ * A wait for availability failed: unless it was the progress deadline, the failure goes on. A stall rolls back (on
+ * rollback, or when the spec says so) or waits for a person's approval to wait again.
+ */
+export async function onStall(run: RollingRun, err: unknown, label: string): Promise<void> {
+  const { strategy, tracker, book } = run;
+  if (failureType(err) !== ErrorType.ProgressDeadlineExceeded) throw err;
+  const stalled = `${label} made no progress within the progress deadline: ${failureMessage(err)}`;
+  tracker.event(stalled);
+  if (book.rollingBack || strategy.onProgressDeadline === 'rollback') throw new RollBack(stalled);
+  tracker.setPhase('AwaitingApproval');
+  const where = `progress deadline of ${label}`;
+  const outcome = await run.gate.wait(where, {
+    mode: 'required',
+    timeoutMs: strategy.approval.timeout,
+    onTimeout: strategy.approval.onTimeout,
+  });
+  throwUnlessApproved(outcome, where);
+  tracker.event(`${label}: waiting for the new replicas again`);
 }
 
 /** Registers the launched replicas with the load balancer: they serve. */
@@ -100,13 +111,14 @@ export async function register(run: RollingRun, launched: TrackedReplica[], labe
   await run.mutate(
     `${label}: register ${launched.length} ${run.incomingVersion} replicas`,
     () => run.routerCall(1).registerTargets({ router, backend: run.ctx.backend, targets: addresses(launched) }),
-    () => run.book.registered(launched),
+    () => run.replicaBook.registered(launched),
   );
 }
 
 /** Deregister, drain, retire: no new request reaches them, the ones in flight finish, then they stop. */
 export async function takeOut(run: RollingRun, replicas: TrackedReplica[], label: string): Promise<void> {
-  const { spec, strategy, tracker, book } = run;
+  const { spec, strategy, tracker } = run;
+  const book = run.replicaBook;
   const { platform, router } = spec;
   const what = `${replicas.length} ${run.outgoingVersion} replicas`;
   tracker.setPhase('ProductionTrafficShift');

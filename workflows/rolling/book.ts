@@ -92,6 +92,11 @@ export class BatchBook {
     return this.rollingBack ? this.state.old : this.state.new;
   }
 
+  /** Serving replicas of each version, and the ones launching (the status's counts). */
+  sizes(): { old: number; new: number; launching: number } {
+    return { old: this.state.old.length, new: this.state.new.length, launching: this.state.launching.length };
+  }
+
   /** The counts the batch arithmetic works on (rolling-math: `from` goes, `to` comes). */
   counts(): RollingCounts {
     return { desired: this.state.desired, from: this.outgoing.length, to: this.incoming.length };

@@ -13,10 +13,12 @@ import type { RollingContext } from '../types';
 import { WAIT_ATTEMPTS, launch, untilAvailable } from './batch';
 import type { RollingRun } from './run';
 import { addresses, refs } from './run';
+import { launchSets, publishOld, publishTargetSet, untilSetAvailable } from './sets';
 
 /** Reads what serves and plans from it; retires what an interrupted run left. The context is the run's once returned. */
 export async function discover(run: RollingRun): Promise<RollingContext> {
-  const { spec, strategy, tracker, status, book } = run;
+  const { spec, strategy, tracker, status } = run;
+  const book = run.replicaBook;
   const { platform, router, modules } = spec;
   tracker.setPhase('Discovering');
   const live = await tracker.step(
@@ -68,8 +70,9 @@ export async function discover(run: RollingRun): Promise<RollingContext> {
 /** The target version and configuration already serve with every replica: nothing to do. */
 export function alreadyServes(run: RollingRun): boolean {
   const { book } = run;
-  if (book.old.length > 0 || book.new.length < book.desired) return false;
-  run.tracker.event(`${run.spec.version} (${run.ctx.targetSet}) already serves with ${book.new.length} replicas`);
+  const serving = book.sizes();
+  if (serving.old > 0 || serving.new < book.desired) return false;
+  run.tracker.event(`${run.spec.version} (${run.ctx.targetSet}) already serves with ${serving.new} replicas`);
   return true;
 }
 
@@ -106,14 +109,13 @@ export async function firstDeployment(run: RollingRun): Promise<void> {
   });
   book.plannedAsOneBatch();
   const label = 'batch 1/1';
-  const launched = await launch(run, book.desired, label);
-  await untilAvailable(run, launched, label);
-  tracker.setPhase('ProductionTrafficShift');
-  await run.mutate(
-    `${label}: publish ${ctx.backend} with ${launched.length} targets`,
-    () => run.routerCall(1).publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
-    () => book.published(launched),
-  );
+  if (run.bounded) {
+    const counted = run.setBook;
+    await launchSets(run, counted, counted.desired, label);
+    await untilSetAvailable(run, counted, label);
+    tracker.setPhase('ProductionTrafficShift');
+    await publishTargetSet(run, counted, label);
+  } else await firstLaunch(run, label);
   undo.push('switch the modules back', () =>
     run.routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),
   );
@@ -144,14 +146,32 @@ export async function firstDeployment(run: RollingRun): Promise<void> {
   }
 }
 
+/** A first deployment's launch, probe and publish on the list path. */
+async function firstLaunch(run: RollingRun, label: string): Promise<void> {
+  const { tracker } = run;
+  const { router } = run.spec;
+  const ctx = run.ctx;
+  const book = run.replicaBook;
+  const launched = await launch(run, book.desired, label);
+  await untilAvailable(run, launched, label);
+  tracker.setPhase('ProductionTrafficShift');
+  await run.mutate(
+    `${label}: publish ${ctx.backend} with ${launched.length} targets`,
+    () => run.routerCall(1).publishBackend({ router, backend: ctx.backend, targets: addresses(launched) }),
+    () => book.published(launched),
+  );
+}
+
 /** The modules are served by a blue-green backend: serve the same replicas from the rolling backend first. */
 export async function adopt(run: RollingRun, from: string): Promise<void> {
   const { tracker, book } = run;
   const { router, modules } = run.spec;
   const backend = run.ctx.backend;
   tracker.setPhase('ProductionTrafficShift');
-  await tracker.step(`publish ${backend} with the ${book.old.length} replicas of ${from}`, () =>
-    run.routerCall(1).publishBackend({ router, backend, targets: addresses(book.old) }),
+  await tracker.step(`publish ${backend} with the ${book.sizes().old} replicas of ${from}`, () =>
+    run.bounded
+      ? publishOld(run, run.setBook, backend, from)
+      : run.routerCall(1).publishBackend({ router, backend, targets: addresses(run.replicaBook.old) }),
   );
   await tracker.step(`switch ${modules.join(', ')} from ${from} to ${backend} (same replicas)`, () =>
     run.routerCall(modules.length).switchTraffic({ router, modules, backends: [{ backend, weight: 100 }] }),

@@ -9,6 +9,7 @@ import type { RollingContext } from '../types';
 import { end } from './end';
 import type { RollingRun } from './run';
 import { addresses, refs } from './run';
+import { publishOld, tidySets } from './sets';
 
 /** Runs the batches of the book's direction until none is left (the runbook's batch loop). */
 export type Batches = (run: RollingRun) => Promise<void>;
@@ -52,7 +53,17 @@ async function undoFirstDeployment(run: RollingRun): Promise<void> {
 
 /** From rolling forward to rolling back: tidy the batch that was interrupted, then turn the book back. */
 async function turnAround(run: RollingRun, ctx: RollingContext): Promise<void> {
-  const { book, spec } = run;
+  if (run.bounded) await tidySets(run, run.setBook);
+  else await tidyLists(run, ctx);
+  run.book.turnedBack(ctx);
+  // The version did not change (a scale of the same set): nothing to put back, and nothing to show yet.
+  if (ctx.restoreSet) run.refresh(ctx);
+}
+
+/** The interrupted batch's launches retire, its draining replicas serve again (the list path). */
+async function tidyLists(run: RollingRun, ctx: RollingContext): Promise<void> {
+  const { spec } = run;
+  const book = run.replicaBook;
   const { platform, router } = spec;
   if (book.launching.length) {
     const idle = [...book.launching];
@@ -70,9 +81,6 @@ async function turnAround(run: RollingRun, ctx: RollingContext): Promise<void> {
       () => book.drainingRegisteredAgain(),
     );
   }
-  book.turnedBack(ctx);
-  // The version did not change (a scale of the same set): nothing to put back, and nothing to show yet.
-  if (ctx.restoreSet) run.refresh(ctx);
 }
 
 /** The new set goes; an adopted blue-green backend gets the old replicas and the modules' rules back. */
@@ -87,9 +95,10 @@ async function restoreRouting(run: RollingRun, ctx: RollingContext): Promise<voi
   }
   if (!ctx.adoptedFrom) return;
   const adopted = ctx.adoptedFrom;
-  const old = book.old;
-  await tracker.step(`publish ${adopted} with the ${old.length} old replicas`, () =>
-    run.routerCall(1).publishBackend({ router, backend: adopted, targets: addresses(old) }),
+  await tracker.step(`publish ${adopted} with the ${book.sizes().old} old replicas`, () =>
+    run.bounded
+      ? publishOld(run, run.setBook, adopted, ctx.backend)
+      : run.routerCall(1).publishBackend({ router, backend: adopted, targets: addresses(run.replicaBook.old) }),
   );
   await tracker.step(`switch ${modules.join(', ')} back to ${adopted}`, () =>
     run.routerCall(modules.length).restoreRules({ router, modules, rules: ctx.initialRules }),

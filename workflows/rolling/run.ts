@@ -4,7 +4,7 @@
  * a launch may be cancelled by an abort halfway (`cancellableMutate`), and every router and platform call gets a
  * budget derived from its work. The runbook (workflows/rolling-update.ts) and its parts take a RollingRun.
  */
-import { CancellationScope, CancelledFailure, setHandler } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, patched, setHandler } from '@temporalio/workflow';
 import { budgeted } from '../activity-presets';
 import { ApprovalGate } from '../approval';
 import { LAUNCH_CONCURRENCY, retireBudgetMs, routerBudgetMs } from '../budgets';
@@ -15,6 +15,8 @@ import type { RollingSpec, RollingStrategy } from '../spec';
 import { DeploymentTracker } from '../tracker';
 import type { DeploymentStatus, RollingContext, RollingInput, TrackedReplica } from '../types';
 import { BatchBook } from './book';
+import { CountBook } from './counts';
+import { ROLLING_BOUNDED_PAYLOADS_PATCH } from './sets';
 
 /** A run continues as new once its history reaches this many events (unless the server suggests it earlier). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
@@ -28,7 +30,10 @@ export class RollingRun {
   readonly undo = new Compensations();
   /** The forward work: an accepted abort cancels it. */
   readonly work = new CancellationScope();
-  readonly book: BatchBook;
+  /** The batch book: counts per replica set (the bounded path), or replica lists (runs recorded before it). */
+  readonly book: BatchBook | CountBook;
+  /** The bounded-payload path (ROLLING_BOUNDED_PAYLOADS_PATCH), decided once when the run starts. */
+  readonly bounded: boolean;
   readonly historyLimit: number;
   /** What discovery learnt (carried across runs); undefined until discovery is done. */
   context: RollingContext | undefined;
@@ -51,7 +56,12 @@ export class RollingRun {
     this.gate = new ApprovalGate(this.tracker, spec.version);
     this.historyLimit = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
     this.context = resumed?.context;
-    this.book = resumed ? BatchBook.resume(resumed.book) : BatchBook.begin(spec.replicas);
+    // Asked in every run, before anything is commanded; a book already counted stays counted.
+    this.bounded = patched(ROLLING_BOUNDED_PAYLOADS_PATCH) || (resumed !== undefined && 'shape' in resumed.book);
+    const carried = resumed?.book;
+    if (this.bounded) this.book = carried ? CountBook.resume(carried) : CountBook.begin(spec.replicas);
+    else if (carried && 'shape' in carried) throw new Error('unreachable: a counted book on the list path');
+    else this.book = carried ? BatchBook.resume(carried) : BatchBook.begin(spec.replicas);
     this.rollingBack = this.book.rollingBack;
     setHandler(abortSignal, (decision: DecisionInput) => this.onAbort(decision));
     setHandler(rollbackSignal, (decision: DecisionInput) => {
@@ -60,6 +70,17 @@ export class RollingRun {
           '(abort rolls the replaced replicas back until the last batch is done)',
       );
     });
+  }
+
+  /** The book of the list path (runs recorded before the bounded path). */
+  get replicaBook(): BatchBook {
+    if (!(this.book instanceof BatchBook)) throw new Error('the list path asked for on the bounded path');
+    return this.book;
+  }
+  /** The book of the bounded path. */
+  get setBook(): CountBook {
+    if (!(this.book instanceof CountBook)) throw new Error('the bounded path asked for on the list path');
+    return this.book;
   }
 
   /** The discovered context (only asked for once discovery is done). */
@@ -119,9 +140,10 @@ export class RollingRun {
   /** The status's replica counts and batch progress, from the book. */
   refresh(ctx: RollingContext | undefined = this.context): void {
     const { book, status } = this;
-    const oldServing = book.old.length;
-    const newServing = book.new.length;
-    const newAlive = newServing + (book.rollingBack ? 0 : book.launching.length);
+    const sizes = book.sizes();
+    const oldServing = sizes.old;
+    const newServing = sizes.new;
+    const newAlive = newServing + (book.rollingBack ? 0 : sizes.launching);
     status.replicas = { desired: this.spec.replicas, launched: newAlive, healthy: oldServing + newServing };
     status.rolling = {
       batch: book.batch,

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Activities } from '../../../activities';
-import type { LaunchReplicasInput } from '../../../activities/rolling';
+import type { PlatformConfig } from '../../../workflows/spec';
 import type { ReplicaSetSpec } from '../../../activities/ports';
 import { approveSignal } from '../../../workflows/messages';
 import { configRevisionOf, rollingReplicaSetName } from '../../../workflows/rolling-math';
@@ -196,12 +196,22 @@ async function withConfigs(
 }
 
 /** The replica set the rolling update launched into, and the platform config of its launches. */
-function launched(world: HookWorld): { set: ReplicaSetSpec; launches: LaunchReplicasInput[] } {
+/** Each launch asks for the set's size after it (launchToCount); `added` is how many that launch adds. */
+interface Launch {
+  platform: PlatformConfig;
+  count: number;
+  added: number;
+}
+
+function launched(world: HookWorld): { set: ReplicaSetSpec; launches: Launch[] } {
   const ensure = world.rolling.calls.filter((c) => c.name === 'ensureRollingReplicaSet');
   expect(ensure).toHaveLength(1);
   return {
     set: (ensure[0]?.input as { replicaSet: ReplicaSetSpec }).replicaSet,
-    launches: world.rolling.calls.filter((c) => c.name === 'launchReplicas').map((c) => c.input as LaunchReplicasInput),
+    launches: world.rolling.calls
+      .filter((c) => c.name === 'launchToCount')
+      .map((c) => c.input as Omit<Launch, 'added'>)
+      .map((l, i, all) => ({ ...l, added: l.count - (all[i - 1]?.count ?? 0) })),
   };
 }
 
@@ -244,7 +254,7 @@ describe('Update Configurations: a configuration-only rolling update', () => {
         CUTOVER_CONFIG_REVISION: NEW_REVISION,
       });
       expect(set.name).toBe(rollingReplicaSetName(application, VERSION, configRevisionOf(set.env)));
-      expect(launches.map((l) => l.ids.length)).toEqual([1, 1]);
+      expect(launches.map((l) => l.added)).toEqual([1, 1]);
       for (const l of launches)
         expect(l.platform.kind === 'local' && l.platform.command).toEqual(['/bin/sh', '-c', 'exec node server.js']);
 
@@ -338,7 +348,7 @@ describe('Update Configurations: a configuration-only rolling update', () => {
       const deployment = (await child.result()) as DeploymentResult;
       expect(deployment.status.rolling).toMatchObject({ maxSurge: 2, maxUnavailable: 0, batches: 1 });
       const { set, launches } = launched(world);
-      expect(launches.map((l) => l.ids.length)).toEqual([2]);
+      expect(launches.map((l) => l.added)).toEqual([2]);
       expect(set.name).toBe(rollingReplicaSetName(set.application, VERSION, configRevisionOf(set.env)));
       expect(set.name).not.toContain('pinned');
       expect(set.env.CUTOVER_CONFIG_REVISION).toBe(NEW_REVISION);
