@@ -122,6 +122,27 @@ function sameBackends(a: WeightedBackend[], b: WeightedBackend[]): boolean {
   return norm(a) === norm(b);
 }
 
+/**
+ * What is live: whose backend the modules route to (one check, activities/discovery.ts), the version it serves (the
+ * set with the most replicas behind it: a rolling update cut short leaves two), and the application's replica sets.
+ * An application last updated by a rolling update is served by its "-rolling" backend: blue-green takes it over like
+ * a color (green comes up beside it, and the rolling replica sets are the "blue" it retires).
+ */
+async function findLive(drivers: Drivers, input: DiscoverInput): Promise<LiveState> {
+  const router = drivers.router(input.router);
+  const platform = drivers.platform(input.platform);
+  const { rules, side: liveColor, backend } = await discoverRouting(router, input.application, input.modules);
+  const replicaSets = await platform.listReplicaSets(input.application);
+  let liveVersion: string | null = null;
+  if (liveColor && backend) {
+    const targets = new Set((await router.describeBackend(backend)) ?? []);
+    const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.has(r.address)).length;
+    const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
+    liveVersion = candidates[0]?.version ?? null;
+  }
+  return { liveColor, liveVersion, rules, replicaSets };
+}
+
 export function createActivities(drivers: Drivers) {
   return {
     // The OutSystems hook operations' own activities (activities/outsystems/).
@@ -138,40 +159,14 @@ export function createActivities(drivers: Drivers) {
 
     /** Reads what is live from the router and platform (never from a local file); the routing check is discovery's. */
     async discoverLive(input: DiscoverInput): Promise<LiveState> {
-      return activity(async () => {
-        const router = drivers.router(input.router);
-        const platform = drivers.platform(input.platform);
-        // An application last updated by a rolling update is served by its "-rolling" backend: blue-green takes it
-        // over like a color (green comes up beside it, and the rolling replica sets are the "blue" it retires).
-        const { rules, side: liveColor, backend } = await discoverRouting(router, input.application, input.modules);
-        const replicaSets = await platform.listReplicaSets(input.application);
-        let liveVersion: string | null = null;
-        if (liveColor && backend) {
-          const targets = (await router.describeBackend(backend)) ?? [];
-          const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.includes(r.address)).length;
-          // The set with the most replicas behind the backend (a rolling update that was cut short leaves two).
-          const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
-          liveVersion = candidates[0]?.version ?? null;
-        }
-        return { liveColor, liveVersion, rules, replicaSets };
-      });
+      return activity(async () => findLive(drivers, input));
     },
 
     /** discoverLive with each replica set summarised as a name and counts (blue-green-bounded-payloads). */
     async discoverLiveSets(input: DiscoverInput): Promise<LiveSets> {
       return activity(async () => {
-        const router = drivers.router(input.router);
-        const platform = drivers.platform(input.platform);
-        const { rules, side: liveColor, backend } = await discoverRouting(router, input.application, input.modules);
-        const replicaSets = await platform.listReplicaSets(input.application);
-        let liveVersion: string | null = null;
-        if (liveColor && backend) {
-          const targets = new Set((await router.describeBackend(backend)) ?? []);
-          const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.has(r.address)).length;
-          const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
-          liveVersion = candidates[0]?.version ?? null;
-        }
-        const summaries = replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
+        const live = await findLive(drivers, input);
+        const replicaSets = live.replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
           name,
           application,
           version,
@@ -179,7 +174,7 @@ export function createActivities(drivers: Drivers) {
           desired,
           launched: replicas.length,
         }));
-        return { liveColor, liveVersion, rules, replicaSets: summaries };
+        return { ...live, replicaSets };
       });
     },
 

@@ -19,21 +19,11 @@ import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName } from '../activities/ports';
 import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
-import {
-  VERIFY_CONCURRENCY,
-  VERIFY_REQUESTS,
-  VERIFY_REQUEST_TIMEOUT_MS,
-  drainBudgetMs,
-  healthBudgetMs,
-  launchBudgetMs,
-  retireBudgetMs,
-  routerBudgetMs,
-  verifyBudgetMs,
-} from './budgets';
+import { drainBudgetMs, healthBudgetMs, launchBudgetMs, retireBudgetMs, routerBudgetMs } from './budgets';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
 import { specFor } from './parse-spec';
-import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS, describeFailure } from './runbook';
+import { RollBack, describeFailure, verifyModules } from './runbook';
 import { Compensations } from './saga';
 import { isBlueGreenSpec } from './spec';
 import type { BlueGreenStrategy } from './spec';
@@ -320,27 +310,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 
   async function verify(batch: string[]): Promise<void> {
-    const results = await tracker.step(
-      `verify ${batch.join(', ')} answer from ${spec.version}`,
-      () =>
-        budgeted(verifyBudgetMs(batch.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
-          router,
-          modules: batch,
-          version: spec.version,
-          attempts: VERIFY_ATTEMPTS,
-          intervalMs: VERIFY_INTERVAL_MS,
-          concurrency: VERIFY_CONCURRENCY,
-          requests: VERIFY_REQUESTS,
-          requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
-        }),
-      (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
-    );
-    const failed = results.filter((r) => r.result.status === 'not-verified');
-    if (failed.length) {
-      throw new RollBack(
-        `post-switch verification failed: ${failed.map((f) => `${f.module} (${f.result.detail})`).join('; ')}`,
-      );
-    }
+    await verifyModules(tracker, router, batch, spec.version, 'post-switch verification failed');
   }
 
   async function rollbackWindow(s: BlueGreenStrategy): Promise<void> {

@@ -3,11 +3,52 @@
  * RollBack signal a step throws to end "rolled back" with a reason, and how a failure becomes that reason.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { RouterConfig } from './spec';
+import { budgeted } from './activity-presets';
+import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS, verifyBudgetMs } from './budgets';
 import type { DecisionInput } from './messages';
+import type { DeploymentTracker } from './tracker';
 
 /** Requests through the load balancer before a module counts as not answering from the new version. */
 export const VERIFY_ATTEMPTS = 10;
 export const VERIFY_INTERVAL_MS = 1000;
+
+/** Retries of the long waits (health, verification) before the step fails. */
+const VERIFY_STEP_ATTEMPTS = 20;
+
+/**
+ * The post-switch verification step of both runbooks: every module answers from `version` through the router, or the
+ * deployment rolls back with `failure` and what each failing module answered.
+ */
+export async function verifyModules(
+  tracker: DeploymentTracker,
+  router: RouterConfig,
+  modules: string[],
+  version: string,
+  failure: string,
+): Promise<void> {
+  const results = await tracker.step(
+    `verify ${modules.join(', ')} answer from ${version}`,
+    () =>
+      budgeted(verifyBudgetMs(modules.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), VERIFY_STEP_ATTEMPTS).verifyTraffic(
+        {
+          router,
+          modules,
+          version,
+          attempts: VERIFY_ATTEMPTS,
+          intervalMs: VERIFY_INTERVAL_MS,
+          concurrency: VERIFY_CONCURRENCY,
+          requests: VERIFY_REQUESTS,
+          requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
+        },
+      ),
+    (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
+  );
+  const failed = results.filter((r) => r.result.status === 'not-verified');
+  if (failed.length) {
+    throw new RollBack(`${failure}: ${failed.map((f) => `${f.module} (${f.result.detail})`).join('; ')}`);
+  }
+}
 
 /** Thrown inside a runbook to roll back with a reason. */
 export class RollBack extends Error {

@@ -4,13 +4,12 @@
  * either deploy for the first time (nothing served from containers) or adopt a blue-green backend.
  */
 import { backendName } from '../../activities/ports';
-import { budgeted, quickApiCall } from '../activity-presets';
-import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS, verifyBudgetMs } from '../budgets';
+import { quickApiCall } from '../activity-presets';
 import { classifyLive } from '../rolling-live';
 import { configRevisionOf, resolveFenceposts, rollingReplicaSetName } from '../rolling-math';
-import { RollBack, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS } from '../runbook';
+import { verifyModules } from '../runbook';
 import type { RollingContext } from '../types';
-import { WAIT_ATTEMPTS, launch, untilAvailable } from './batch';
+import { launch, untilAvailable } from './batch';
 import type { RollingRun } from './run';
 import { addresses, refs } from './run';
 import { launchSets, publishOld, publishTargetSet, untilSetAvailable } from './sets';
@@ -125,25 +124,7 @@ export async function firstDeployment(run: RollingRun): Promise<void> {
       .switchTraffic({ router, modules, backends: [{ backend: ctx.backend, weight: 100 }] }),
   );
   tracker.setPhase('Verifying');
-  const results = await tracker.step(
-    `verify ${modules.join(', ')} answer from ${spec.version}`,
-    () =>
-      budgeted(verifyBudgetMs(modules.length, VERIFY_ATTEMPTS, VERIFY_INTERVAL_MS), WAIT_ATTEMPTS).verifyTraffic({
-        router,
-        modules,
-        version: spec.version,
-        attempts: VERIFY_ATTEMPTS,
-        intervalMs: VERIFY_INTERVAL_MS,
-        concurrency: VERIFY_CONCURRENCY,
-        requests: VERIFY_REQUESTS,
-        requestTimeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
-      }),
-    (rs) => rs.map((r) => `${r.module}: ${r.result.status}`).join(', '),
-  );
-  const failed = results.filter((r) => r.result.status === 'not-verified');
-  if (failed.length) {
-    throw new RollBack(`verification failed: ${failed.map((f) => `${f.module} (${f.result.detail})`).join('; ')}`);
-  }
+  await verifyModules(tracker, router, modules, spec.version, 'verification failed');
 }
 
 /** A first deployment's launch, probe and publish on the list path. */
