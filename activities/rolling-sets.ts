@@ -21,6 +21,8 @@ import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spe
 import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
 import { replicaId, replicaIndexIn } from '../workflows/rolling-math';
 import { activity } from './activity';
+import { checkAvailability } from './availability';
+import type { AvailabilityProgress } from './availability';
 import { discoverRouting } from './discovery';
 import type { Drivers } from './drivers';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
@@ -86,14 +88,6 @@ export interface AwaitSetInput extends SetsInput {
   progressDeadlineMs: number;
   /** When the wait began (fixed by the workflow, so a retried attempt keeps the same clock). */
   startedAt: number;
-}
-
-interface AvailabilityProgress {
-  successes: Record<string, number>;
-  healthySince: Record<string, number>;
-  available: string[];
-  lastProgressAt: number;
-  lastFailure?: string;
 }
 
 const CONCURRENCY = LAUNCH_CONCURRENCY;
@@ -293,27 +287,7 @@ export function createRollingSetActivities(drivers: Drivers) {
             progress.lastFailure = `${candidates.length} of ${input.count} replicas exist in ${input.set}`;
           }
           await eachLimited(waiting, CONCURRENCY * 2, async (replica) => {
-            let failure: string | undefined = replica.running ? undefined : `${replica.id} is not running`;
-            for (const p of paths) {
-              if (failure) break;
-              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
-              if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
-            }
-            const now = Date.now();
-            if (failure) {
-              progress.successes[replica.id] = 0;
-              delete progress.healthySince[replica.id];
-              progress.lastFailure = failure;
-              return;
-            }
-            const successes = (progress.successes[replica.id] ?? 0) + 1;
-            progress.successes[replica.id] = successes;
-            if (successes < input.health.successThreshold) return;
-            const since = (progress.healthySince[replica.id] ??= now);
-            if (now - since >= input.minReadyMs) {
-              progress.available.push(replica.id);
-              progress.lastProgressAt = now;
-            }
+            await checkAvailability(platform, replica.id, replica, '', paths, input, progress, heartbeat.signal);
           });
           heartbeat.report(progress);
           const available = candidates.filter((r) => progress.available.includes(r.id)).length;

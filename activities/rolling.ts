@@ -9,6 +9,8 @@
 import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spec';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
+import { checkAvailability } from './availability';
+import type { AvailabilityProgress } from './availability';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
 import { discoverRouting } from './discovery';
@@ -66,15 +68,6 @@ export interface TargetsInput {
   router: RouterConfig;
   backend: string;
   targets: string[];
-}
-
-/** Carried in heartbeats so a retried attempt (after a worker crash) resumes where the last one was. */
-interface AvailabilityProgress {
-  successes: Record<string, number>;
-  healthySince: Record<string, number>;
-  available: string[];
-  lastProgressAt: number;
-  lastFailure?: string;
 }
 
 /** Launches, probes and retirements in flight at once, per activity (the workflow derives its timeouts from it). */
@@ -160,29 +153,8 @@ export function createRollingActivities(drivers: Drivers) {
           const waiting = input.replicas.filter((r) => !progress.available.includes(r.id));
           await eachLimited(waiting, CONCURRENCY * 2, async (ref) => {
             const replica = known.get(`${ref.set}/${ref.id}`);
-            let failure: string | undefined;
-            if (!replica) failure = `${ref.id} does not exist in ${ref.set}`;
-            else if (!replica.running) failure = `${ref.id} is not running`;
-            for (const p of paths) {
-              if (failure || !replica) break;
-              const result = await platform.probe(replica, p, input.health.timeout, heartbeat.signal);
-              if (!result.healthy) failure = `${ref.id} ${p}: ${result.reason}`;
-            }
-            const now = Date.now();
-            if (failure) {
-              progress.successes[ref.id] = 0;
-              delete progress.healthySince[ref.id];
-              progress.lastFailure = failure;
-              return;
-            }
-            const successes = (progress.successes[ref.id] ?? 0) + 1;
-            progress.successes[ref.id] = successes;
-            if (successes < input.health.successThreshold) return;
-            const since = (progress.healthySince[ref.id] ??= now);
-            if (now - since >= input.minReadyMs) {
-              progress.available.push(ref.id);
-              progress.lastProgressAt = now;
-            }
+            const missing = `${ref.id} does not exist in ${ref.set}`;
+            await checkAvailability(platform, ref.id, replica, missing, paths, input, progress, heartbeat.signal);
           });
           heartbeat.report(progress);
           if (input.replicas.every((r) => progress.available.includes(r.id))) {

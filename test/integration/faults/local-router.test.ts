@@ -159,7 +159,7 @@ describe('faults on the local router admin API', () => {
     const runs = await activityRuns(f.client.temporal, id);
     // Batch 1: register met the reset, then the 503 on its read-back; deregister met a reset. Batch 2: the 429. The
     // latency cost nothing but time (below the driver's 10 s deadline).
-    expect(retried(runs)).toEqual(['registerTargets x3', 'deregisterTargets x2', 'registerTargets x2']);
+    expect(retried(runs)).toEqual(['registerSetTargets x3', 'deregisterSetTargets x2', 'registerSetTargets x2']);
     const launched = launchesInHistory(runs);
     const ids = Object.keys(launched).sort();
     expect(ids).toHaveLength(2);
