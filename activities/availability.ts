@@ -14,6 +14,16 @@ export interface AvailabilityProgress {
   lastFailure?: string;
 }
 
+/** The progress a first attempt starts from (a retried one resumes its heartbeat's instead). */
+export function startProgress(startedAt: number): AvailabilityProgress {
+  return { successes: {}, healthySince: {}, available: [], lastProgressAt: startedAt };
+}
+
+/** Each module's health path (`{module}` replaced). */
+export function healthPaths(modules: string[], path: string): string[] {
+  return modules.map((m) => path.replaceAll('{module}', m));
+}
+
 export interface AvailabilityRule {
   health: { timeout: number; successThreshold: number };
   minReadyMs: number;

@@ -21,7 +21,7 @@ import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spe
 import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
 import { replicaId, replicaIndexIn } from '../workflows/rolling-math';
 import { activity } from './activity';
-import { checkAvailability } from './availability';
+import { checkAvailability, healthPaths, startProgress } from './availability';
 import type { AvailabilityProgress } from './availability';
 import { discoverRouting } from './discovery';
 import type { Drivers } from './drivers';
@@ -271,13 +271,8 @@ export function createRollingSetActivities(drivers: Drivers) {
       return activity<{ available: number }, AvailabilityProgress>(async (heartbeat) => {
         const platform = platformOf(input.platform);
         const router = drivers.router(input.router);
-        const progress: AvailabilityProgress = heartbeat.resumed ?? {
-          successes: {},
-          healthySince: {},
-          available: [],
-          lastProgressAt: input.startedAt,
-        };
-        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+        const progress: AvailabilityProgress = heartbeat.resumed ?? startProgress(input.startedAt);
+        const paths = healthPaths(input.modules, input.health.path);
         for (;;) {
           const served = new Set(((await router.describeBackend(input.backend)) ?? []).map(canonical));
           const { idle } = split(input.set, await platform.getReplicaSet(input.set), served);

@@ -9,7 +9,7 @@
 import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spec';
 import type { Drivers } from './drivers';
 import { activity } from './activity';
-import { checkAvailability } from './availability';
+import { checkAvailability, healthPaths, startProgress } from './availability';
 import type { AvailabilityProgress } from './availability';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
@@ -136,13 +136,8 @@ export function createRollingActivities(drivers: Drivers) {
     async awaitReplicasHealthy(input: AwaitReplicasInput): Promise<{ replicas: Replica[] }> {
       return activity<{ replicas: Replica[] }, AvailabilityProgress>(async (heartbeat) => {
         const platform = platformOf(input.platform);
-        const progress: AvailabilityProgress = heartbeat.resumed ?? {
-          successes: {},
-          healthySince: {},
-          available: [],
-          lastProgressAt: input.startedAt,
-        };
-        const paths = input.modules.map((m) => input.health.path.replaceAll('{module}', m));
+        const progress: AvailabilityProgress = heartbeat.resumed ?? startProgress(input.startedAt);
+        const paths = healthPaths(input.modules, input.health.path);
         const sets = [...new Set(input.replicas.map((r) => r.set))];
         for (;;) {
           const known = new Map<string, Replica>();
