@@ -58,6 +58,14 @@ export default defineConfig(
   {
     files: ['workflows/**/*.ts'],
     rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          // Activity results in recorded histories name a replica set's slot `color` (before the rename).
+          selector: "MemberExpression[property.name='slot']",
+          message: "Read a replica set's slot with slotOf() (activities/ports): older histories call it `color`.",
+        },
+      ],
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {

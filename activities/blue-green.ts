@@ -12,12 +12,13 @@ import type { Progress } from './activity';
 import type { Drivers } from './drivers';
 import { ErrorType, permanentFailure } from './errors';
 import type { AwaitHealthyInput, ProvisionInput } from './index';
-import type { Color, Platform, Replica, ReplicaSetState } from './ports';
+import type { Platform, Replica, ReplicaSetState, Slot } from './ports';
+import { slotOf } from './ports';
 
 /** A replica set by reference and counts: what the workflow keeps of it. */
 export interface ReplicaSetSummary {
   name: string;
-  color: Color | 'rolling';
+  slot: Slot;
   version: string;
   /** Replicas the platform is asked to keep. */
   desired: number;
@@ -63,7 +64,7 @@ export interface ProbeProgress {
 export function summarize(set: ReplicaSetState): ReplicaSetSummary {
   return {
     name: set.name,
-    color: set.color,
+    slot: slotOf(set),
     version: set.version,
     desired: set.desired,
     launched: set.replicas.length,

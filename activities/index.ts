@@ -17,6 +17,7 @@ import type {
   Router,
   WeightedBackend,
 } from './ports';
+import { slotOf } from './ports';
 import { discoverRouting } from './discovery';
 import { createBlueGreenActivities, probeUntilHealthy, provision } from './blue-green';
 import type { ProbeProgress } from './blue-green';
@@ -137,7 +138,7 @@ async function findLive(drivers: Drivers, input: DiscoverInput): Promise<LiveSta
   if (liveColor && backend) {
     const targets = new Set((await router.describeBackend(backend)) ?? []);
     const serving = (s: ReplicaSetState) => s.replicas.filter((r) => targets.has(r.address)).length;
-    const candidates = replicaSets.filter((s) => s.color === liveColor).sort((a, b) => serving(b) - serving(a));
+    const candidates = replicaSets.filter((s) => slotOf(s) === liveColor).sort((a, b) => serving(b) - serving(a));
     liveVersion = candidates[0]?.version ?? null;
   }
   return { liveColor, liveVersion, rules, replicaSets };
@@ -166,11 +167,11 @@ export function createActivities(drivers: Drivers) {
     async discoverLiveSets(input: DiscoverInput): Promise<LiveSets> {
       return activity(async () => {
         const live = await findLive(drivers, input);
-        const replicaSets = live.replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
+        const replicaSets = live.replicaSets.map(({ name, application, version, slot, desired, replicas }) => ({
           name,
           application,
           version,
-          color,
+          slot,
           desired,
           launched: replicas.length,
         }));

@@ -8,6 +8,26 @@
 
 export type Color = 'blue' | 'green';
 
+/** Which side of an application a replica set serves: a blue-green color, or "rolling" (a rolling update's one backend). */
+export type Slot = Color | 'rolling';
+
+/**
+ * The slot of a replica set (spec, state or summary). Records and activity results written before the field was
+ * named `slot` carry it as `color` (local platform state files, Kubernetes ConfigMaps, workflow histories): every
+ * reader goes through here.
+ */
+export function slotOf(set: { slot?: Slot; color?: Slot }): Slot {
+  const slot = set.slot ?? set.color;
+  if (slot === undefined) throw new TypeError('replica set record has neither slot nor color');
+  return slot;
+}
+
+/** A replica set spec as written now: `slot`, never the older `color` (an activity scheduled before the rename). */
+export function withSlot(spec: ReplicaSetSpec): ReplicaSetSpec {
+  const { color: _legacy, ...rest } = spec as ReplicaSetSpec & { color?: Slot };
+  return { ...rest, slot: slotOf(spec) };
+}
+
 /** One running copy of one version of an application. */
 export interface Replica {
   /** Stable id, unique within its replica set (e.g. "shop-2-0-0-green-0"). */
@@ -24,7 +44,7 @@ export interface ReplicaSetSpec {
   application: string;
   version: string;
   /** "blue"/"green" for blue-green; "rolling" for rolling updates. */
-  color: Color | 'rolling';
+  slot: Slot;
   modules: string[];
   replicas: number;
   /** Non-secret configuration handed to each replica. */
@@ -35,7 +55,7 @@ export interface ReplicaSetState {
   name: string;
   application: string;
   version: string;
-  color: Color | 'rolling';
+  slot: Slot;
   /** Replicas the platform is asked to keep. */
   desired: number;
   replicas: Replica[];
@@ -157,13 +177,13 @@ export interface WeightedRules {
   readonly maxBackends: number;
 }
 
-/** Deterministic replica-set name from application + version + color (DNS-label safe). */
-export function replicaSetName(application: string, version: string, color: Color | 'rolling'): string {
+/** Deterministic replica-set name from application + version + slot (DNS-label safe). */
+export function replicaSetName(application: string, version: string, slot: Slot): string {
   const v = version.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-  return `${application}-${v}-${color}`.slice(0, 63).replace(/-+$/, '');
+  return `${application}-${v}-${slot}`.slice(0, 63).replace(/-+$/, '');
 }
 
-/** Backend (upstream / target group / Service) name of one color of an application. */
-export function backendName(application: string, color: Color | 'rolling'): string {
-  return `${application}-${color}`;
+/** Backend (upstream / target group / Service) name of one slot of an application. */
+export function backendName(application: string, slot: Slot): string {
+  return `${application}-${slot}`;
 }

@@ -11,7 +11,7 @@
  *   registers running ones first, then reads the backend back;
  * - `drainUnserved`, `retireUnserved`: the replicas of S the backend does not serve drain, then stop;
  * - `publishSets`: a backend gets exactly the replicas of these sets (that another backend serves);
- * - `discoverRollingSets`: what serves, as one summary per set (name, version, color, replicas, replicas served).
+ * - `discoverRollingSets`: what serves, as one summary per set (name, version, slot, replicas, replicas served).
  *
  * Which replicas are "the N" is chosen here, deterministically: by ordinal (`<set>-<i>`), then by id (sets adopted
  * from blue-green, or any id not of that form), served ones before the others. Gaps in the numbering (a rollback
@@ -27,7 +27,7 @@ import { discoverRouting } from './discovery';
 import type { Drivers } from './drivers';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import { eachLimited } from './limited';
-import type { ModuleRule, Platform, Replica, ReplicaSetState, Router } from './ports';
+import type { ModuleRule, Platform, Replica, ReplicaSetState, Router, Slot } from './ports';
 import type { RollingDiscoverInput } from './rolling';
 
 /** Replica sets of one application a summary reads at most (every one of them is a payload entry). */
@@ -37,7 +37,7 @@ export const MAX_REPLICA_SETS = 500;
 export interface SetSummary {
   name: string;
   version: string;
-  color: ReplicaSetState['color'];
+  slot: Slot;
   /** Replicas the platform has in the set (launched; running or not). */
   launched: number;
   /** Of them, registered in the backend. */
@@ -138,11 +138,11 @@ function split(name: string, state: ReplicaSetState | undefined, served: Set<str
 }
 
 function summary(state: ReplicaSetState, served: Set<string>): SetSummary {
-  const { name, version, color, replicas } = state;
+  const { name, version, slot, replicas } = state;
   return {
     name,
     version,
-    color,
+    slot,
     launched: replicas.length,
     served: replicas.filter((r) => isServed(served, r)).length,
     nextOrdinal: nextOrdinal(name, replicas),

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         name: `bench-${i}`,
         application: 'bench',
         version,
-        color: 'blue',
+        slot: 'blue',
         modules: ['Shop'],
         replicas: i === 0 ? 1 : 2,
         env: {},

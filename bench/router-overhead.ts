@@ -56,8 +56,8 @@ async function main(): Promise<void> {
   const router = newLocalRouterDriver({ adminUrl: stack.adminUrl, publicUrl: stack.publicUrl });
   const base = { application: 'bench', modules, replicas: 1, env: {} };
   try {
-    const a = await platform.ensureReplicaSet({ ...base, name: 'bench-1-blue', version: '1', color: 'blue' });
-    const b = await platform.ensureReplicaSet({ ...base, name: 'bench-2-green', version: '2', color: 'green' });
+    const a = await platform.ensureReplicaSet({ ...base, name: 'bench-1-blue', version: '1', slot: 'blue' });
+    const b = await platform.ensureReplicaSet({ ...base, name: 'bench-2-green', version: '2', slot: 'green' });
     const [ra, rb] = [a.replicas[0], b.replicas[0]];
     if (!ra || !rb) throw new Error('replicas did not start');
     await router.ensureBackend('bench-blue', [ra.address]);

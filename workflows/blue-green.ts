@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { DrainResult } from '../activities/blue-green';
 import type { Color, ReplicaSetState } from '../activities/ports';
-import { backendName, replicaSetName } from '../activities/ports';
+import { backendName, replicaSetName, slotOf } from '../activities/ports';
 import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
 import { drainBudgetMs, healthBudgetMs, launchBudgetMs, retireBudgetMs, routerBudgetMs } from './budgets';
@@ -122,7 +122,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
       // 2. Clear leftovers of an earlier, interrupted deployment in green's color.
       const sets: (ReplicaSetState | ReplicaSetSummary)[] = live.replicaSets;
-      for (const stale of sets.filter((s) => s.color === green && s.name !== greenName)) {
+      for (const stale of sets.filter((s) => slotOf(s) === green && s.name !== greenName)) {
         await tracker.step(`retire leftover ${stale.name}`, () =>
           retireCall(launchedOf(stale)).retireReplicaSet({ platform, name: stale.name }),
         );
@@ -242,7 +242,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       name,
       application: spec.application,
       version: spec.version,
-      color,
+      slot: color,
       modules,
       replicas,
       env: spec.platform.env,
@@ -338,7 +338,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     // The other color's sets; or, taking over from a rolling update, the rolling sets (and only those).
     const sets: (ReplicaSetState | ReplicaSetSummary)[] = previous.replicaSets;
     const oldSets = sets.filter((s) =>
-      previous.liveColor === 'rolling' ? s.color === 'rolling' : s.color !== newColor && s.color !== 'rolling',
+      previous.liveColor === 'rolling' ? slotOf(s) === 'rolling' : slotOf(s) !== newColor && slotOf(s) !== 'rolling',
     );
     if (!previous.liveColor) {
       tracker.skip('retire old', 'migrated from the platform server: nothing of ours to retire');

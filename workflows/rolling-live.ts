@@ -8,6 +8,7 @@
  */
 import type { RollingLive } from '../activities/rolling';
 import type { ReplicaSetState } from '../activities/ports';
+import { slotOf } from '../activities/ports';
 import { replicaIndexIn } from './rolling-math';
 import type { TrackedReplica } from './types';
 
@@ -37,7 +38,8 @@ function byIndex(set: string) {
 
 /** Sets this update is concerned with: rolling sets, and the sets of the blue-green color it adopts. */
 function relevant(live: RollingLive, set: ReplicaSetState): boolean {
-  return set.color === 'rolling' || (live.routing !== 'rolling' && set.color === live.routing);
+  const slot = slotOf(set);
+  return slot === 'rolling' || (live.routing !== 'rolling' && slot === live.routing);
 }
 
 export function classifyLive(live: RollingLive, targetSet: string, desired: number): RollingStart {
@@ -58,7 +60,7 @@ export function classifyLive(live: RollingLive, targetSet: string, desired: numb
     const idle = tracked.filter((r) => !serving.includes(r));
     if (set.name === targetSet) to = serving;
     else from.push(...serving);
-    if (set.color !== 'rolling') continue; // a blue-green set being adopted: only its serving replicas matter
+    if (slotOf(set) !== 'rolling') continue; // a blue-green set being adopted: only its serving replicas matter
     if (serving.length === 0 && set.name !== targetSet) emptySets.push(set.name);
     else leftovers.push(...idle);
   }

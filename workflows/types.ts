@@ -2,11 +2,11 @@
  * Contract types shared by workflows, activities and clients: inputs, results,
  * status and phases. Pure types (plus a few constants); safe in workflow code.
  */
-import type { Color, ModuleRule, ReplicaSetState, Verification } from '../activities/ports';
+import type { Color, ModuleRule, ReplicaSetState, Slot, Verification } from '../activities/ports';
 import type { DeploymentSpec, DeploymentSpecInput } from './spec';
 
 /** What can serve an application's production traffic: a blue-green color, or a rolling update's backend. */
-export type LiveSide = Color | 'rolling';
+export type LiveSide = Slot;
 
 export const TASK_QUEUE = 'cutover';
 
@@ -148,7 +148,7 @@ export interface ReplicaSetSummary {
   name: string;
   application: string;
   version: string;
-  color: LiveSide;
+  slot: Slot;
   /** Replicas the platform is asked to keep. */
   desired: number;
   /** Replicas the platform has launched. */

@@ -23,7 +23,7 @@ const health: HealthCheck = { path: '/{module}/_ping', interval: 1, timeout: 100
 const green = { backend: 'shop-green', weight: 100 };
 
 function replicaSet(replicas: number, name = 'shop-2-0-0-green'): ReplicaSetSpec {
-  return { name, application: 'shop', version: '2.0.0', color: 'green', modules: ['Catalog'], replicas, env: {} };
+  return { name, application: 'shop', version: '2.0.0', slot: 'green', modules: ['Catalog'], replicas, env: {} };
 }
 
 /** Runs one activity in a mock activity environment (typed: the environment's own run() answers unknown). */
@@ -194,7 +194,7 @@ describe('provisioning is idempotent', () => {
       platform: platformConfig,
       replicaSet: replicaSet(4),
     });
-    expect(first).toEqual({ name: 'shop-2-0-0-green', color: 'green', version: '2.0.0', desired: 2, launched: 2 });
+    expect(first).toEqual({ name: 'shop-2-0-0-green', slot: 'green', version: '2.0.0', desired: 2, launched: 2 });
     expect(again).toEqual(first);
     expect(full.launched).toBe(4);
     expect([...platform.launches.values()]).toEqual([1, 1, 1, 1]);

@@ -8,7 +8,7 @@ import { createActivities } from '../../activities';
 import type { Drivers } from '../../activities/drivers';
 import { discoverRouting, primaryBackend, routingOf, sideOfBackend } from '../../activities/discovery';
 import { CutoverError } from '../../activities/errors';
-import type { ModuleRule, Platform, ReplicaSetState, Router } from '../../activities/ports';
+import type { ModuleRule, Platform, ReplicaSetState, Router, Slot } from '../../activities/ports';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 
 const modules = ['Catalog', 'Cart', 'Checkout'];
@@ -125,14 +125,14 @@ describe('both strategies discover through it', () => {
   });
 
   test('discoverLiveSets finds what discoverLive finds, each replica set summarised as counts (any replica count)', async () => {
-    const set = (version: string, color: ReplicaSetState['color'], count: number, port: number): ReplicaSetState => ({
-      name: `shop-${version}-${color}`,
+    const set = (version: string, slot: Slot, count: number, port: number): ReplicaSetState => ({
+      name: `shop-${version}-${slot}`,
       application: 'shop',
       version,
-      color,
+      slot,
       desired: count,
       replicas: Array.from({ length: count }, (_, i) => ({
-        id: `shop-${version}-${color}-${i}`,
+        id: `shop-${version}-${slot}-${i}`,
         address: `http://127.0.0.1:${port + i}`,
         running: true,
       })),
@@ -150,11 +150,11 @@ describe('both strategies discover through it', () => {
       liveColor: full.liveColor,
       liveVersion: full.liveVersion,
       rules: full.rules,
-      replicaSets: full.replicaSets.map(({ name, application, version, color, desired, replicas }) => ({
+      replicaSets: full.replicaSets.map(({ name, application, version, slot, desired, replicas }) => ({
         name,
         application,
         version,
-        color,
+        slot,
         desired,
         launched: replicas.length,
       })),

@@ -53,8 +53,8 @@ export function memoryPlatform(): MemoryPlatform {
     async ensureReplicaSet(spec: ReplicaSetSpec) {
       let set = platform.sets.get(spec.name);
       if (!set) {
-        const { name, application, version, color } = spec;
-        set = { name, application, version, color, desired: spec.replicas, replicas: [] };
+        const { name, application, version, slot } = spec;
+        set = { name, application, version, slot, desired: spec.replicas, replicas: [] };
         platform.sets.set(spec.name, set);
         return scale(set, spec.replicas);
       }

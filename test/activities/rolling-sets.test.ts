@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { Drivers } from '../../activities/drivers';
-import type { ModuleRule, Platform, ProbeResult, Replica, ReplicaSetState, Router } from '../../activities/ports';
+import type { ModuleRule, Platform, ProbeResult, Replica, ReplicaSetState, Router, Slot } from '../../activities/ports';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 
 const platform: PlatformConfig = { kind: 'local', stateDir: '/tmp/none', env: {}, startTimeout: 300_000 };
@@ -96,9 +96,9 @@ function world(): World {
 }
 
 /** A set with replicas of these ids; `served` of them (the first ones) registered in the backend. */
-function addSet(w: World, name: string, ids: string[], served = 0, color: ReplicaSetState['color'] = 'rolling') {
+function addSet(w: World, name: string, ids: string[], served = 0, slot: Slot = 'rolling') {
   const replicas = ids.map((id, i) => ({ id, address: `http://10.0.0.${w.sets.length}:${1000 + i}`, running: true }));
-  w.sets.push({ name, application: 'shop', version: '1.0.0', color, desired: ids.length, replicas });
+  w.sets.push({ name, application: 'shop', version: '1.0.0', slot, desired: ids.length, replicas });
   w.backends.set(backend, [...(w.backends.get(backend) ?? []), ...replicas.slice(0, served).map((r) => r.address)]);
   return replicas;
 }
@@ -134,8 +134,8 @@ describe('discoverRollingSets', () => {
     });
     expect(live).toMatchObject({ routing: 'rolling', backend, targets: 2 });
     expect(live.sets).toEqual([
-      { name: 'shop-1-rolling', version: '1.0.0', color: 'rolling', launched: 3, served: 2, nextOrdinal: 6 },
-      { name: 'shop-2-rolling', version: '1.0.0', color: 'rolling', launched: 1, served: 0, nextOrdinal: 1 },
+      { name: 'shop-1-rolling', version: '1.0.0', slot: 'rolling', launched: 3, served: 2, nextOrdinal: 6 },
+      { name: 'shop-2-rolling', version: '1.0.0', slot: 'rolling', launched: 1, served: 0, nextOrdinal: 1 },
     ]);
   });
 });

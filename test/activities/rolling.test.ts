@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { Drivers } from '../../activities/drivers';
-import type { ModuleRule, Platform, ProbeResult, Replica, ReplicaSetState, Router } from '../../activities/ports';
+import type { ModuleRule, Platform, ProbeResult, Replica, ReplicaSetState, Router, Slot } from '../../activities/ports';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
 
 const platformConfig: PlatformConfig = {
@@ -90,12 +90,12 @@ function fakeWorld(): FakeWorld {
   return world;
 }
 
-function set(name: string, color: ReplicaSetState['color'], addresses: string[]): ReplicaSetState {
+function set(name: string, slot: Slot, addresses: string[]): ReplicaSetState {
   return {
     name,
     application: 'shop',
     version: '1.0.0',
-    color,
+    slot,
     desired: addresses.length,
     replicas: addresses.map((address, i) => ({ id: `${name}-${i}`, address, running: true })),
   };

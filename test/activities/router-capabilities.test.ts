@@ -95,7 +95,7 @@ describe('a router of the core only', () => {
       name: 'shop-1-0-0-blue',
       application: 'shop',
       version: '1.0.0',
-      color: 'blue',
+      slot: 'blue',
       modules: ['Catalog'],
       replicas: 2,
       env: {},

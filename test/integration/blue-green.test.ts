@@ -91,7 +91,7 @@ describe('blue-green on the local platform and router', () => {
     });
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
     expect(f.replicaProcesses().map((p) => p.version)).toEqual(['2.0.0', '2.0.0']);
-    expect((await f.platform.listReplicaSets(f.application)).map((s) => s.color)).toEqual(['green']);
+    expect((await f.platform.listReplicaSets(f.application)).map((s) => s.slot)).toEqual(['green']);
     expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();
   });
 

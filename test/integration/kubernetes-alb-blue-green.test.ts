@@ -60,12 +60,12 @@ async function registrations(world: AlbWorld, backend: string): Promise<string[]
 const summary = (rows: Awaited<ReturnType<typeof ruleTable>>) =>
   rows.map((r) => `${r.priority === 'default' ? 'default' : r.paths.join(',')} -> ${r.forward.join(' ')}`).sort();
 
-/** "version/color Running Ready ip:8080" per pod of the application, sorted by pod name. */
+/** "version/slot Running Ready ip:8080" per pod of the application, sorted by pod name. */
 async function podTable(k: KwokCluster, namespace: string, application: string): Promise<string[]> {
   const pods = await k.pods(namespace, `app.kubernetes.io/name=${application}`);
   return pods.map(
     (p) =>
-      `${p.name} ${p.labels['cutover.io/version']}/${p.labels['cutover.io/color']} ${p.phase}` +
+      `${p.name} ${p.labels['cutover.io/version']}/${p.labels['cutover.io/slot']} ${p.phase}` +
       `${p.ready ? ' Ready' : ''}`,
   );
 }
@@ -101,7 +101,7 @@ describe('Kubernetes platform + AWS ALB router (kwok + moto; no traffic flows)',
       `${application}-1-0-0-green-0 1.0.0/green Running Ready`,
       `${application}-1-0-0-green-1 1.0.0/green Running Ready`,
     ]);
-    const v1Targets = await podTargets(k, namespace, `cutover.io/color=green`);
+    const v1Targets = await podTargets(k, namespace, `cutover.io/slot=green`);
     expect(v1Targets).toHaveLength(2);
     expect(await registrations(world, green)).toEqual(v1Targets);
     expect(summary(await ruleTable(world))).toEqual([
@@ -119,7 +119,7 @@ describe('Kubernetes platform + AWS ALB router (kwok + moto; no traffic flows)',
 
     // Then (in the window): the v2 pods (blue) are Ready and registered, every rule forwards to blue's target
     // group, and the v1 pods are still there for a rollback.
-    const v2Targets = await podTargets(k, namespace, `cutover.io/color=blue`);
+    const v2Targets = await podTargets(k, namespace, `cutover.io/slot=blue`);
     expect(await registrations(world, blue)).toEqual(v2Targets);
     expect(summary(await ruleTable(world))).toEqual([
       `/Cart* -> ${blue}=100`,
@@ -166,7 +166,7 @@ describe('Kubernetes platform + AWS ALB router (kwok + moto; no traffic flows)',
     // Then: only v2 pods remain (2, Ready), exactly their IPs are registered, every module still on the group.
     expect(second.outcome).toBe('succeeded');
     const pods = await k.pods(namespace, `app.kubernetes.io/name=${application}`);
-    expect(pods.map((p) => [p.labels['cutover.io/version'], p.labels['cutover.io/color'], p.ready])).toEqual([
+    expect(pods.map((p) => [p.labels['cutover.io/version'], p.labels['cutover.io/slot'], p.ready])).toEqual([
       ['2.0.0', 'rolling', true],
       ['2.0.0', 'rolling', true],
     ]);

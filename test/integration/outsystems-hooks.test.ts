@@ -198,8 +198,8 @@ describe('OutSystems deployment-zone hooks', () => {
     // One replica set, the rolling one, serving through the rolling backend; the Run's blue-green set and backend
     // are gone.
     const sets = await f.platform.listReplicaSets(f.application);
-    expect(sets.map((s) => ({ color: s.color, version: s.version, replicas: s.replicas.length }))).toEqual([
-      { color: 'rolling', version, replicas: 2 },
+    expect(sets.map((s) => ({ slot: s.slot, version: s.version, replicas: s.replicas.length }))).toEqual([
+      { slot: 'rolling', version, replicas: 2 },
     ]);
     expect(await f.backendTargets(`${f.application}-rolling`)).toHaveLength(2);
     for (const color of ['blue', 'green']) expect(await f.backendTargets(`${f.application}-${color}`)).toBeUndefined();
@@ -251,7 +251,7 @@ describe('OutSystems deployment-zone hooks', () => {
     // Then: blue-green takes over from the rolling backend: green serves the new version, the rolling set is gone.
     expect(await waitForFile(resultFile(OP_BUILD_2, 'deploydone'))).toBe('');
     for (const m of f.modules) expect(await f.versionOf(m)).toBe(version2);
-    expect((await f.platform.listReplicaSets(f.application)).map((s) => [s.color, s.version])).toEqual([
+    expect((await f.platform.listReplicaSets(f.application)).map((s) => [s.slot, s.version])).toEqual([
       ['green', version2],
     ]);
     expect(await f.backendTargets(`${f.application}-rolling`)).toBeUndefined();

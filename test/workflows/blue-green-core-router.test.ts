@@ -30,7 +30,7 @@ async function coreWorld(): Promise<CoreWorld> {
     name: 'shop-1-0-0-blue',
     application: 'shop',
     version: '1.0.0',
-    color: 'blue',
+    slot: 'blue',
     modules: MODULES,
     replicas: 2,
     env: {},

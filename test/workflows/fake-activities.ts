@@ -60,7 +60,7 @@ export function createWorld(options: WorldOptions): World {
       name,
       application: options.application,
       version: options.liveVersion ?? '1',
-      color: options.liveColor,
+      slot: options.liveColor,
       desired: replicas.length,
       replicas,
     };
@@ -151,11 +151,11 @@ export function createWorld(options: WorldOptions): World {
         liveColor: options.liveColor,
         liveVersion: options.liveColor ? (options.liveVersion ?? '1') : null,
         rules: JSON.parse(JSON.stringify(rules)),
-        replicaSets: Object.values(sets).map(({ name, application, version, color, desired, replicas }) => ({
+        replicaSets: Object.values(sets).map(({ name, application, version, slot, desired, replicas }) => ({
           name,
           application,
           version,
-          color,
+          slot,
           desired,
           launched: replicas.length,
         })),

@@ -14,7 +14,7 @@ const fenceposts = { surge: 1, unavailable: 0 };
 const summary = (name: string, launched: number, served: number, nextOrdinal = launched) => ({
   name,
   version: name.startsWith('shop-2') ? '2.0.0' : '1.0.0',
-  color: 'rolling' as const,
+  slot: 'rolling' as const,
   launched,
   served,
   nextOrdinal,

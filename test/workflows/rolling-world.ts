@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import { ErrorType } from '../../activities/errors';
 import type { Drivers } from '../../activities/drivers';
-import type { ModuleRule, Platform, Replica, ReplicaSetState, Router } from '../../activities/ports';
+import type { ModuleRule, Platform, Replica, ReplicaSetState, Router, Slot } from '../../activities/ports';
 import { createRollingSetActivities } from '../../activities/rolling-sets';
 import type { ModuleVerification } from '../../workflows/types';
 import { createSpecActivities } from '../../activities/spec';
@@ -47,7 +47,7 @@ interface WorldReplica {
 interface WorldSet {
   name: string;
   version: string;
-  color: ReplicaSetState['color'];
+  slot: Slot;
   env: Record<string, string>;
   replicas: Map<string, WorldReplica>;
 }
@@ -86,7 +86,7 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
     const color = options.live;
     const name =
       color === 'rolling' ? `${app}-${version.replace(/\./g, '-')}-rolling-old` : `${app}-${version}-${color}`;
-    const set: WorldSet = { name, version, color, env: {}, replicas: new Map() };
+    const set: WorldSet = { name, version, slot: color, env: {}, replicas: new Map() };
     for (let i = 0; i < (options.liveReplicas ?? 4); i++) {
       const id = `${name}-${i}`;
       set.replicas.set(id, { id, address: `http://127.0.0.1:${nextPort++}`, running: true });
@@ -147,7 +147,7 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
     name: s.name,
     application: app,
     version: s.version,
-    color: s.color,
+    slot: s.slot,
     desired: s.replicas.size,
     replicas: [...s.replicas.values()].map((r) => ({ ...r })),
   });
@@ -234,7 +234,7 @@ export function createRollingWorld(options: RollingWorldOptions): RollingWorld {
         sets.set(spec.name, {
           name: spec.name,
           version: spec.version,
-          color: spec.color,
+          slot: spec.slot,
           env: spec.env,
           replicas: new Map(),
         });

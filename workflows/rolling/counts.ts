@@ -6,6 +6,7 @@
  *
  * `old` and `new` name the versions, `outgoing` and `incoming` the roles of the direction, as in BatchBook.
  */
+import { slotOf } from '../../activities/ports';
 import type { RollingSetsLive } from '../../activities/rolling-sets';
 import type { BatchPlan, Fenceposts, RollingCounts } from '../rolling-math';
 import { nextBatch, planBatches } from '../rolling-math';
@@ -289,7 +290,7 @@ export interface SetsStart {
 
 export function classifySets(live: RollingSetsLive, targetSet: string, desired: number): SetsStart {
   const relevant = live.sets
-    .filter((s) => s.color === 'rolling' || (live.routing !== 'rolling' && s.color === live.routing))
+    .filter((s) => slotOf(s) === 'rolling' || (live.routing !== 'rolling' && slotOf(s) === live.routing))
     .sort((a, b) => a.name.localeCompare(b.name));
   const from: SetCount[] = [];
   const to: SetCount[] = [];
@@ -299,7 +300,7 @@ export function classifySets(live: RollingSetsLive, targetSet: string, desired: 
   for (const s of relevant) {
     if (s.name === targetSet) add(to, s.name, s.served);
     else add(from, s.name, s.served);
-    if (s.color !== 'rolling') continue;
+    if (slotOf(s) !== 'rolling') continue;
     if (s.served === 0 && s.name !== targetSet) emptySets.push(s.name);
     else if (s.launched > s.served) {
       leftoverSets.push(s.name);

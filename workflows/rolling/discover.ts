@@ -85,7 +85,7 @@ export async function ensureTargetSet(run: RollingRun): Promise<void> {
         name,
         application: spec.application,
         version: spec.version,
-        color: 'rolling',
+        slot: 'rolling',
         modules: spec.modules,
         replicas: 0,
         env: spec.platform.env,

@@ -8,7 +8,8 @@ export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'cutover';
 export const LABEL_REPLICA_SET = 'cutover.io/replica-set';
-export const LABEL_COLOR = 'cutover.io/color';
+/** Informational (nothing selects on it); pods and records made before the rename carry `cutover.io/color`. */
+export const LABEL_SLOT = 'cutover.io/slot';
 export const LABEL_VERSION = 'cutover.io/version';
 /** The version exactly as given (the label is shortened/cleaned to be a valid label value). */
 export const ANNOTATION_VERSION = 'cutover.io/version';
@@ -29,7 +30,7 @@ export interface SetIdentity {
   name: string;
   application: string;
   version: string;
-  color: string;
+  slot: string;
 }
 
 /** Labels of a replica set's ConfigMap and of each of its pods. */
@@ -38,7 +39,7 @@ export function setLabels(set: SetIdentity): Record<string, string> {
     [LABEL_NAME]: set.application,
     [LABEL_MANAGED_BY]: MANAGED_BY,
     [LABEL_REPLICA_SET]: set.name,
-    [LABEL_COLOR]: set.color,
+    [LABEL_SLOT]: set.slot,
     [LABEL_VERSION]: labelSafe(set.version),
   };
 }

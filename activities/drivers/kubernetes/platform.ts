@@ -1,6 +1,6 @@
 /**
  * The Kubernetes Platform driver. A replica is one pod named `<replicaSet>-<index>`; a replica set is one
- * ConfigMap `<replicaSet>` holding its record (application, version, color, modules, desired count, env) and owning
+ * ConfigMap `<replicaSet>` holding its record (application, version, slot, modules, desired count, env) and owning
  * its pods (deleting it garbage-collects them). Everything lives in the API server: a restarted worker rebuilds
  * every replica set from it (listReplicaSets), and no local file is kept.
  *
@@ -13,7 +13,8 @@
  * the cluster network.
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
+import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState, Slot } from '../../ports';
+import { slotOf, withSlot } from '../../ports';
 import type { KubeApi, PodInfo, PodManifest, RecordInfo } from './api';
 import { ConflictError } from './api';
 import {
@@ -59,7 +60,9 @@ const DATA_DESIRED = 'desired';
 interface StoredSpec {
   application: string;
   version: string;
-  color: ReplicaSetSpec['color'];
+  slot?: Slot;
+  /** Records written before the field was named `slot`. */
+  color?: Slot;
   modules: string[];
   env: Record<string, string>;
 }
@@ -97,12 +100,13 @@ export class KubernetesPlatform implements Platform {
     this.graceSeconds = Math.ceil((config.gracePeriod ?? 30_000) / 1000);
   }
 
-  async ensureReplicaSet(spec: ReplicaSetSpec): Promise<ReplicaSetState> {
+  async ensureReplicaSet(given: ReplicaSetSpec): Promise<ReplicaSetState> {
+    const spec = withSlot(given);
     checkCount(spec.replicas);
     const stored: StoredSpec = {
       application: spec.application,
       version: spec.version,
-      color: spec.color,
+      slot: spec.slot,
       modules: spec.modules,
       env: spec.env,
     };
@@ -253,7 +257,12 @@ export class KubernetesPlatform implements Platform {
     };
     return {
       name: id,
-      labels: setLabels({ name: set.record.name, ...spec }),
+      labels: setLabels({
+        name: set.record.name,
+        application: spec.application,
+        version: spec.version,
+        slot: slotOf(spec),
+      }),
       annotations: { [ANNOTATION_VERSION]: spec.version },
       owner: { name: set.record.name, uid: set.record.uid },
       image: config.image.replaceAll('{version}', spec.version),
@@ -286,7 +295,7 @@ export class KubernetesPlatform implements Platform {
       name: set.record.name,
       application: set.spec.application,
       version: set.spec.version,
-      color: set.spec.color,
+      slot: slotOf(set.spec),
       desired: set.desired,
       replicas: ids.map((id) => this.toReplica(pods.find((p) => p.name === id) as PodInfo)),
     };

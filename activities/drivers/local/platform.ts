@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
 import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState, StartOptions } from '../../ports';
+import { slotOf, withSlot } from '../../ports';
 import { DEFAULT_START_TIMEOUT_MS } from '../../../workflows/spec';
 import { describeError, errorInfo } from './error-info';
 import { acceptsConnections, listenerOf, pickFreePort } from './listening';
@@ -84,7 +85,8 @@ class LocalPlatform implements Platform {
     this.replicaLock = { waitMs: longestHold, staleMs: longestHold };
   }
 
-  async ensureReplicaSet(spec: ReplicaSetSpec, options: StartOptions = {}): Promise<ReplicaSetState> {
+  async ensureReplicaSet(given: ReplicaSetSpec, options: StartOptions = {}): Promise<ReplicaSetState> {
+    const spec = withSlot(given);
     assertSafeName('replica set name', spec.name);
     if (!Number.isInteger(spec.replicas) || spec.replicas < 0) {
       throw new CutoverError(
@@ -162,7 +164,7 @@ class LocalPlatform implements Platform {
       name,
       application: spec.application,
       version: spec.version,
-      color: spec.color,
+      slot: slotOf(spec),
       desired: set.desired,
       replicas,
     };

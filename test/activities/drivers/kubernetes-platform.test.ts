@@ -48,7 +48,7 @@ function setSpec(application: string, version: string, replicas: number): Replic
     name: replicaSetName(application, version, 'green'),
     application,
     version,
-    color: 'green',
+    slot: 'green',
     modules: ['Catalog', 'Cart'],
     replicas,
     env: { FEATURE: 'on' },
@@ -94,7 +94,7 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
       name: spec.name,
       application: 'shop',
       version: '2.0.0+build.7',
-      color: 'green',
+      slot: 'green',
       desired: 3,
     });
     expect(state.replicas.map((r) => r.id)).toEqual([0, 1, 2].map((i) => `${spec.name}-${i}`));
@@ -111,7 +111,7 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
         'app.kubernetes.io/name': 'shop',
         'app.kubernetes.io/managed-by': 'cutover',
         'cutover.io/replica-set': spec.name,
-        'cutover.io/color': 'green',
+        'cutover.io/slot': 'green',
         'cutover.io/version': '2.0.0-build.7',
       });
       expect(pod.ownerUid).toBe(record.metadata?.uid);
@@ -161,7 +161,7 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
     const blue = {
       ...setSpec('shop', '1.0.0', 2),
       name: replicaSetName('shop', '1.0.0', 'blue'),
-      color: 'blue' as const,
+      slot: 'blue' as const,
     };
     const green = setSpec('shop', '2.0.0', 1);
     await before.ensureReplicaSet(blue);
@@ -177,12 +177,32 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
 
     // Then: both sets, their versions, colors, desired counts and replicas (with addresses); not the other app.
     expect(listed).toEqual(seen);
-    expect(listed.map((s) => [s.name, s.version, s.color, s.desired, s.replicas.length])).toEqual([
+    expect(listed.map((s) => [s.name, s.version, s.slot, s.desired, s.replicas.length])).toEqual([
       [blue.name, '1.0.0', 'blue', 2, 2],
       [green.name, '2.0.0', 'green', 1, 1],
     ]);
     expect(listed.flatMap((s) => s.replicas).every((r) => r.running && r.address.startsWith('http://'))).toBe(true);
     expect(await after.listReplicaSets('nothing-here')).toEqual([]);
+  });
+
+  test('reads set records written before `color` was renamed `slot`', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-legacy-slot');
+    const platform = newKubernetesDriver(config(k, ns));
+    const spec = setSpec('shop', '1.0.0', 1);
+    await platform.ensureReplicaSet(spec);
+    // Given: the record as an older Cutover wrote it (spec.json's field named color).
+    const record = await k.core.readNamespacedConfigMap({ name: spec.name, namespace: ns });
+    const { slot, ...rest } = JSON.parse(record.data?.['spec.json'] ?? '{}') as Record<string, unknown>;
+    await k.core.replaceNamespacedConfigMap({
+      name: spec.name,
+      namespace: ns,
+      body: { ...record, data: { ...record.data, 'spec.json': JSON.stringify({ ...rest, color: slot }) } },
+    });
+
+    // Then: a fresh driver reads the slot from it.
+    const listed = await newKubernetesDriver(config(k, ns)).listReplicaSets('shop');
+    expect(listed.map((s) => [s.name, s.slot])).toEqual([[spec.name, 'green']]);
   });
 
   test('scaleReplicaSet launches the lowest missing and retires the highest-numbered; retire calls are no-ops when repeated', async () => {

@@ -23,7 +23,7 @@ function spec(name: string, overrides: Partial<ReplicaSetSpec> = {}): ReplicaSet
     name,
     application: 'shop',
     version: '1.0.0',
-    color: 'blue',
+    slot: 'blue',
     modules: ['Shop', 'Cart'],
     replicas: 2,
     env: {},
@@ -58,7 +58,7 @@ describe('ensureReplicaSet', () => {
       name: 'shop-1-0-0-blue',
       application: 'shop',
       version: '1.0.0',
-      color: 'blue',
+      slot: 'blue',
       desired: 3,
     });
     expect(state.replicas.map((r) => r.id)).toEqual(['shop-1-0-0-blue-0', 'shop-1-0-0-blue-1', 'shop-1-0-0-blue-2']);
@@ -124,8 +124,29 @@ describe('ensureReplicaSet', () => {
     expect(await restarted.listReplicaSets('another-app')).toEqual([]);
   });
 
+  it('reads records written before `color` was renamed `slot`, and a spec that still says `color`', async () => {
+    // Given: the set's record as an older Cutover wrote it (the field named color).
+    const file = path.join(stateDir, 'platform', 'shop-1-0-0-blue', 'set.json');
+    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as { spec: Record<string, unknown> };
+    const { slot, ...rest } = record.spec;
+    fs.writeFileSync(file, JSON.stringify({ ...record, spec: { ...rest, color: slot } }));
+
+    // Then: a new driver reads its slot; ensuring it again with a legacy spec (an activity scheduled by an older
+    // worker) starts nothing and rewrites the record with `slot` only.
+    const restarted = newLocalPlatformDriver({ stateDir });
+    expect((await restarted.getReplicaSet('shop-1-0-0-blue'))?.slot).toBe('blue');
+    const before = (await restarted.getReplicaSet('shop-1-0-0-blue'))?.replicas ?? [];
+    const { slot: _slot, ...legacy } = spec('shop-1-0-0-blue', { replicas: before.length });
+    const state = await restarted.ensureReplicaSet({ ...legacy, color: 'blue' } as unknown as ReplicaSetSpec);
+    expect(state.slot).toBe('blue');
+    expect(state.replicas).toEqual(before);
+    const rewritten = JSON.parse(fs.readFileSync(file, 'utf8')) as { spec: Record<string, unknown> };
+    expect(rewritten.spec).toMatchObject({ slot: 'blue' });
+    expect(rewritten.spec).not.toHaveProperty('color');
+  });
+
   it('takes over after a worker crashed mid-launch: waits for that process instead of starting another', async () => {
-    const setSpec = spec('shop-crash-green', { replicas: 1, color: 'green', env: { SAMPLE_START_DELAY_MS: '1500' } });
+    const setSpec = spec('shop-crash-green', { replicas: 1, slot: 'green', env: { SAMPLE_START_DELAY_MS: '1500' } });
     // A "worker" in its own process starts the launch, then dies (SIGKILL) while holding the lock.
     const script = `require(${JSON.stringify(distFile('activities/drivers/local/platform.js'))})
       .newLocalPlatformDriver({ stateDir: ${JSON.stringify(stateDir)} }).ensureReplicaSet(${JSON.stringify(setSpec)});`;
@@ -152,7 +173,7 @@ describe('launchReplica, scaleReplicaSet, retire', () => {
   const set = 'shop-2-0-0-rolling';
 
   beforeAll(async () => {
-    await platform.ensureReplicaSet(spec(set, { version: '2.0.0', color: 'rolling', replicas: 0 }));
+    await platform.ensureReplicaSet(spec(set, { version: '2.0.0', slot: 'rolling', replicas: 0 }));
   });
 
   it('launchReplica uses the caller id and, under concurrent retries, starts exactly one process', async () => {
@@ -197,7 +218,7 @@ describe('launchReplica, scaleReplicaSet, retire', () => {
   });
 
   it('retireReplicaSet stops every process and removes the set; again is a no-op', async () => {
-    await platform.ensureReplicaSet(spec('shop-retire-green', { color: 'green', replicas: 2 }));
+    await platform.ensureReplicaSet(spec('shop-retire-green', { slot: 'green', replicas: 2 }));
     const pids = [pidOf('shop-retire-green', 'shop-retire-green-0'), pidOf('shop-retire-green', 'shop-retire-green-1')];
 
     await platform.retireReplicaSet('shop-retire-green');

@@ -48,7 +48,7 @@ function spec(name: string, version: string, replicas: number, env: Record<strin
     name,
     application: 'shop',
     version,
-    color: 'blue',
+    slot: 'blue',
     modules: MODULES,
     replicas,
     env: { [DELIVERY_LOG_ENV]: deliveryLog, ...env },

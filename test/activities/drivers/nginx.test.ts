@@ -31,7 +31,7 @@ let blue: Replica[];
 let green: Replica[];
 
 function spec(name: string, version: string, replicas: number): ReplicaSetSpec {
-  return { name, application: 'shop', version, color: 'blue', modules: MODULES, replicas, env: appEnv };
+  return { name, application: 'shop', version, slot: 'blue', modules: MODULES, replicas, env: appEnv };
 }
 
 const addresses = (rs: Replica[]) => rs.map((r) => r.address);
