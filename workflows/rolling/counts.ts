@@ -8,9 +8,8 @@
  */
 import { slotOf } from '../../activities/ports';
 import type { RollingSetsLive } from '../../activities/rolling-sets';
-import type { BatchPlan, Fenceposts, RollingCounts } from '../rolling-math';
-import { nextBatch, planBatches } from '../rolling-math';
-import type { CountedRollingBook, LegacyRollingBook, RollingBook, RollingContext, SetCount } from '../types';
+import { DirectedBook } from './directed-book';
+import type { CountedRollingBook, LegacyRollingBook, RollingBook, SetCount } from '../types';
 
 /** The sum of the counts. */
 export const total = (groups: readonly SetCount[]): number => groups.reduce((n, g) => n + g.count, 0);
@@ -43,8 +42,14 @@ function counted(replicas: readonly { set: string }[]): SetCount[] {
   return groups;
 }
 
-export class CountBook {
-  private constructor(private readonly state: CountedRollingBook) {}
+export class CountBook extends DirectedBook<SetCount, CountedRollingBook> {
+  private constructor(state: CountedRollingBook) {
+    super(state);
+  }
+
+  protected size(groups: readonly SetCount[]): number {
+    return total(groups);
+  }
 
   static begin(desired: number): CountBook {
     return new CountBook({
@@ -87,53 +92,11 @@ export class CountBook {
     });
   }
 
-  carried(): CountedRollingBook {
-    return this.state;
-  }
-
-  get direction(): CountedRollingBook['direction'] {
-    return this.state.direction;
-  }
-  get rollingBack(): boolean {
-    return this.state.direction === 'rollback';
-  }
-  get batch(): number {
-    return this.state.batch;
-  }
-  get batches(): number {
-    return this.state.batches;
-  }
-  get launchSet(): string {
-    return this.state.launchSet;
-  }
-  get desired(): number {
-    return this.state.desired;
-  }
-  get pausesDone(): readonly number[] {
-    return this.state.pausesDone;
-  }
-  get old(): readonly SetCount[] {
-    return this.state.old;
-  }
-  get new(): readonly SetCount[] {
-    return this.state.new;
-  }
   get launching(): number {
     return this.state.launching;
   }
-  get draining(): readonly SetCount[] {
-    return this.state.draining;
-  }
-  get outgoing(): readonly SetCount[] {
-    return this.rollingBack ? this.state.new : this.state.old;
-  }
-  get incoming(): readonly SetCount[] {
-    return this.rollingBack ? this.state.old : this.state.new;
-  }
-
-  /** Serving replicas of each version, and the ones launching (the status's counts). */
-  sizes(): { old: number; new: number; launching: number } {
-    return { old: total(this.state.old), new: total(this.state.new), launching: this.state.launching };
+  protected launchingCount(): number {
+    return this.state.launching;
   }
 
   /** Replicas of `set` the backend serves, by the book (of either version). */
@@ -141,30 +104,10 @@ export class CountBook {
     return [...this.state.old, ...this.state.new].filter((g) => g.set === set).reduce((n, g) => n + g.count, 0);
   }
 
-  counts(): RollingCounts {
-    return { desired: this.state.desired, from: total(this.outgoing), to: total(this.incoming) };
-  }
-
-  nextBatch(fenceposts: Fenceposts): BatchPlan | undefined {
-    return nextBatch(this.counts(), fenceposts);
-  }
-
   // ---- transitions (as BatchBook's) ----
 
   found(start: SetsStart, targetSet: string): void {
     Object.assign(this.state, { old: start.from, new: start.to, launchSet: targetSet, nextOrdinal: start.nextOrdinal });
-  }
-
-  planned(fenceposts: Fenceposts): void {
-    if (this.state.batches === 0) this.state.batches = planBatches(this.counts(), fenceposts).length;
-  }
-
-  plannedAsOneBatch(): void {
-    Object.assign(this.state, { batch: 1, batches: 1 });
-  }
-
-  begun(): number {
-    return ++this.state.batch;
   }
 
   /** The ordinal the next launch into the launch set numbers from. */
@@ -227,50 +170,9 @@ export class CountBook {
     this.state.draining = [];
   }
 
-  pausePassed(batch: number): void {
-    this.state.pausesDone.push(batch);
-  }
-  pauseOpened(afterBatch: number, deadlineAt: number): void {
-    this.state.pendingPause = { afterBatch, deadlineAt };
-  }
-  pauseClosed(): void {
-    this.state.pendingPause = undefined;
-  }
-  pendingDeadline(batch: number): number | undefined {
-    return this.state.pendingPause?.afterBatch === batch ? this.state.pendingPause.deadlineAt : undefined;
-  }
-
-  /** As BatchBook.turnedBack. */
-  turnedBack(context: RollingContext): void {
-    if (!context.restoreSet) {
-      const serving = this.state.new;
-      Object.assign(this.state, { direction: 'rollback', old: serving, new: [], batch: 0, batches: 0 });
-      this.state.desired = total(serving);
-      return;
-    }
-    Object.assign(this.state, {
-      direction: 'rollback',
-      desired: context.oldCount,
-      launchSet: context.restoreSet,
-      batch: 0,
-      batches: 0,
-    });
-  }
-
   abandoned(): void {
     this.state.new = [];
     this.state.launching = 0;
-  }
-
-  private incomingList(): SetCount[] {
-    return this.rollingBack ? this.state.old : this.state.new;
-  }
-  private outgoingList(): SetCount[] {
-    return this.rollingBack ? this.state.new : this.state.old;
-  }
-  private setOutgoing(groups: SetCount[]): void {
-    if (this.rollingBack) this.state.new = groups;
-    else this.state.old = groups;
   }
 }
 

@@ -3,20 +3,19 @@
  * activities/discovery.ts), tidy what an interrupted run left, make sure the target replica set exists, and then
  * either deploy for the first time (nothing served from containers) or adopt a blue-green backend.
  */
-import { backendName } from '../../activities/ports';
 import { quickApiCall } from '../activity-presets';
 import { classifyLive } from '../rolling-live';
-import { configRevisionOf, resolveFenceposts, rollingReplicaSetName } from '../rolling-math';
 import { verifyModules } from '../runbook';
 import type { RollingContext } from '../types';
 import { launch, untilAvailable } from './batch';
 import type { RollingRun } from './run';
 import { addresses, refs } from './run';
 import { launchSets, publishOld, publishTargetSet, untilSetAvailable } from './sets';
+import { announcePlan, contextFrom, foundStart, retireLeftoverSets, targetOf } from './found';
 
 /** Reads what serves and plans from it; retires what an interrupted run left. The context is the run's once returned. */
 export async function discover(run: RollingRun): Promise<RollingContext> {
-  const { spec, strategy, tracker, status } = run;
+  const { spec, tracker } = run;
   const book = run.replicaBook;
   const { platform, router, modules } = spec;
   tracker.setPhase('Discovering');
@@ -28,41 +27,18 @@ export async function discover(run: RollingRun): Promise<RollingContext> {
         ? `${l.backend} serves every module with ${l.targets.length} targets`
         : 'platform server (default rule) serves every module',
   );
-  const revision = configRevisionOf(spec.platform.env, strategy.configRevision);
-  const targetSet = rollingReplicaSetName(spec.application, spec.version, revision);
-  const start = classifyLive(live, targetSet, spec.replicas);
-  const fenceposts = resolveFenceposts(strategy.maxSurge, strategy.maxUnavailable, spec.replicas);
-  const found: RollingContext = {
-    backend: backendName(spec.application, 'rolling'),
-    targetSet,
-    oldSets: start.oldSets.filter((s) => s !== targetSet),
-    restoreSet: start.restoreSet,
-    oldCount: start.from.length,
-    previousVersion: start.previousVersion,
-    firstDeployment: start.from.length === 0 && start.to.length === 0,
-    initialRules: live.rules,
-    adoptedFrom: live.routing === 'blue' || live.routing === 'green' ? (live.backend ?? undefined) : undefined,
-    fenceposts,
-  };
-  book.found(start, targetSet);
-  status.previousVersion = found.previousVersion;
-  status.liveVersion = found.previousVersion;
-  run.refresh(found);
+  const target = targetOf(run);
+  const start = classifyLive(live, target.targetSet, spec.replicas);
+  book.found(start, target.targetSet);
+  const found = contextFrom(run, live, foundStart(start, start.from.length, start.to.length), target);
 
-  for (const name of start.emptySets) {
-    await tracker.step(`retire leftover replica set ${name}`, () =>
-      run.retireCall(spec.replicas).retireReplicaSet({ platform, name }),
-    );
-  }
+  await retireLeftoverSets(run, start.emptySets, spec.replicas);
   if (start.leftovers.length) {
     await tracker.step(`retire ${start.leftovers.length} leftover replicas that serve nothing`, () =>
       run.retireCall(start.leftovers.length).retireReplicas({ platform, replicas: refs(start.leftovers) }),
     );
   }
-  tracker.event(
-    `maxSurge ${String(strategy.maxSurge)} -> ${fenceposts.surge}, maxUnavailable ${String(strategy.maxUnavailable)}` +
-      ` -> ${fenceposts.unavailable} of ${spec.replicas} replicas`,
-  );
+  announcePlan(run, target.fenceposts);
   return found;
 }
 

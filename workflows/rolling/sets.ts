@@ -3,15 +3,14 @@
  * and discover.ts, each a desired state in counts and set names (activities/rolling-sets.ts), so no workflow input,
  * activity input or result, or carried book lists a replica. The activities resolve ids and addresses themselves.
  */
-import { backendName } from '../../activities/ports';
 import { budgeted, quickApiCall } from '../activity-presets';
 import { LAUNCH_CONCURRENCY, availabilityBudgetMs, drainBudgetMs, launchBudgetMs } from '../budgets';
-import { configRevisionOf, resolveFenceposts, rollingReplicaSetName } from '../rolling-math';
 import type { RollingContext, SetCount } from '../types';
 import { WAIT_ATTEMPTS, onStall } from './batch';
 import type { CountBook } from './counts';
 import { classifySets, setsOf, total } from './counts';
 import type { RollingRun } from './run';
+import { announcePlan, contextFrom, foundStart, retireLeftoverSets, targetOf } from './found';
 
 /**
  * Every run that starts on a worker with this code takes the bounded path (a run continued from an old-path run
@@ -23,7 +22,7 @@ const on = (run: RollingRun) => ({ platform: run.spec.platform, router: run.spec
 
 /** Discovery in set summaries; retires what an interrupted run left. */
 export async function discoverSets(run: RollingRun, book: CountBook): Promise<RollingContext> {
-  const { spec, strategy, tracker, status } = run;
+  const { spec, tracker } = run;
   const { platform, router, modules } = spec;
   tracker.setPhase('Discovering');
   const live = await tracker.step(
@@ -34,32 +33,12 @@ export async function discoverSets(run: RollingRun, book: CountBook): Promise<Ro
         ? `${l.backend} serves every module with ${l.targets} targets`
         : 'platform server (default rule) serves every module',
   );
-  const revision = configRevisionOf(spec.platform.env, strategy.configRevision);
-  const targetSet = rollingReplicaSetName(spec.application, spec.version, revision);
-  const start = classifySets(live, targetSet, spec.replicas);
-  const fenceposts = resolveFenceposts(strategy.maxSurge, strategy.maxUnavailable, spec.replicas);
-  const found: RollingContext = {
-    backend: backendName(spec.application, 'rolling'),
-    targetSet,
-    oldSets: start.oldSets.filter((s) => s !== targetSet),
-    restoreSet: start.restoreSet,
-    oldCount: total(start.from),
-    previousVersion: start.previousVersion,
-    firstDeployment: start.from.length === 0 && start.to.length === 0,
-    initialRules: live.rules,
-    adoptedFrom: live.routing === 'blue' || live.routing === 'green' ? (live.backend ?? undefined) : undefined,
-    fenceposts,
-  };
-  book.found(start, targetSet);
-  status.previousVersion = found.previousVersion;
-  status.liveVersion = found.previousVersion;
-  run.refresh(found);
+  const target = targetOf(run);
+  const start = classifySets(live, target.targetSet, spec.replicas);
+  book.found(start, target.targetSet);
+  const found = contextFrom(run, live, foundStart(start, total(start.from), start.to.length), target);
 
-  for (const name of start.emptySets) {
-    await tracker.step(`retire leftover replica set ${name}`, () =>
-      run.retireCall(spec.replicas).retireReplicaSet({ platform, name }),
-    );
-  }
+  await retireLeftoverSets(run, start.emptySets, spec.replicas);
   if (start.leftovers && live.backend) {
     const backend = live.backend;
     await tracker.step(`retire ${start.leftovers} leftover replicas that serve nothing`, () =>
@@ -67,16 +46,9 @@ export async function discoverSets(run: RollingRun, book: CountBook): Promise<Ro
     );
   } else if (start.leftovers) {
     // Nothing serves from containers: the leftovers are every replica of the sets (the target set is made again).
-    for (const name of start.leftoverSets) {
-      await tracker.step(`retire leftover replica set ${name}`, () =>
-        run.retireCall(start.leftovers).retireReplicaSet({ platform, name }),
-      );
-    }
+    await retireLeftoverSets(run, start.leftoverSets, start.leftovers);
   }
-  tracker.event(
-    `maxSurge ${String(strategy.maxSurge)} -> ${fenceposts.surge}, maxUnavailable ${String(strategy.maxUnavailable)}` +
-      ` -> ${fenceposts.unavailable} of ${spec.replicas} replicas`,
-  );
+  announcePlan(run, target.fenceposts);
   return found;
 }
 
