@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { ProbeProgress } from '../../activities/blue-green';
@@ -15,7 +14,7 @@ import type { Platform, ReplicaSetSpec } from '../../activities/ports';
 import type { HealthCheck, PlatformConfig, RouterConfig } from '../../workflows/spec';
 import { localStarts } from '../support/launches';
 import { distFile, killAll, replicaPids, tempDir } from './drivers/local-support';
-import { memoryDrivers, memoryPlatform, memoryRouter } from './memory-ports';
+import { failureOf, memoryRouter, memoryWorld as world } from './memory-ports';
 
 const platformConfig: PlatformConfig = { kind: 'local', stateDir: '/tmp/none', env: {}, startTimeout: 60_000 };
 const routerConfig: RouterConfig = { kind: 'local', adminUrl: 'http://127.0.0.1:1', publicUrl: 'http://127.0.0.1:2' };
@@ -29,23 +28,6 @@ function replicaSet(replicas: number, name = 'shop-2-0-0-green'): ReplicaSetSpec
 /** Runs one activity in a mock activity environment (typed: the environment's own run() answers unknown). */
 function inEnv<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
   return env.run<[A], R, (input: A) => Promise<R>>(fn, input);
-}
-
-/** The failure an activity call rejected with. */
-async function failureOf(call: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof ApplicationFailure) return err;
-    throw err;
-  }
-  throw new Error('the activity succeeded');
-}
-
-function world() {
-  const platform = memoryPlatform();
-  const router = memoryRouter();
-  return { platform, router, activities: createActivities(memoryDrivers(platform, router)) };
 }
 
 describe('switchTraffic reads the rules back', () => {

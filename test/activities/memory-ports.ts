@@ -3,6 +3,8 @@
  * over real activities): replica sets, backends and rules in maps, every call counted, and hooks to make a router
  * read back what it was not told.
  */
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../activities';
 import type { Drivers } from '../../activities/drivers';
 import type {
   InFlightCounts,
@@ -162,4 +164,22 @@ export function memoryRouter(): MemoryRouter {
 
 export function memoryDrivers(platform: Platform, router: Router): Drivers {
   return { platform: () => platform, router: () => router };
+}
+
+/** An in-memory platform and router, and the activities over them. */
+export function memoryWorld() {
+  const platform = memoryPlatform();
+  const router = memoryRouter();
+  return { platform, router, activities: createActivities(memoryDrivers(platform, router)) };
+}
+
+/** The failure an activity call rejected with (the test fails if it succeeded). */
+export async function failureOf(call: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof ApplicationFailure) return err;
+    throw err;
+  }
+  throw new Error('the activity succeeded');
 }

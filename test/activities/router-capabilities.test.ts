@@ -3,16 +3,14 @@
  * and a weighted split with a clear non-retryable NotSupportedError, has no preview to remove, and is not waited on
  * to drain; a router with a capability gets it used. The real drivers' capabilities are as docs/routers.md says.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { newAwsAlbDriver } from '../../activities/drivers/aws-alb';
 import type { ElbV2Api } from '../../activities/drivers/aws-alb/api';
 import { newLocalRouterDriver } from '../../activities/drivers/local';
 import { newNginxDriver } from '../../activities/drivers/nginx';
 import { ErrorType } from '../../activities/errors';
 import type { PlatformConfig, RouterConfig } from '../../workflows/spec';
-import { memoryDrivers, memoryPlatform, memoryRouter } from './memory-ports';
+import { failureOf, memoryWorld as world } from './memory-ports';
 
 const routerConfig: RouterConfig = { kind: 'local', adminUrl: 'http://127.0.0.1:1', publicUrl: 'http://127.0.0.1:2' };
 const platformConfig: PlatformConfig = { kind: 'local', stateDir: '/tmp/none', env: {}, startTimeout: 60_000 };
@@ -23,22 +21,6 @@ const split = [
 
 function inEnv<A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R> {
   return new MockActivityEnvironment().run<[A], R, (input: A) => Promise<R>>(fn, input);
-}
-
-async function failureOf(call: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof ApplicationFailure) return err;
-    throw err;
-  }
-  throw new Error('the activity succeeded');
-}
-
-function world() {
-  const platform = memoryPlatform();
-  const router = memoryRouter();
-  return { platform, router, activities: createActivities(memoryDrivers(platform, router)) };
 }
 
 describe('a router of the core only', () => {
