@@ -24,6 +24,7 @@ import type { ProbeProgress } from './blue-green';
 import { createHookActivities } from './outsystems';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
+import { createCanaryActivities } from './canary';
 import { eachLimited } from './limited';
 import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS } from '../workflows/budgets';
 
@@ -154,6 +155,9 @@ export function createActivities(drivers: Drivers) {
 
     /** The spec schema, for specs given as written (activities/spec.ts). */
     ...createSpecActivities(),
+
+    /** The canary's split measurement through the load balancer (activities/canary.ts). */
+    ...createCanaryActivities(drivers),
 
     /** Blue-green's activities of bounded payloads: replica sets by reference and counts (activities/blue-green.ts). */
     ...createBlueGreenActivities(drivers),

@@ -156,6 +156,25 @@ export interface Router {
   readonly inFlight?: InFlightCounts;
   /** Splitting one module's traffic between backends by weight; without it, rules of one backend only. */
   readonly weights?: WeightedRules;
+  /** Sending requests through the load balancer to see the split; without it, a canary's split is not measured. */
+  readonly sampling?: TrafficSampling;
+}
+
+/** What answered `requests` requests of one module through the load balancer, counted by version. */
+export interface TrafficSample {
+  module: string;
+  requests: number;
+  /** Answers by `x-cutover-version` ("none": answered without one; "HTTP <code>": an error status; "error": none). */
+  byVersion: Record<string, number>;
+}
+
+/** A router that can send traffic through its load balancer (the local router, nginx, an ALB with a publicUrl). */
+export interface TrafficSampling {
+  sample(
+    module: string,
+    requests: number,
+    options?: { concurrency?: number; signal?: AbortSignal },
+  ): Promise<TrafficSample>;
 }
 
 /** Requests marked for preview (a header) go to another backend, without changing live traffic. */

@@ -3,7 +3,7 @@
  * nginx; the ALB driver when its URL is configured): GET /<Module>/ a few times and compare each answer's
  * `x-cutover-version`, saying which backend and replica answered what.
  */
-import type { Verification, VerifyOptions } from '../ports';
+import type { TrafficSample, Verification, VerifyOptions } from '../ports';
 import { describeError } from './local/error-info';
 
 export interface VerifyThroughUrlOptions extends VerifyOptions {
@@ -81,4 +81,54 @@ export async function verifyThroughUrl(
         status: 'not-verified',
         detail: `${options.module}: expected version ${options.expectedVersion}, got ${summary}`,
       };
+}
+
+export interface SampleThroughUrlOptions {
+  publicUrl: string;
+  module: string;
+  requests: number;
+  concurrency?: number;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  what?: string;
+}
+
+/**
+ * Sends `requests` GETs of /<Module>/ through the load balancer, `concurrency` at a time, and counts the answers by
+ * the version they carry (`x-cutover-version`, whatever the status; without one "none" or "HTTP <code>"; "error"
+ * for no answer). A fresh
+ * connection is not forced: the split is what clients see. Throws (retryable) when nothing answered at all.
+ */
+export async function sampleThroughUrl(options: SampleThroughUrlOptions): Promise<TrafficSample> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS;
+  const url = `${options.publicUrl.replace(/\/+$/, '')}/${encodeURIComponent(options.module)}/`;
+  const byVersion: Record<string, number> = {};
+  let sent = 0;
+  const worker = async () => {
+    while (sent < options.requests) {
+      sent++;
+      options.signal?.throwIfAborted();
+      let key: string;
+      try {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const response = await fetch(url, {
+          headers: options.headers,
+          signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        });
+        await response.arrayBuffer();
+        // An error status from a replica still says where the request went (its version header).
+        key = response.headers.get('x-cutover-version') ?? (response.ok ? 'none' : `HTTP ${response.status}`);
+      } catch {
+        options.signal?.throwIfAborted();
+        key = 'error';
+      }
+      byVersion[key] = (byVersion[key] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 8, options.requests)) }, worker));
+  if ((byVersion.error ?? 0) === options.requests) {
+    throw new Error(`cannot reach ${options.what ?? 'the load balancer'} at ${url}: no request was answered`);
+  }
+  return { module: options.module, requests: options.requests, byVersion };
 }

@@ -19,9 +19,10 @@ import type {
   Verification,
   VerifyOptions,
   WeightedBackend,
+  TrafficSampling,
   WeightedRules,
 } from '../../ports';
-import { verifyThroughUrl } from '../http-verify';
+import { sampleThroughUrl, verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import type { AlbForward, AlbRule, AlbTarget, ElbV2Api } from './api';
 import { PriorityInUseError, TAG_MANAGED_BY, TAG_MODULE, TAG_ROLE } from './api';
@@ -61,6 +62,8 @@ export class AlbRouter implements Router {
   };
   /** A forward action takes at most 5 target groups. */
   readonly weights: WeightedRules = { maxBackends: 5 };
+  /** Only with `publicUrl`: requests through the ALB show the split it applies. */
+  readonly sampling?: TrafficSampling;
   private readonly pollMs: number;
   private readonly groups: TargetGroups;
 
@@ -70,6 +73,13 @@ export class AlbRouter implements Router {
   ) {
     this.pollMs = deps.pollMs ?? 2_000;
     this.groups = new TargetGroups(config, deps.api);
+    const publicUrl = config.publicUrl;
+    if (publicUrl) {
+      this.sampling = {
+        sample: (module, requests, options) =>
+          sampleThroughUrl({ publicUrl, module, requests, what: 'the ALB', ...options }),
+      };
+    }
   }
 
   private get api(): ElbV2Api {

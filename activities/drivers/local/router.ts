@@ -18,9 +18,10 @@ import type {
   Verification,
   VerifyOptions,
   WeightedBackend,
+  TrafficSampling,
   WeightedRules,
 } from '../../ports';
-import { verifyThroughUrl } from '../http-verify';
+import { sampleThroughUrl, verifyThroughUrl } from '../http-verify';
 import { failureDetail } from './error-info';
 
 export interface LocalRouterConfig {
@@ -67,6 +68,10 @@ class LocalRouter implements Router {
   readonly inFlight: InFlightCounts = { count: (target) => this.countInFlight(target) };
   /** Weights are integers 0..100 and each backend of a split has one above 0: at most 100 of them. */
   readonly weights: WeightedRules = { maxBackends: 100 };
+  readonly sampling: TrafficSampling = {
+    sample: (module, requests, options) =>
+      sampleThroughUrl({ publicUrl: this.publicUrl, module, requests, what: 'the router', ...options }),
+  };
   private readonly adminUrl: string;
   private readonly publicUrl: string;
   private readonly timeoutMs: number;

@@ -19,9 +19,10 @@ import type {
   Verification,
   VerifyOptions,
   WeightedBackend,
+  TrafficSampling,
   WeightedRules,
 } from '../../ports';
-import { verifyThroughUrl } from '../http-verify';
+import { sampleThroughUrl, verifyThroughUrl } from '../http-verify';
 import { checkWeights } from '../weights';
 import { describeError } from '../local/error-info';
 import { withLock } from '../local/lock-file';
@@ -78,6 +79,10 @@ export class NginxRouter implements Router {
   };
   /** split_clients percentages: every backend of a split has at least 1 of the 100. */
   readonly weights: WeightedRules = { maxBackends: 100 };
+  readonly sampling: TrafficSampling = {
+    sample: (module, requests, options) =>
+      sampleThroughUrl({ publicUrl: this.config.publicUrl, module, requests, what: 'nginx', ...options }),
+  };
   private readonly control: NginxControl;
   private readonly ctx: RenderContext;
 
