@@ -57,7 +57,7 @@ async function instantQuery(
   const base = address.replace(/\/+$/, '');
   const url = `${base}/api/v1/query?${new URLSearchParams({ query, time: String(time) }).toString()}`;
   const what = `Prometheus at ${base}`;
-  const { status, body } = await getJson(url, {}, ctx, what);
+  const { status, body } = await getJson(url, {}, ctx, what, `${base}/api/v1/query (${field})`);
   const answer = body as { status?: string; errorType?: string; error?: string; data?: PromResult };
   if (answer.status === 'error' || status < 200 || status > 299) {
     const reason = `HTTP ${status}${answer.errorType ? ` ${answer.errorType}` : ''}: ${answer.error ?? 'no error message'}`;

@@ -21,28 +21,33 @@ export interface ProviderContext {
   now: () => Date;
 }
 
-/** GET a URL and parse its JSON body; an unreachable server, a non-2xx answer or a non-JSON body throw (retryable). */
+/**
+ * GET a URL and parse its JSON body; an unreachable server or a body that is not JSON throw (retryable). `shown` is
+ * the URL as messages name it (without a long query string).
+ */
 export async function getJson(
   url: string,
   headers: Record<string, string>,
   ctx: ProviderContext,
   what: string,
+  shown = url,
 ): Promise<{ status: number; body: unknown }> {
   let response: Response;
+  let text: string;
   try {
     response = await fetch(url, { headers: { accept: 'application/json', ...headers }, signal: ctx.signal });
+    text = await response.text();
   } catch (err) {
     if (ctx.signal.aborted) throw err; // a timeout or a cancellation: the caller names it
-    throw new Error(`${what}: GET ${url} failed: ${causeOf(err)}`);
+    throw new Error(`${what}: GET ${shown} failed: ${causeOf(err)}`);
   }
-  const text = await response.text();
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    if (!response.ok) throw new Error(`${what}: GET ${url} answered HTTP ${response.status}`);
+    if (!response.ok) throw new Error(`${what}: GET ${shown} answered HTTP ${response.status}`);
     const type = response.headers.get('content-type') ?? 'no content-type';
-    throw new Error(`${what}: GET ${url} answered HTTP ${response.status} with a body that is not JSON (${type})`);
+    throw new Error(`${what}: GET ${shown} answered HTTP ${response.status} with a body that is not JSON (${type})`);
   }
   return { status: response.status, body };
 }
@@ -50,6 +55,10 @@ export async function getJson(
 /** The innermost reason of a fetch failure ("connect ECONNREFUSED 127.0.0.1:9"), not undici's "fetch failed". */
 export function causeOf(err: unknown): string {
   let e: unknown = err;
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
+  while (isErrorLike(e) && isErrorLike(e.cause)) e = e.cause;
+  return isErrorLike(e) ? e.message : String(e);
+}
+
+function isErrorLike(value: unknown): value is { message: string; cause?: unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
 }
