@@ -59,6 +59,21 @@ export async function measureCloudWatch(
   ctx: ProviderContext,
   api: CloudWatchApi,
 ): Promise<Reading> {
+  const ids = config.queries.map((q) => q.id);
+  if (config.samples !== undefined && !ids.includes(config.samples)) {
+    throw new CutoverError(
+      ErrorType.SpecInvalid,
+      `provider.cloudwatch.samples names query ${config.samples}, which is not one of the queries (${ids.join(', ')})`,
+    );
+  }
+  const resultIds = config.queries.filter((q) => q.returnData !== false && q.id !== config.samples).map((q) => q.id);
+  if (resultIds.length === 0) {
+    throw new CutoverError(
+      ErrorType.SpecInvalid,
+      `provider.cloudwatch.queries: none returns data besides the samples query ${config.samples ?? ''}; ` +
+        'expected at least one query without returnData: false',
+    );
+  }
   const period = config.period ?? DEFAULT_PERIOD_S;
   const end = ctx.now();
   const start = new Date(end.getTime() - (config.window ?? DEFAULT_WINDOW_MS));
@@ -95,14 +110,6 @@ export async function measureCloudWatch(
     if (!nextToken) break;
   }
 
-  const resultIds = config.queries.filter((q) => q.returnData !== false && q.id !== config.samples).map((q) => q.id);
-  if (resultIds.length === 0) {
-    throw new CutoverError(
-      ErrorType.SpecInvalid,
-      `cloudwatch queries: none returns data besides the samples query ${config.samples ?? ''}; ` +
-        'expected at least one query without returnData: false',
-    );
-  }
   const newest = new Map<string, { at: number; value: number }>();
   for (const id of resultIds) {
     const point = latest(series.get(id) ?? []);
@@ -110,13 +117,14 @@ export async function measureCloudWatch(
   }
   const missing = resultIds.filter((id) => !newest.has(id));
   const reading: Reading = { query };
-  const points = [...newest.values()];
-  const at = Math.max(...points.map((p) => p.at));
-  if (points.length > 0) {
+  // The period of the newest datapoint among the returned queries; the samples are that period's.
+  const at = latest([...newest.values()])?.at;
+  if (at !== undefined) {
     reading.window = { from: new Date(at).toISOString(), to: new Date(at + period * 1000).toISOString() };
   }
   if (config.samples !== undefined) {
-    reading.samples = points.length > 0 ? ((series.get(config.samples) ?? []).find((p) => p.at === at)?.value ?? 0) : 0;
+    const samples = at === undefined ? undefined : (series.get(config.samples) ?? []).find((p) => p.at === at);
+    reading.samples = samples?.value ?? 0;
   }
   if (missing.length > 0) {
     return {
@@ -196,7 +204,8 @@ function classifyCloudWatchError(err: unknown, where: string): Error {
   if (e.name === 'AbortError') return err as Error; // a timeout or a cancellation: the caller names it
   const code = String(e.Code ?? e.name ?? 'Error').replace(/Exception$/, '');
   const status = e.$metadata?.httpStatusCode;
-  const detail = `${where} failed: ${code}: ${e.message ?? String(err)}${status ? ` (HTTP ${status})` : ''}`;
+  const reason = code === 'Error' ? (e.message ?? String(err)) : `${code}: ${e.message ?? String(err)}`;
+  const detail = `${where} failed: ${reason}${status ? ` (HTTP ${status})` : ''}`;
   if (REJECTED.has(code)) return new CutoverError(ErrorType.AnalysisQueryRejected, detail);
   return new Error(detail);
 }
