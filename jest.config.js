@@ -13,6 +13,7 @@ const ESM_PACKAGES = [
   'socks-proxy-agent',
   'agent-base',
   'cookie',
+  '@marcbachmann/cel-js',
 ];
 const swc = {
   jsc: {

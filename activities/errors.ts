@@ -37,6 +37,12 @@ export const ErrorType = {
   NotSupported: 'NotSupportedError',
   /** A rolling batch made no progress (no new replica became healthy) within the progress deadline. */
   ProgressDeadlineExceeded: 'ProgressDeadlineExceededError',
+  /** A canary analysis condition (CEL) does not parse, fails on the measured value's type, or is not a bool. */
+  AnalysisCondition: 'AnalysisConditionError',
+  /** A canary analysis provider string names an `{{args.<name>}}` the workflow does not pass. */
+  AnalysisArgUnknown: 'AnalysisArgUnknownError',
+  /** A metrics provider refused the query itself (invalid PromQL, metric math, JSONPath): retrying cannot help. */
+  AnalysisQueryRejected: 'AnalysisQueryRejectedError',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
