@@ -56,7 +56,7 @@ export function createCanaryActivities(drivers: Drivers) {
             ...base,
             status: 'not-supported',
             withinTolerance: true,
-            detail: `the ${input.router.type} router cannot send requests through its load balancer: split not measured (the rules read back)`,
+            detail: `the ${input.router.kind} router cannot send requests through its load balancer: split not measured (the rules read back)`,
           };
         }
         let canary = 0;

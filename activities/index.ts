@@ -25,6 +25,7 @@ import { createHookActivities } from './outsystems';
 import { createRollingActivities } from './rolling';
 import { createSpecActivities } from './spec';
 import { createCanaryActivities } from './canary';
+import { createAnalysisActivities } from './analysis';
 import { eachLimited } from './limited';
 import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS } from '../workflows/budgets';
 
@@ -155,6 +156,9 @@ export function createActivities(drivers: Drivers) {
 
     /** The spec schema, for specs given as written (activities/spec.ts). */
     ...createSpecActivities(),
+
+    /** One measurement of one analysis metric (activities/analysis/). */
+    ...createAnalysisActivities(),
 
     /** The canary's split measurement through the load balancer (activities/canary.ts). */
     ...createCanaryActivities(drivers),

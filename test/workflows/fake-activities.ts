@@ -14,6 +14,10 @@ import type { ModuleRule, ReplicaSetSpec, ReplicaSetState } from '../../activiti
 import type { ModuleVerification } from '../../workflows/types';
 import { createSpecActivities } from '../../activities/spec';
 import { unusedActivities } from './unused-activities';
+import type { CanaryActivities } from '../../activities/canary';
+import type { createAnalysisActivities } from '../../activities/analysis';
+
+type AnalysisActivities = ReturnType<typeof createAnalysisActivities>;
 
 export interface WorldOptions {
   application: string;
@@ -107,6 +111,7 @@ export function createWorld(options: WorldOptions): World {
   };
 
   const activities: Activities = {
+    ...unusedActivities<CanaryActivities & AnalysisActivities>(['measureSplit', 'measureMetric'], 'blue-green'),
     ...unusedActivities<HookActivities>(
       [
         'prepareBuild',
