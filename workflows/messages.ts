@@ -26,6 +26,14 @@ export interface PromoteInput {
   comment?: string;
 }
 
+export interface MetricDryRunInput {
+  /** The analysis metric's name (as in the spec's template). */
+  metric: string;
+  /** Who switches it (recorded). */
+  by: string;
+  reason?: string;
+}
+
 export interface PromoteResult {
   accepted: true;
   version: string;
@@ -42,5 +50,7 @@ export const abortSignal = defineSignal<[DecisionInput]>('abort');
 export const rollbackSignal = defineSignal<[DecisionInput]>('rollback');
 /** Approve with an answer: refused unless waiting for approval of exactly this version. */
 export const promoteUpdate = defineUpdate<PromoteResult, [PromoteInput]>('promote');
+/** Canary releases: the metric is still measured and shown, but no longer decides (recorded with who sent it). */
+export const metricDryRunSignal = defineSignal<[MetricDryRunInput]>('metricDryRun');
 /** Phase, steps, replica counts, live color, approvals, pending gate. */
 export const statusQuery = defineQuery<DeploymentStatus>('status');

@@ -24,7 +24,11 @@ export class DeploymentTracker {
     strategy: DeploymentStatus['strategy'],
     private readonly options: TrackerOptions,
   ) {
-    const approval = spec.strategy.approval;
+    // A canary has no approval gate of its own: its pauses and inconclusive analyses wait for a decision.
+    const approval =
+      'approval' in spec.strategy
+        ? spec.strategy.approval
+        : { mode: 'required' as const, onTimeout: 'rollback' as const };
     this.status = {
       deploymentId: workflowInfo().workflowId,
       application: spec.application,

@@ -4,6 +4,7 @@
  */
 import type { Color, ModuleRule, ReplicaSetState, Slot, Verification } from '../activities/ports';
 import type { DeploymentSpec, DeploymentSpecInput } from './spec';
+import type { Measurement } from './analysis/types';
 
 /** What can serve an application's production traffic: a blue-green color, or a rolling update's backend. */
 export type LiveSide = Slot;
@@ -14,6 +15,7 @@ export const TASK_QUEUE = 'cutover';
 export const WORKFLOW_TYPES = {
   blueGreen: 'blueGreenDeployment',
   rolling: 'rollingUpdateDeployment',
+  canary: 'canaryDeployment',
 } as const;
 
 /** Business workflow id: one deployment per application and environment at a time. */
@@ -92,7 +94,7 @@ export interface DeploymentStatus {
   deploymentId: string;
   application: string;
   environment: string;
-  strategy: 'blue-green' | 'rolling';
+  strategy: 'blue-green' | 'rolling' | 'canary';
   version: string;
   phase: Phase;
   /**
@@ -109,6 +111,8 @@ export interface DeploymentStatus {
   rollbackWindowEndsAt?: string;
   /** Rolling updates only: batch progress and replica counts. */
   rolling?: RollingProgress;
+  /** Canary releases only: the step, the weight, the measured splits and the analysis ledger. */
+  canary?: CanaryProgress;
   steps: StepRecord[];
   /** Recent notable events, newest last (bounded). */
   events: { at: string; message: string }[];
@@ -301,4 +305,65 @@ export interface RollingInput extends DeploymentInput {
   maxHistoryEvents?: number;
   /** Set by the workflow itself when it continues as new. */
   resume?: RollingCarryOver;
+}
+
+// ---- canary ----
+
+/** Where a canary release stands, as `cutover status` and the status query show it. */
+export interface CanaryProgress {
+  /** 1-based index of the step running (0 before the first). */
+  step: number;
+  steps: number;
+  /** The step running, as written ("setWeight 20", "pause 5m", "analysis error-rate"). */
+  current: string;
+  /** Percent of each module's traffic the canary gets (read back, and measured where the router can). */
+  weight: number;
+  canaryVersion: string;
+  stableVersion: string | null;
+  canaryReplicas: number;
+  /** Requests marked with the preview header go to the canary. */
+  headerRoute: boolean;
+  /** The split measured through the load balancer after each weight was set. */
+  splits: SplitRecord[];
+  /** Every analysis run, inline and background, with its ledger. */
+  analyses: AnalysisRecord[];
+}
+
+export interface SplitRecord {
+  step: number;
+  weight: number;
+  status: 'measured' | 'not-supported';
+  requests: number;
+  /** Percent of the answers from the canary. */
+  share: number;
+  tolerance: number;
+  detail: string;
+}
+
+export type AnalysisRunOutcome = 'running' | 'successful' | 'failed' | 'inconclusive' | 'insufficient' | 'stopped';
+
+export interface AnalysisRecord {
+  /** "step 3" or "background". */
+  label: string;
+  templates: string[];
+  outcome: AnalysisRunOutcome;
+  /** Why it ended so, naming the metric and its figures. */
+  reason?: string;
+  startedAt: string;
+  endedAt?: string;
+  metrics: MetricRecord[];
+}
+
+export interface MetricRecord {
+  name: string;
+  dryRun: boolean;
+  /** Who switched it to dry run, if someone did. */
+  dryRunBy?: string;
+  outcome: 'running' | 'successful' | 'failed' | 'inconclusive' | 'error' | 'insufficient';
+  /** Measurements taken (successful, failed, inconclusive, insufficient) and errors, by kind. */
+  counts: Record<'successful' | 'failed' | 'inconclusive' | 'insufficient' | 'error', number>;
+  /** The latest measurements (at most METRIC_RECORD_LIMIT; every one is also in the history). */
+  measurements: Measurement[];
+  /** The latest errors (at most 5). */
+  errors: { at: string; message: string }[];
 }

@@ -1,0 +1,200 @@
+/**
+ * Canary release: the new version beside the stable one, taking a growing share of every module's traffic step by
+ * step (`strategy.steps`: setWeight, pause, analysis, setCanaryScale, setHeaderRoute), judged by metrics (inline
+ * analysis steps, and background analysis from a step on), then promoted: full scale, every request, verified; the
+ * stable version retired. Every weight is read back and the split measured through the load balancer before its
+ * step counts; the stable version keeps every replica until the canary takes every request.
+ *
+ * An abort, a failed analysis, a split that is not what was set, or a rejected gate sends every request back to the
+ * stable version (read back and verified), then retires the canary after `abortScaleDownDelay`. The result says
+ * which: rolled back (the stable version serves, verified) or failed (a compensation failed: needs attention).
+ */
+import { ApplicationFailure, allHandlersFinished, condition, isCancellation } from '@temporalio/workflow';
+import { RollBack, describeFailure } from './runbook';
+import { runAnalysis } from './canary/analysis';
+import type { AnalysisVerdict } from './canary/analysis';
+import { CanaryRun } from './canary/run';
+import {
+  discoverStable,
+  launchCanary,
+  promote,
+  replicasFor,
+  retireStable,
+  scaleCanary,
+  setHeaderRoute,
+  setWeight,
+} from './canary/steps';
+import { specFor } from './parse-spec';
+import { isCanarySpec } from './spec';
+import type { CanaryStep } from './spec';
+import type { DeploymentInput, DeploymentResult, Outcome } from './types';
+
+/** A pause without a duration waits this long for promote (or reject), then rolls back. */
+const INDEFINITE_PAUSE_MS = 30 * 24 * 3_600_000;
+
+export async function canaryDeployment(input: DeploymentInput): Promise<DeploymentResult> {
+  const spec = await specFor(input, 'canary', isCanarySpec);
+  const run = new CanaryRun(input, spec);
+  const { strategy, tracker, canary } = run;
+  const steps = strategy.steps;
+  let scale: 'match' | 'fixed' = 'match';
+  let background: Promise<AnalysisVerdict> | undefined;
+  let backgroundDone = false;
+
+  try {
+    await run.work.run(async () => {
+      // 1. The stable version, and no leftovers in the canary's color.
+      await discoverStable(run);
+      // 2. The canary beside it: launched, probed, published (no traffic yet).
+      await launchCanary(run, firstScale(steps, run));
+      // 3. The steps, in order.
+      for (const [index, step] of steps.entries()) {
+        canary.step = index + 1;
+        canary.current = describeStep(step);
+        if (strategy.backgroundAnalysis && index === strategy.backgroundAnalysis.startingStep) {
+          background = startBackground();
+        }
+        if ('setWeight' in step) await setWeight(run, step.setWeight, scale);
+        else if ('pause' in step) await pause(step.pause.duration);
+        else if ('analysis' in step)
+          await judge(await runAnalysis(run, { label: `step ${index + 1}`, ...step.analysis }));
+        else if ('setCanaryScale' in step) {
+          const s = step.setCanaryScale;
+          scale = s.matchTrafficWeight ? 'match' : 'fixed';
+          if (!s.matchTrafficWeight) {
+            await scaleCanary(run, s.replicas ?? Math.max(1, Math.ceil((spec.replicas * (s.weight ?? 0)) / 100)));
+          }
+        } else await setHeaderRoute(run, step.setHeaderRoute.remove === true);
+      }
+      // 4. Promotion: full scale, every request, verified.
+      canary.current = 'promote';
+      await promote(run);
+      backgroundDone = true;
+      if (background) await judge(await background);
+    });
+
+    // 5. The point of no return: retire the stable version.
+    run.pastPointOfNoReturn = true;
+    run.undo.clear();
+    await retireStable(run);
+    return await finish('succeeded');
+  } catch (err) {
+    backgroundDone = true;
+    return await rollBackAndFail(err);
+  }
+
+  // ---- the steps, in runbook order ----
+
+  /** `pause: {duration}` (approve ends it early, reject rolls back) or `pause: {}` (until promoted). */
+  async function pause(duration: number | undefined): Promise<void> {
+    tracker.setPhase('Paused');
+    const outcome = await run.gate.wait(
+      duration ? `pause of step ${canary.step}` : `promotion at step ${canary.step}`,
+      {
+        mode: 'required',
+        timeoutMs: duration ?? INDEFINITE_PAUSE_MS,
+        onTimeout: duration ? 'promote' : 'rollback',
+      },
+    );
+    if (outcome.kind === 'rejected') throw new RollBack(rejection(outcome.decision));
+    if (outcome.kind === 'timed-out' && outcome.action === 'rollback') throw new RollBack('nobody promoted the canary');
+  }
+
+  /** An analysis verdict: successful goes on; failed rolls back; inconclusive (or too few samples) pauses or acts. */
+  async function judge(verdict: AnalysisVerdict): Promise<void> {
+    if (verdict.outcome === 'successful' || verdict.outcome === 'stopped') return;
+    if (verdict.outcome === 'failed') throw new RollBack(`analysis ${verdict.record.label} failed: ${verdict.reason}`);
+    const policy = verdict.outcome === 'insufficient' ? spec.analysis?.insufficientSamples.policy : 'pause';
+    if (policy === 'fail') throw new RollBack(`analysis ${verdict.record.label}: ${verdict.reason}`);
+    if (policy === 'pass') {
+      tracker.event(
+        `analysis ${verdict.record.label}: ${verdict.reason}; passed by policy (insufficientSamples.policy pass)`,
+      );
+      return;
+    }
+    tracker.setPhase('AwaitingApproval');
+    const outcome = await run.gate.wait(`${verdict.outcome} analysis ${verdict.record.label}`, {
+      mode: 'required',
+      timeoutMs: strategy.inconclusive.timeout,
+      onTimeout: strategy.inconclusive.onTimeout,
+    });
+    if (outcome.kind === 'rejected') throw new RollBack(rejection(outcome.decision));
+    if (outcome.kind === 'timed-out' && outcome.action === 'rollback') {
+      throw new RollBack(`analysis ${verdict.record.label} ${verdict.outcome} and nobody decided: ${verdict.reason}`);
+    }
+  }
+
+  /** Background analysis: runs beside the steps until promotion; a failure fails the rollout at once. */
+  function startBackground(): Promise<AnalysisVerdict> {
+    const request = strategy.backgroundAnalysis as NonNullable<typeof strategy.backgroundAnalysis>;
+    const running = runAnalysis(run, { label: 'background', ...request, stopped: () => backgroundDone }).then(
+      (verdict) => {
+        if (verdict.outcome === 'failed') run.fail('background analysis', verdict.reason);
+        return verdict;
+      },
+    );
+    // Cancelled with the forward work when the canary rolls back: nobody awaits it then.
+    running.catch(() => undefined);
+    return running;
+  }
+
+  async function rollBackAndFail(err: unknown): Promise<DeploymentResult> {
+    const reason = describeFailure(err, run.abortedBy);
+    tracker.event(`rolling back: ${reason}`);
+    tracker.setPhase('RollingBack');
+    const hadWork = run.undo.size > 0;
+    const report = await run.undo.run((name, ok, error) => tracker.compensated(name, ok, error));
+    if (report.failed.length === 0) {
+      Object.assign(run.status, { liveColor: run.live?.liveColor ?? null, liveVersion: run.live?.liveVersion ?? null });
+    }
+    const rolledBack = report.failed.length === 0 && (hadWork || err instanceof RollBack || isCancellation(err));
+    const detail = report.failed.length
+      ? `${reason}; compensation failed: ${report.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`
+      : reason;
+    const result = await finish(rolledBack ? 'rolled-back' : 'failed', detail);
+    throw ApplicationFailure.create({
+      type: rolledBack ? 'DeploymentRolledBack' : 'DeploymentFailed',
+      message: detail,
+      nonRetryable: true,
+      details: [result],
+    });
+  }
+
+  async function finish(outcome: Outcome, reason?: string): Promise<DeploymentResult> {
+    const status = run.status;
+    status.outcome = outcome;
+    status.reason = reason;
+    tracker.setPhase(outcome === 'succeeded' ? 'Succeeded' : outcome === 'rolled-back' ? 'RolledBack' : 'Failed');
+    tracker.event(
+      outcome === 'succeeded'
+        ? `${spec.version} is live on ${run.canaryColor}`
+        : outcome === 'rolled-back'
+          ? `rolled back: the stable version ${canary.stableVersion ?? ''} serves every request (verified): ${reason ?? ''}`
+          : `failed, needs attention: ${reason ?? ''}`,
+    );
+    await condition(allHandlersFinished);
+    return { outcome, reason, liveColor: status.liveColor, liveVersion: status.liveVersion, status };
+  }
+}
+
+/** The canary's size before its first step: what its first weight needs (or a setCanaryScale before it), at least 1. */
+function firstScale(steps: readonly CanaryStep[], run: CanaryRun): number {
+  for (const step of steps) {
+    if ('setWeight' in step) return replicasFor(run, step.setWeight);
+    if ('setCanaryScale' in step && step.setCanaryScale.replicas !== undefined) return step.setCanaryScale.replicas;
+  }
+  return 1;
+}
+
+function describeStep(step: CanaryStep): string {
+  if ('setWeight' in step) return `setWeight ${step.setWeight}`;
+  if ('pause' in step)
+    return step.pause.duration ? `pause ${Math.round(step.pause.duration / 1000)}s` : 'pause until promoted';
+  if ('analysis' in step) return `analysis ${step.analysis.templates.join(', ')}`;
+  if ('setCanaryScale' in step) return `setCanaryScale ${JSON.stringify(step.setCanaryScale)}`;
+  return step.setHeaderRoute.remove ? 'remove the header route' : 'setHeaderRoute';
+}
+
+function rejection(decision: { by: string; reason?: string }): string {
+  return `rejected by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`;
+}
