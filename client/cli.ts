@@ -328,6 +328,19 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
   );
 
   program
+    .command('dry-run')
+    .description('canary releases: a metric is still measured and shown, but no longer decides (recorded)')
+    .argument('<deploymentId>', 'the deployment', deploymentIdArg)
+    .argument('<metric>', "the analysis metric's name")
+    .addOption(new Option('--by <who>').argParser(whoArg))
+    .addOption(new Option('--reason <text>').argParser(reasonArg))
+    .action(async (id: string, metric: string, opts: { by?: string; reason?: string }) => {
+      const by = requireBy(opts.by);
+      await withClient(deps, (client) => client.metricDryRun(id, { metric, by, reason: opts.reason }));
+      deps.out(`metric ${metric} of ${id} switched to dry run\n`);
+    });
+
+  program
     .command('promote')
     .description('approve with confirmation: refused unless exactly this version waits for approval')
     .argument('<deploymentId>', 'the deployment', deploymentIdArg)

@@ -8,12 +8,19 @@ import type { WorkflowHandle } from '@temporalio/client';
 import {
   abortSignal,
   approveSignal,
+  metricDryRunSignal,
   promoteUpdate,
   rejectSignal,
   rollbackSignal,
   statusQuery,
 } from '../workflows/messages';
-import type { ApproveInput, DecisionInput, PromoteInput, PromoteResult } from '../workflows/messages';
+import type {
+  ApproveInput,
+  DecisionInput,
+  MetricDryRunInput,
+  PromoteInput,
+  PromoteResult,
+} from '../workflows/messages';
 import { formatSpecIssues, validateSpec } from '../workflows/spec';
 import type { DeploymentSpec } from '../workflows/spec';
 import { deploymentId, FINAL_PHASES, WORKFLOW_TYPES } from '../workflows/types';
@@ -103,8 +110,13 @@ export class CutoverClient {
     const id = options.deploymentId ?? deploymentId(spec.environment, spec.application);
     const input: DeploymentInput = { spec, specNormalized: true, searchAttributes: options.searchAttributes };
     try {
-      // One workflow per strategy: blue-green, or rolling update (batches; also configuration-only updates).
-      const workflowType = spec.strategy.type === 'rolling' ? WORKFLOW_TYPES.rolling : WORKFLOW_TYPES.blueGreen;
+      // One workflow per strategy: blue-green, rolling update (batches; also configuration-only updates), canary.
+      const workflowType =
+        spec.strategy.type === 'rolling'
+          ? WORKFLOW_TYPES.rolling
+          : spec.strategy.type === 'canary'
+            ? WORKFLOW_TYPES.canary
+            : WORKFLOW_TYPES.blueGreen;
       const handle = await this.temporal.workflow.start(workflowType, {
         taskQueue: this.config.taskQueue,
         workflowId: id,
@@ -189,6 +201,11 @@ export class CutoverClient {
   /** Approves with an answer: throws (WorkflowUpdateFailedError) if not waiting for exactly this version. */
   async promote(id: string, input: PromoteInput): Promise<PromoteResult> {
     return this.handle(id).executeUpdate(promoteUpdate, { args: [input] });
+  }
+
+  /** Canary releases: the metric goes on being measured and shown, but no longer decides. */
+  async metricDryRun(id: string, input: MetricDryRunInput): Promise<void> {
+    await this.handle(id).signal(metricDryRunSignal, input);
   }
 
   async abort(id: string, input: DecisionInput): Promise<void> {

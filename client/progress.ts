@@ -21,9 +21,38 @@ export function formatBatch(status: DeploymentStatus): string {
   return `${which} ${r.batch}/${r.batches}: old ${r.old}, new ${r.new}, serving ${r.healthy}`;
 }
 
+/** "step 3/7 setWeight 20: weight 20%" (canary releases), or "" for the others. */
+export function formatCanary(status: DeploymentStatus): string {
+  const c = status.canary;
+  if (!c) return '';
+  return `step ${c.step}/${c.steps} ${c.current}: weight ${c.weight}%, ${c.canaryReplicas} canary replicas`;
+}
+
+/** The analysis ledger: one line per run and per metric, with its latest measurement. */
+export function formatAnalyses(status: DeploymentStatus): string[] {
+  const lines: string[] = [];
+  for (const run of status.canary?.analyses ?? []) {
+    lines.push(`  ${run.label} (${run.templates.join(', ')}): ${run.outcome}${run.reason ? ` — ${run.reason}` : ''}`);
+    for (const m of run.metrics) {
+      const c = m.counts;
+      const last = m.measurements[m.measurements.length - 1];
+      lines.push(
+        `    ${m.name}${m.dryRun ? ` (dry run${m.dryRunBy ? ` by ${m.dryRunBy}` : ''})` : ''}: ${m.outcome}; ` +
+          `${c.successful} successful, ${c.failed} failed, ${c.inconclusive} inconclusive, ` +
+          `${c.insufficient} insufficient, ${c.error} errors` +
+          (last ? `; last ${last.measuredAt}: ${last.message}` : ''),
+      );
+      if (last) lines.push(`      query ${last.query}`);
+    }
+  }
+  return lines;
+}
+
 export class ProgressPrinter {
   private phase = '';
   private batch = '';
+  private canaryStep = '';
+  private readonly seenMeasurements = new Set<string>();
   private readonly seenSteps = new Map<string, string>();
   private readonly seenEvents = new Set<string>();
 
@@ -49,6 +78,27 @@ export class ProgressPrinter {
       this.batch = batch;
       if (status.rolling && status.rolling.batch > 0) this.write(`  ▸ ${formatBatch(status)}`);
     }
+    const step = formatCanary(status);
+    if (step && step !== this.canaryStep) {
+      this.canaryStep = step;
+      this.write(`  ▸ ${step}`);
+    }
+    for (const split of status.canary?.splits ?? []) {
+      const key = `split:${split.step}:${split.weight}:${split.detail}`;
+      if (this.seenMeasurements.has(key)) continue;
+      this.seenMeasurements.add(key);
+      this.write(`  ⚖ split at ${split.weight}%: ${split.detail}`);
+    }
+    for (const run of status.canary?.analyses ?? []) {
+      for (const m of run.metrics) {
+        for (const x of m.measurements) {
+          const key = `${run.label}:${m.name}:${x.measuredAt}`;
+          if (this.seenMeasurements.has(key)) continue;
+          this.seenMeasurements.add(key);
+          this.write(`  ◆ ${run.label} ${m.name}${m.dryRun ? ' (dry run)' : ''}: ${x.phase} — ${x.message}`);
+        }
+      }
+    }
     if (status.phase !== this.phase) {
       this.phase = status.phase;
       const r = status.replicas;
@@ -56,7 +106,8 @@ export class ProgressPrinter {
       this.write(
         `[${status.deploymentId}] ${status.phase}  version ${status.version}  live ${live}` +
           ` (${status.liveVersion ?? '-'})  replicas ${r.healthy}/${r.desired} healthy` +
-          (status.rolling ? `  ${formatBatch(status)}` : ''),
+          (status.rolling ? `  ${formatBatch(status)}` : '') +
+          (status.canary ? `  ${formatCanary(status)}` : ''),
       );
       if (status.approval.pending && status.approval.deadline) {
         this.write(
@@ -99,6 +150,15 @@ export function formatStatus(status: DeploymentStatus): string {
       `rolling      ${formatBatch(status)} (maxSurge ${r.maxSurge}, maxUnavailable ${r.maxUnavailable}), run ${r.run}`,
       `replica set  ${r.replicaSet || '-'}${r.replacing.length ? ` replacing ${r.replacing.join(', ')}` : ''}`,
     );
+  }
+  const c = status.canary;
+  if (c) {
+    lines.push(
+      `canary       ${formatCanary(status)} (stable ${c.stableVersion ?? '-'}, canary ${c.canaryVersion}` +
+        `${c.headerRoute ? ', header route on' : ''})`,
+    );
+    for (const split of c.splits) lines.push(`  split at ${split.weight}% (step ${split.step}): ${split.detail}`);
+    if (c.analyses.length) lines.push('analysis', ...formatAnalyses(status));
   }
   lines.push('steps');
   for (const step of status.steps)
