@@ -169,8 +169,8 @@ function effectiveSteps(s: { steps?: CanaryStep[]; preset?: CanaryPreset }): Can
 export type CanaryStrategy = z.output<typeof canarySchema>;
 
 /**
- * The cross-field checks of a canary against the rest of the spec: the templates it names exist, count 0 (until
- * ended) only in background analysis, every `{{args.<name>}}` of a template is an arg the analysis gets, and no
+ * The cross-field checks of a canary against the rest of the spec: the templates it names exist, the metrics one
+ * analysis runs have distinct names, count 0 (until ended) only in background analysis, every `{{args.<name>}}` of a template is an arg the analysis gets, and no
  * scale step asks for more than `replicas`.
  */
 export function checkCanary(
@@ -187,6 +187,8 @@ export function checkCanary(
     uses.push({ path: ['backgroundAnalysis'], ...strategy.backgroundAnalysis, background: true });
   }
   for (const use of uses) {
+    // A measurement names its metric only: the metrics one analysis runs have distinct names.
+    const metricOwner = new Map<string, string>();
     use.templates.forEach((templateName, t) => {
       const path = ['strategy', ...use.path, 'templates', t];
       const template = templates[templateName];
@@ -200,6 +202,15 @@ export function checkCanary(
         return;
       }
       for (const metric of template.metrics) {
+        const owner = metricOwner.get(metric.name);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `templates "${owner}" and "${templateName}" both have a metric "${metric.name}": one analysis runs metrics of distinct names`,
+          });
+        }
+        metricOwner.set(metric.name, templateName);
         if (metric.count === 0 && !use.background) {
           ctx.addIssue({
             code: 'custom',

@@ -198,6 +198,25 @@ describe('canary strategy', () => {
     expect(problems(canarySpec(given, metrics))).toEqual([]);
   });
 
+  test('the metrics one analysis runs have distinct names (a measurement names its metric only)', () => {
+    const spec = canarySpec({
+      steps: [{ analysis: { templates: ['error-rate', 'again'] } }, { setWeight: 100 }],
+    });
+    const analysis = { templates: { 'error-rate': { metrics: [metric()] }, again: { metrics: [metric()] } } };
+    expect(problems({ ...spec, analysis })).toEqual([
+      'strategy.steps.0.analysis.templates.1: templates "error-rate" and "again" both have a metric "error-rate": ' +
+        'one analysis runs metrics of distinct names',
+    ]);
+  });
+
+  test('a broken analysis section is reported once, without cross-checks on what did not parse', () => {
+    const spec = { ...canarySpec(), replicas: 0, analysis: { templates: { 'error-rate': { metrics: 'many' } } } };
+    expect(problems(spec)).toEqual([
+      'replicas: Too small: expected number to be >=1',
+      'analysis.templates.error-rate.metrics: Invalid input: expected array, received string',
+    ]);
+  });
+
   test('a spec without analysis (blue-green) normalises as before: no analysis key is added', () => {
     const result = validateSpec(blueGreenSpec());
     if (!result.ok) throw new Error(JSON.stringify(result.issues));
