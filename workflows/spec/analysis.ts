@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { durationUpTo } from './duration';
 import { httpUrl, name, text } from './fields';
 import { oneOf } from './one-of';
+import { parsed } from './parsed';
 
 /** What an analysis section may hold at most (it travels in the spec, the workflow's input). */
 export const ANALYSIS_LIMITS = {
@@ -196,6 +197,7 @@ export const cloudwatchProviderSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (!parsed(ctx, 'queries', 'samples')) return;
     const ids = p.queries.map((q) => q.id);
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i)
@@ -255,7 +257,7 @@ export const analysisMetricSchema = z
         message: 'set successCondition or failureCondition (or both), e.g. successCondition: "result < 0.05"',
       });
     }
-    if (m.minSamples !== undefined && !hasSamplesSource(m.provider)) {
+    if (m.minSamples !== undefined && parsed(ctx, 'provider') && !hasSamplesSource(m.provider)) {
       ctx.addIssue({
         code: 'custom',
         path: ['minSamples'],
@@ -272,6 +274,7 @@ export const analysisTemplateSchema = z
       .min(1, 'must have at least one metric')
       .max(ANALYSIS_LIMITS.metricsPerTemplate, `must have at most ${ANALYSIS_LIMITS.metricsPerTemplate} metrics`)
       .superRefine((metrics, ctx) => {
+        if (ctx.issues.length) return; // some metric did not parse: its name may be anything
         const names = metrics.map((m) => m.name);
         names.forEach((n, i) => {
           if (names.indexOf(n) !== i) {

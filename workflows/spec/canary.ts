@@ -15,6 +15,7 @@ import type { AnalysisSection } from './analysis';
 import { duration } from './duration';
 import { SPEC_LIMITS } from './limits';
 import { oneOf } from './one-of';
+import { parsed } from './parsed';
 
 const weight = z
   .number({ error: 'expected a percentage of traffic: an integer from 0 to 100' })
@@ -135,6 +136,7 @@ export const canarySchema = z
       });
       return;
     }
+    if (!parsed(ctx, 'steps', 'preset', 'backgroundAnalysis')) return;
     const steps = effectiveSteps(s);
     const start = s.backgroundAnalysis?.startingStep;
     if (start !== undefined && start >= steps.length) {

@@ -11,6 +11,7 @@ import type { CanaryStrategy } from './canary';
 import { moduleName, name, utf8Bytes } from './fields';
 import { healthSchema } from './health';
 import { SPEC_LIMITS } from './limits';
+import { parsed } from './parsed';
 import { platformSchema } from './platform';
 import { rollingSchema } from './rolling';
 import { routerSchema } from './router';
@@ -59,9 +60,7 @@ export const deploymentSpecSchema = z
         });
       }
     }
-    // Zod runs this check even when a part failed (that part then holds its input): cross-check parsed parts only.
-    const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
-    if (spec.strategy.type === 'canary' && !['strategy', 'analysis', 'replicas'].some((part) => failed.has(part))) {
+    if (spec.strategy.type === 'canary' && parsed(ctx, 'strategy', 'analysis', 'replicas')) {
       checkCanary(spec.strategy, spec, ctx);
     }
     // Every part is bounded; this bounds their sum (the workflow input) and says which part is large.
