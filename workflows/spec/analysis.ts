@@ -50,8 +50,12 @@ export function placeholdersIn(value: unknown): string[] {
   return [...found];
 }
 
-/** CEL conditions see one variable, `result` (a number, or a list/map for web); anything else is a typo. */
-const celEnvironment = new Environment({
+/**
+ * CEL conditions see one variable, `result` (a number, or a list/map for web); anything else is a typo. The
+ * measurement may evaluate with this same environment (`conditionEnvironment.evaluate(condition, { result })`), so
+ * what validation accepted is what is evaluated.
+ */
+export const conditionEnvironment = new Environment({
   limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 },
 }).registerVariable('result', 'dyn');
 
@@ -59,7 +63,7 @@ const celEnvironment = new Environment({
 export function conditionProblem(expression: string): string | undefined {
   let checked: ReturnType<Environment['check']>;
   try {
-    checked = celEnvironment.check(expression);
+    checked = conditionEnvironment.check(expression);
   } catch (error) {
     // check() reports parse and type errors in its result; a structural limit may still throw.
     return `not a valid CEL expression: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;

@@ -37,6 +37,7 @@ export {
   analysisTemplateSchema,
   BUILT_IN_ANALYSIS_ARGS,
   cloudwatchProviderSchema,
+  conditionEnvironment,
   conditionProblem,
   insufficientSamplesSchema,
   placeholdersIn,

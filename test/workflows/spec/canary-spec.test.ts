@@ -2,7 +2,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { isBlueGreenSpec, isCanarySpec, presetSteps, validateSpec } from '../../../workflows/spec';
+import {
+  conditionEnvironment,
+  isBlueGreenSpec,
+  isCanarySpec,
+  presetSteps,
+  validateSpec,
+} from '../../../workflows/spec';
 import type { CanarySpec, SpecResult } from '../../../workflows/spec';
 import { blueGreenSpec } from '../../support/specs';
 
@@ -261,6 +267,16 @@ describe('analysis section', () => {
       );
     },
   );
+
+  test('what validation accepts evaluates with the same environment: a number, or a map for web', () => {
+    expect(conditionEnvironment.evaluate('result < 0.05', { result: 0.01 })).toBe(true);
+    expect(conditionEnvironment.evaluate('result < 0.05', { result: 0.31 })).toBe(false);
+    expect(
+      conditionEnvironment.evaluate('result.errorRate < 0.1 && result.requests > 10', {
+        result: { errorRate: 0.2, requests: 50 },
+      }),
+    ).toBe(false);
+  });
 
   test.each([
     [{ successCondition: undefined }, `${at}.successCondition: set successCondition or failureCondition (or both)`],
