@@ -353,7 +353,11 @@ export const analysisArgsSchema = z
 /** Which templates to run, with which extra args (an analysis step, a background analysis). */
 export const analysisRefSchema = z
   .object({
-    templates: z.array(templateName).min(1, 'must name at least one template').max(ANALYSIS_LIMITS.templates),
+    templates: z
+      .array(templateName)
+      .min(1, 'must name at least one template')
+      .max(ANALYSIS_LIMITS.templates)
+      .refine((names) => new Set(names).size === names.length, 'template names must be unique'),
     args: analysisArgsSchema.default({}),
   })
   .strict();

@@ -176,6 +176,10 @@ describe('canary strategy', () => {
       { steps: [{ analysis: { templates: ['error-rate'], args: { canary: 'mine' } } }, { setWeight: 100 }] },
       'strategy.steps.0.analysis.args.canary: "canary" is filled in by the workflow',
     ],
+    [
+      { steps: [{ analysis: { templates: ['error-rate', 'error-rate'] } }, { setWeight: 100 }] },
+      'strategy.steps.0.analysis.templates: template names must be unique',
+    ],
     [{ approval: { mode: 'automatic' } }, "strategy.approval.mode: a canary's pause: {} always waits for a person"],
     [{ inconclusive: { onTimeout: 'wait' } }, 'strategy.inconclusive.onTimeout'],
     [{ abortScaleDownDelay: 'later' }, 'strategy.abortScaleDownDelay: expected a duration'],
