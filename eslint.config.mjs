@@ -109,10 +109,11 @@ export default defineConfig(
               message: 'Workflow code imports only workflows/ (the client, worker and shared/ are Node-side).',
             },
             {
-              regex: '^(?![./]|@temporalio/(workflow|common)$|zod$)',
+              // @marcbachmann/cel-js: the CEL parser of analysis conditions (pure JS, no dependencies, no I/O).
+              regex: '^(?![./]|@temporalio/(workflow|common)$|zod$|@marcbachmann/cel-js$)',
               allowTypeImports: true,
               message:
-                'Workflow code imports only @temporalio/workflow (and @temporalio/common, zod) of the packages: ' +
+                'Workflow code imports only @temporalio/workflow (and @temporalio/common, zod, @marcbachmann/cel-js) of the packages: ' +
                 'anything else may not be deterministic.',
             },
           ],

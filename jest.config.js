@@ -4,8 +4,10 @@
 // @kubernetes/client-node (the Kubernetes driver) is ESM-only, as are some of its dependencies. Node 20 loads it from
 // CommonJS by itself (require(esm)), but jest's module registry cannot until Node 24.9, so jest compiles those
 // packages to CommonJS with the same SWC transform instead. `cookie` is ESM-only too: Fastify's inject() (the
-// property tests of the HTTP edges, in process) loads it through light-my-request.
+// property tests of the HTTP edges, in process) loads it through light-my-request. `@marcbachmann/cel-js` (the CEL
+// parser the spec checks analysis conditions with) is ESM-only.
 const ESM_PACKAGES = [
+  '@marcbachmann/cel-js',
   '@kubernetes/client-node',
   'openid-client',
   'oauth4webapi',

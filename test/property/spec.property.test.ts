@@ -56,7 +56,8 @@ function expectStorable(spec: unknown): void {
 /**
  * Whether an issue at `field` is about a change at `at`: the same field, an ancestor (the object that now has an
  * unknown key, the list now too long) or a descendant, a sibling inside the strategy (maxSurge and maxUnavailable
- * are checked together), or replicas and strategy.previewReplicas.
+ * are checked together), replicas and strategy.previewReplicas or a canary's setCanaryScale.replicas, the analysis
+ * section and the canary steps that name its templates, or two fields of one analysis metric (checked together).
  */
 function related(at: Path, field: string): boolean {
   const a = at.map(String);
@@ -64,8 +65,12 @@ function related(at: Path, field: string): boolean {
   const n = Math.min(a.length, b.length);
   if (a.slice(0, n).join('.') === b.slice(0, n).join('.')) return true;
   if (a[0] === 'strategy' && b[0] === 'strategy') return true;
+  const sections = new Set([a[0], b[0]]);
+  if (sections.has('analysis') && sections.has('strategy')) return true;
+  if (a[0] === 'analysis' && b[0] === 'analysis' && a.slice(0, 5).join('.') === b.slice(0, 5).join('.')) return true;
   const pair = new Set([a.join('.'), b.join('.')]);
-  return pair.has('replicas') && pair.has('strategy.previewReplicas');
+  const scale = [...pair].some((p) => /^strategy\.steps\.\d+\.setCanaryScale\.replicas$/.test(p));
+  return pair.has('replicas') && (pair.has('strategy.previewReplicas') || scale);
 }
 
 const validBases = fc.oneof(

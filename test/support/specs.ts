@@ -87,3 +87,32 @@ function validated(spec: unknown) {
   if (!result.ok) throw new Error(`largestSpec is not a valid spec: ${JSON.stringify(result.issues)}`);
   return result.spec;
 }
+
+/** A metric of the analysis section (a web provider: the unit tests fake the measurement). */
+export function analysisMetric(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    provider: { web: { url: 'http://127.0.0.1:9/metrics', jsonPath: '$.value' } },
+    interval: '10s',
+    count: 2,
+    successCondition: 'result < 0.05',
+    ...overrides,
+  };
+}
+
+/** A valid canary spec with overrides (`strategy` is merged into `{ type: 'canary' }`); `analysis` as given. */
+export function canarySpec(
+  o: SpecOverrides & { analysis?: Record<string, unknown> } = {},
+): DeploymentSpecInput {
+  const { analysis, ...rest } = o;
+  return {
+    ...blueGreenSpec(rest),
+    strategy: {
+      type: 'canary',
+      steps: [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: { duration: '1m' } }],
+      abortScaleDownDelay: '0s',
+      ...o.strategy,
+    },
+    ...(analysis ? { analysis } : {}),
+  } as DeploymentSpecInput;
+}

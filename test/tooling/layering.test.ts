@@ -61,6 +61,7 @@ const allowed: Probe[] = [
   { file: 'workflows/probe.ts', source: "import { ErrorType } from '../activities/errors';" },
   { file: 'workflows/probe.ts', source: "import type { Activities } from '../activities';" },
   { file: 'workflows/probe.ts', source: "import { z } from 'zod';" },
+  { file: 'workflows/probe.ts', source: "import { Environment } from '@marcbachmann/cel-js';" },
   { file: 'activities/outsystems/probe.ts', source: "import { confinePath } from '../../shared/outsystems';" },
   { file: 'activities/probe.ts', source: "import { Client } from '@temporalio/client';" },
   { file: 'client/probe.ts', source: "import { hookStatusQuery } from '../workflows/outsystems/messages';" },

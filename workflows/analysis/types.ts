@@ -1,25 +1,34 @@
 /**
- * Contract types of canary analysis: what the measurement activity is asked and what it answers. Pure types; safe
- * in workflow code.
+ * The contract of one measurement: what the workflow asks the measurement activity (MeasureMetricInput) and what it
+ * answers (Measurement). Pure types: the workflow and the activity both import them.
  */
-import type { AnalysisMetric } from '../../activities/analysis/metric';
+import type { AnalysisMetric } from '../spec/analysis';
 
 export interface MeasureMetricInput {
   deploymentId: string;
-  metric: AnalysisMetric; // normalised, as above
+  /** Normalised, as in the spec (durations in milliseconds). */
+  metric: AnalysisMetric;
+  /** The built-in args (application, version, stableVersion, canary, stable, modules) and the analysis' own. */
   args: Record<string, string>;
 }
 
 export type MeasurementPhase = 'successful' | 'failed' | 'inconclusive' | 'insufficient';
 
 export interface Measurement {
-  metric: string; // metric name
+  /** Metric name. */
+  metric: string;
   provider: 'prometheus' | 'web' | 'cloudwatch';
-  query: string; // what was asked, args substituted (prometheus: the PromQL; web: URL + jsonPath; cloudwatch: a short description of the queries)
-  window?: { from: string; to: string }; // ISO times the value covers when the provider says (prometheus: evaluation time; cloudwatch: start/end)
-  value: unknown; // the raw value the conditions saw (number, list or map), JSON-serialisable, small (truncate lists to 20 items)
-  samples?: number; // requests that reached the canary in the window, when minSamples is set
+  /** What was asked, args substituted. */
+  query: string;
+  window?: { from: string; to: string };
+  /** The raw value the conditions saw, JSON-serialisable, small. */
+  value: unknown;
+  /** Requests that reached the canary in the window, when minSamples is set. */
+  samples?: number;
+  /** 'insufficient' when samples < minSamples (conditions not evaluated). */
   phase: MeasurementPhase;
-  message: string; // one line: why this phase ("result 0.013 < 0.05: successful" style, or "42 samples < minSamples 100")
-  measuredAt: string; // ISO
+  /** One line: why this phase. */
+  message: string;
+  /** ISO. */
+  measuredAt: string;
 }

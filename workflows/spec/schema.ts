@@ -4,15 +4,19 @@
  * Part of the deployment spec (workflows/spec/index.ts): pure, zod at most and no Node built-ins, so workflows import it.
  */
 import { z } from 'zod';
+import { analysisSchema } from './analysis';
 import { blueGreenSchema } from './blue-green';
+import { canarySchema, checkCanary } from './canary';
+import type { CanaryStrategy } from './canary';
 import { moduleName, name, utf8Bytes } from './fields';
 import { healthSchema } from './health';
 import { SPEC_LIMITS } from './limits';
+import { parsed } from './parsed';
 import { platformSchema } from './platform';
 import { rollingSchema } from './rolling';
 import { routerSchema } from './router';
 
-export const strategySchema = z.discriminatedUnion('type', [blueGreenSchema, rollingSchema]);
+export const strategySchema = z.discriminatedUnion('type', [blueGreenSchema, rollingSchema, canarySchema]);
 
 export const deploymentSpecSchema = z
   .object({
@@ -42,6 +46,8 @@ export const deploymentSpecSchema = z
       successThreshold: 2,
       deadline: 300_000,
     }),
+    /** Analysis templates (canary steps and background analysis name them); absent when none are used. */
+    analysis: analysisSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -53,6 +59,9 @@ export const deploymentSpecSchema = z
           message: `must be at most replicas (${spec.replicas})`,
         });
       }
+    }
+    if (spec.strategy.type === 'canary' && parsed(ctx, 'strategy', 'analysis', 'replicas')) {
+      checkCanary(spec.strategy, spec, ctx);
     }
     // Every part is bounded; this bounds their sum (the workflow input) and says which part is large.
     const bytes = utf8Bytes(JSON.stringify(spec));
@@ -79,9 +88,11 @@ export type HealthCheck = DeploymentSpec['health'];
 export type BlueGreenStrategy = z.output<typeof blueGreenSchema>;
 export type RollingStrategy = z.output<typeof rollingSchema>;
 export type RollingStep = RollingStrategy['steps'][number];
-/** A spec whose strategy is known to be blue-green / rolling (see the guards below). */
+export type { CanaryStrategy };
+/** A spec whose strategy is known to be blue-green / rolling / canary (see the guards below). */
 export type BlueGreenSpec = DeploymentSpec & { strategy: BlueGreenStrategy };
 export type RollingSpec = DeploymentSpec & { strategy: RollingStrategy };
+export type CanarySpec = DeploymentSpec & { strategy: CanaryStrategy };
 
 export function isBlueGreenSpec(spec: DeploymentSpec): spec is BlueGreenSpec {
   return spec.strategy.type === 'blue-green';
@@ -89,4 +100,8 @@ export function isBlueGreenSpec(spec: DeploymentSpec): spec is BlueGreenSpec {
 
 export function isRollingSpec(spec: DeploymentSpec): spec is RollingSpec {
   return spec.strategy.type === 'rolling';
+}
+
+export function isCanarySpec(spec: DeploymentSpec): spec is CanarySpec {
+  return spec.strategy.type === 'canary';
 }
