@@ -29,9 +29,6 @@ import { isCanarySpec } from './spec';
 import type { CanaryStep } from './spec';
 import type { DeploymentInput, DeploymentResult, Outcome } from './types';
 
-/** A pause without a duration waits this long for promote (or reject), then rolls back. */
-const INDEFINITE_PAUSE_MS = 30 * 24 * 3_600_000;
-
 export async function canaryDeployment(input: DeploymentInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'canary', isCanarySpec);
   const run = new CanaryRun(input, spec);
@@ -54,17 +51,17 @@ export async function canaryDeployment(input: DeploymentInput): Promise<Deployme
         if (strategy.backgroundAnalysis && index === strategy.backgroundAnalysis.startingStep) {
           background = startBackground();
         }
-        if ('setWeight' in step) await setWeight(run, step.setWeight, scale);
-        else if ('pause' in step) await pause(step.pause.duration);
-        else if ('analysis' in step)
+        if (step.setWeight !== undefined) await setWeight(run, step.setWeight, scale);
+        else if (step.pause !== undefined) await pause(step.pause.duration);
+        else if (step.analysis !== undefined) {
           await judge(await runAnalysis(run, { label: `step ${index + 1}`, ...step.analysis }));
-        else if ('setCanaryScale' in step) {
+        } else if (step.setCanaryScale !== undefined) {
           const s = step.setCanaryScale;
           scale = s.matchTrafficWeight ? 'match' : 'fixed';
           if (!s.matchTrafficWeight) {
             await scaleCanary(run, s.replicas ?? Math.max(1, Math.ceil((spec.replicas * (s.weight ?? 0)) / 100)));
           }
-        } else await setHeaderRoute(run, step.setHeaderRoute.remove === true);
+        } else if (step.setHeaderRoute !== undefined) await setHeaderRoute(run, step.setHeaderRoute.remove);
       }
       // 4. Promotion: full scale, every request, verified.
       canary.current = 'promote';
@@ -85,17 +82,18 @@ export async function canaryDeployment(input: DeploymentInput): Promise<Deployme
 
   // ---- the steps, in runbook order ----
 
-  /** `pause: {duration}` (approve ends it early, reject rolls back) or `pause: {}` (until promoted). */
+  /**
+   * `pause: {duration}` (promote ends it early, reject rolls back) or `pause: {}`: until promoted, up to
+   * `strategy.approval.timeout`, then `strategy.approval.onTimeout`.
+   */
   async function pause(duration: number | undefined): Promise<void> {
     tracker.setPhase('Paused');
-    const outcome = await run.gate.wait(
-      duration ? `pause of step ${canary.step}` : `promotion at step ${canary.step}`,
-      {
-        mode: 'required',
-        timeoutMs: duration ?? INDEFINITE_PAUSE_MS,
-        onTimeout: duration ? 'promote' : 'rollback',
-      },
-    );
+    const open = duration === undefined;
+    const outcome = await run.gate.wait(open ? `promotion at step ${canary.step}` : `pause of step ${canary.step}`, {
+      mode: 'required',
+      timeoutMs: duration ?? strategy.approval.timeout,
+      onTimeout: open ? strategy.approval.onTimeout : 'promote',
+    });
     if (outcome.kind === 'rejected') throw new RollBack(rejection(outcome.decision));
     if (outcome.kind === 'timed-out' && outcome.action === 'rollback') throw new RollBack('nobody promoted the canary');
   }
@@ -180,19 +178,20 @@ export async function canaryDeployment(input: DeploymentInput): Promise<Deployme
 /** The canary's size before its first step: what its first weight needs (or a setCanaryScale before it), at least 1. */
 function firstScale(steps: readonly CanaryStep[], run: CanaryRun): number {
   for (const step of steps) {
-    if ('setWeight' in step) return replicasFor(run, step.setWeight);
-    if ('setCanaryScale' in step && step.setCanaryScale.replicas !== undefined) return step.setCanaryScale.replicas;
+    if (step.setWeight !== undefined) return replicasFor(run, step.setWeight);
+    if (step.setCanaryScale?.replicas !== undefined) return Math.max(1, step.setCanaryScale.replicas);
   }
   return 1;
 }
 
 function describeStep(step: CanaryStep): string {
-  if ('setWeight' in step) return `setWeight ${step.setWeight}`;
-  if ('pause' in step)
+  if (step.setWeight !== undefined) return `setWeight ${step.setWeight}`;
+  if (step.pause !== undefined) {
     return step.pause.duration ? `pause ${Math.round(step.pause.duration / 1000)}s` : 'pause until promoted';
-  if ('analysis' in step) return `analysis ${step.analysis.templates.join(', ')}`;
-  if ('setCanaryScale' in step) return `setCanaryScale ${JSON.stringify(step.setCanaryScale)}`;
-  return step.setHeaderRoute.remove ? 'remove the header route' : 'setHeaderRoute';
+  }
+  if (step.analysis !== undefined) return `analysis ${step.analysis.templates.join(', ')}`;
+  if (step.setCanaryScale !== undefined) return `setCanaryScale ${JSON.stringify(step.setCanaryScale)}`;
+  return step.setHeaderRoute?.remove ? 'remove the header route' : 'setHeaderRoute';
 }
 
 function rejection(decision: { by: string; reason?: string }): string {

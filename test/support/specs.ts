@@ -101,18 +101,22 @@ export function analysisMetric(name: string, overrides: Record<string, unknown> 
 }
 
 /** A valid canary spec with overrides (`strategy` is merged into `{ type: 'canary' }`); `analysis` as given. */
-export function canarySpec(
-  o: SpecOverrides & { analysis?: Record<string, unknown> } = {},
-): DeploymentSpecInput {
+export function canarySpec(o: SpecOverrides & { analysis?: Record<string, unknown> } = {}): DeploymentSpecInput {
   const { analysis, ...rest } = o;
   return {
     ...blueGreenSpec(rest),
     strategy: {
       type: 'canary',
-      steps: [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: { duration: '1m' } }],
+      steps: [
+        { setWeight: 10 },
+        { pause: { duration: '1m' } },
+        { setWeight: 50 },
+        { pause: { duration: '1m' } },
+        { setWeight: 100 },
+      ],
       abortScaleDownDelay: '0s',
       ...o.strategy,
     },
     ...(analysis ? { analysis } : {}),
-  } as DeploymentSpecInput;
+  };
 }

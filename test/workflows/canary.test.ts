@@ -25,7 +25,12 @@ interface CanaryWorld extends World {
 
 /** A world where blue serves 1.0.0; `script` gives each metric's measurements in order (the last one repeats). */
 function canaryWorld(script: Record<string, Scripted[]>, split: (weight: number) => number = (w) => w): CanaryWorld {
-  const world = createWorld({ application: 'shop', modules: ['Catalog', 'Cart'], liveColor: 'blue', liveVersion: '1.0.0' });
+  const world = createWorld({
+    application: 'shop',
+    modules: ['Catalog', 'Cart'],
+    liveColor: 'blue',
+    liveVersion: '1.0.0',
+  });
   const measured: CanaryWorld['measured'] = [];
   const splits: number[] = [];
   const taken: Record<string, number> = {};
@@ -77,10 +82,19 @@ async function withCanary(
   body: (run: Run<CanaryWorld>) => Promise<void>,
 ): Promise<void> {
   await harness.run(
-    { workflowType: 'canaryDeployment', input: { spec }, world, taskQueue: 'canary-unit', workflowId: 'deploy-test-shop' },
+    {
+      workflowType: 'canaryDeployment',
+      input: { spec },
+      world,
+      taskQueue: 'canary-unit',
+      workflowId: 'deploy-test-shop',
+    },
     body,
   );
 }
+
+/** A provider that reports how many requests reached the canary (what minSamples needs). */
+const counted = { web: { url: 'http://127.0.0.1:9/metrics', jsonPath: '$.errorRate', samplesJsonPath: '$.requests' } };
 
 const analysis = (metrics: Record<string, unknown>[], insufficientSamples?: Record<string, unknown>) => ({
   templates: { health: { metrics } },
@@ -90,12 +104,13 @@ const analysis = (metrics: Record<string, unknown>[], insufficientSamples?: Reco
 describe('canary workflow', () => {
   test('setWeight, pause, analysis, setWeight, pause until promoted: promoted with every split measured', async () => {
     const world = canaryWorld({ 'error-rate': ['successful'] });
+    // Short waits: the status is polled in real time until the last pause (time skips only while a result is awaited).
     const spec = canarySpec({
-      analysis: analysis([analysisMetric('error-rate')]),
+      analysis: analysis([analysisMetric('error-rate', { interval: '1s' })]),
       strategy: {
         steps: [
           { setWeight: 10 },
-          { pause: { duration: '5m' } },
+          { pause: { duration: '1s' } },
           { analysis: { templates: ['health'] } },
           { setWeight: 50 },
           { pause: {} },
@@ -104,6 +119,7 @@ describe('canary workflow', () => {
     });
     await withCanary(world, spec, async ({ handle, outcome, waitFor }) => {
       const paused = await waitFor((s) => s.canary?.step === 5 && s.approval.pending, 'the pause until promoted');
+      expect(paused.phase).toBe('Paused');
       expect(paused.canary?.weight).toBe(50);
       expect(world.rules.Catalog?.backends).toEqual([
         { backend: 'shop-blue', weight: 50 },
@@ -155,7 +171,7 @@ describe('canary workflow', () => {
     const spec = canarySpec({
       analysis: analysis([analysisMetric('latency', { failureCondition: 'result > 0.5', count: 1 })]),
       strategy: {
-        steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }],
+        steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }],
         inconclusive: { timeout: '1h', onTimeout: 'rollback' },
       },
     });
@@ -172,11 +188,13 @@ describe('canary workflow', () => {
     const world = canaryWorld({ latency: ['inconclusive'] });
     const spec = canarySpec({
       analysis: analysis([analysisMetric('latency', { failureCondition: 'result > 0.5', count: 1 })]),
-      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }] },
+      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
     });
     await withCanary(world, spec, async ({ handle, outcome, waitFor }) => {
       await waitFor((s) => s.approval.pending, 'the inconclusive gate');
-      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', version: '2.0.0', comment: 'latency is fine' }] });
+      await handle.executeUpdate(promoteUpdate, {
+        args: [{ by: 'bob', version: '2.0.0', comment: 'latency is fine' }],
+      });
       const { result } = await outcome();
       expect(result.outcome).toBe('succeeded');
       expect(result.status.approval.approved).toMatchObject({ by: 'bob', reason: 'latency is fine' });
@@ -187,7 +205,7 @@ describe('canary workflow', () => {
     const world = canaryWorld({ 'error-rate': ['error', 'error', 'successful', 'error', 'error', 'error'] });
     const spec = canarySpec({
       analysis: analysis([analysisMetric('error-rate', { count: 5, consecutiveErrorLimit: 2 })]),
-      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }] },
+      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
     });
     await withCanary(world, spec, async ({ outcome }) => {
       const { result, failureType } = await outcome();
@@ -202,11 +220,11 @@ describe('canary workflow', () => {
   test('too few samples: the step extends up to the deadline, then applies the policy (fail)', async () => {
     const world = canaryWorld({ 'error-rate': ['insufficient'] });
     const spec = canarySpec({
-      analysis: analysis([analysisMetric('error-rate', { minSamples: 100, count: 2 })], {
+      analysis: analysis([analysisMetric('error-rate', { minSamples: 100, count: 2, provider: counted })], {
         deadline: '1m',
         policy: 'fail',
       }),
-      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }] },
+      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
     });
     await withCanary(world, spec, async ({ outcome }) => {
       const { result, failureType } = await outcome();
@@ -221,11 +239,11 @@ describe('canary workflow', () => {
   test('too few samples with policy pass: the canary goes on, and the result says so', async () => {
     const world = canaryWorld({ 'error-rate': ['insufficient'] });
     const spec = canarySpec({
-      analysis: analysis([analysisMetric('error-rate', { minSamples: 100, count: 1 })], {
+      analysis: analysis([analysisMetric('error-rate', { minSamples: 100, count: 1, provider: counted })], {
         deadline: '30s',
         policy: 'pass',
       }),
-      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }] },
+      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
     });
     await withCanary(world, spec, async ({ outcome }) => {
       const { result } = await outcome();
@@ -236,7 +254,9 @@ describe('canary workflow', () => {
 
   test('a weight applied but not effective (the measured split differs): measured 3 times, then rolled back', async () => {
     const world = canaryWorld({}, (w) => (w === 25 ? 60 : w));
-    const spec = canarySpec({ strategy: { steps: [{ setWeight: 25 }, { pause: { duration: '1m' } }] } });
+    const spec = canarySpec({
+      strategy: { steps: [{ setWeight: 25 }, { pause: { duration: '1m' } }, { setWeight: 100 }] },
+    });
     await withCanary(world, spec, async ({ outcome }) => {
       const { result, failureType } = await outcome();
       expect(failureType).toBe('DeploymentRolledBack');
@@ -260,7 +280,7 @@ describe('canary workflow', () => {
       expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-blue', weight: 100 }]);
       const names = world.calls.map((c) => c.name);
       expect(names.lastIndexOf('restoreRules')).toBeLessThan(names.lastIndexOf('retireReplicaSet'));
-      expect(result.status.steps.map((s) => s.name)).toContain('send every request back to the stable version');
+      expect(result.status.steps.map((s) => s.name)).toContain('undo: send every request back to the stable version');
     });
   });
 
@@ -286,15 +306,21 @@ describe('canary workflow', () => {
     const world = canaryWorld({ 'error-rate': ['successful', 'failed', 'failed'] });
     const spec = canarySpec({
       analysis: analysis([analysisMetric('error-rate', { count: 3, interval: '1m' })]),
-      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }] },
+      strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
     });
     await withCanary(world, spec, async ({ handle, outcome, waitFor }) => {
       await waitFor((s) => (s.canary?.analyses[0]?.metrics[0]?.counts.successful ?? 0) === 1, 'the first measurement');
       await handle.signal(metricDryRunSignal, { metric: 'error-rate', by: 'dave', reason: 'known noisy' });
       const { result } = await outcome();
       expect(result.outcome).toBe('succeeded');
-      expect(result.status.canary?.analyses[0]?.metrics[0]).toMatchObject({ dryRun: true, dryRunBy: 'dave' });
-      expect(world.measured).toHaveLength(3);
+      // The failed measurement after the switch is shown, and decided nothing.
+      expect(result.status.canary?.analyses[0]?.metrics[0]).toMatchObject({
+        dryRun: true,
+        dryRunBy: 'dave',
+        outcome: 'failed',
+      });
+      expect(result.status.canary?.analyses[0]?.outcome).toBe('successful');
+      expect(world.measured.map((m) => m.phase)).toEqual(['successful', 'failed']);
     });
   });
 

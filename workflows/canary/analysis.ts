@@ -90,7 +90,12 @@ export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Pro
         ledger.dryRun = metric.dryRun || run.dryRunBy.has(metric.name);
         await measureOnce(run, metric, args, ledger, shown);
         let outcome = metricOutcome(metric, ledger);
-        if (outcome === 'running' && metric.count > 0 && Date.now() >= extendUntil) outcome = 'insufficient';
+        // Too few requests reached the canary: the measurement did not count; measure again until the deadline.
+        const extending =
+          outcome === 'insufficient' ||
+          (outcome === 'running' && metric.count > 0 && ledger.measurements.some((m) => m.phase === 'insufficient'));
+        if (extending && Date.now() >= extendUntil) outcome = 'insufficient';
+        else if (outcome === 'insufficient') outcome = 'running';
         shown.outcome = outcome;
         if (outcome !== 'running') {
           // A failing metric that decides ends the others; a dry-run one only says so.

@@ -147,18 +147,24 @@ function latest(points: Array<{ at: number; value: number }>): { at: number; val
   );
 }
 
+/** A query without an expression has a metricStat (the schema gives each query exactly one of the two). */
+function statOf(q: CloudWatchQuery): NonNullable<CloudWatchQuery['metricStat']> {
+  if (!q.metricStat) throw new Error(`query ${q.id} has neither expression nor metricStat`);
+  return q.metricStat;
+}
+
 /** The spec's queries as SDK shapes (translated here, at the edge). */
 export function toMetricDataQueries(config: CloudWatchProviderConfig, period: number): MetricDataQuery[] {
   return config.queries.map((q): MetricDataQuery => {
     // The samples query's values are needed whatever the spec says about returning them.
     const returnData = q.id === config.samples ? true : q.returnData;
     const shared = { Id: q.id, ...(returnData === undefined ? {} : { ReturnData: returnData }) };
-    if ('expression' in q) {
+    if (q.expression !== undefined) {
       // Period belongs to Metrics Insights (SELECT ...) only; metric math takes its operands' periods.
       const insights = /^\s*SELECT\b/i.test(q.expression);
       return { ...shared, Expression: q.expression, ...(insights ? { Period: period } : {}) };
     }
-    const stat = q.metricStat;
+    const stat = statOf(q);
     return {
       ...shared,
       MetricStat: {
@@ -178,8 +184,8 @@ export function toMetricDataQueries(config: CloudWatchProviderConfig, period: nu
 /** "m1=AWS/ApplicationELB RequestCount Sum {TargetGroup=tg}; e1=m1/m2; period 60 s over 300 s" */
 function describeQueries(config: CloudWatchProviderConfig, period: number): string {
   const one = (q: CloudWatchQuery): string => {
-    if ('expression' in q) return `${q.id}=${q.expression}`;
-    const s = q.metricStat;
+    if (q.expression !== undefined) return `${q.id}=${q.expression}`;
+    const s = statOf(q);
     const dims = (s.dimensions ?? []).map((d) => `${d.name}=${d.value}`).join(',');
     return `${q.id}=${s.namespace} ${s.metricName} ${s.stat}${dims ? ` {${dims}}` : ''}`;
   };

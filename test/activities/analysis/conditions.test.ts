@@ -7,7 +7,7 @@ import { judge } from '../../../activities/analysis/measure';
 import type { Reading } from '../../../activities/analysis/providers/reading';
 import { metricOf } from './metrics';
 
-const provider = { web: { url: 'http://unused', jsonPath: '$' } };
+const provider = { web: { url: 'http://unused', jsonPath: '$', headers: {}, timeout: 10_000 } };
 const reading = (value: unknown, extra: Partial<Reading> = {}): Reading => ({ query: 'q', value, ...extra });
 
 function conditionError(run: () => unknown): { name: string; message: string } {

@@ -56,7 +56,7 @@ beforeEach(() => {
 });
 
 function web(overrides: Partial<WebProviderConfig> = {}): { web: WebProviderConfig } {
-  return { web: { url: `${base}/stats`, jsonPath: '$.errorRate', timeout: 10_000, ...overrides } };
+  return { web: { url: `${base}/stats`, jsonPath: '$.errorRate', headers: {}, timeout: 10_000, ...overrides } };
 }
 
 test('a JSONPath to a number, with samples from samplesJsonPath, is judged like any value', async () => {
