@@ -13,7 +13,9 @@
  * router itself answers when nothing could. Label values come only from the rule table, so the number of series is
  * bounded by the rules, not by the paths clients send.
  *
- * The hot path allocates nothing: every (module, backend) pair's label children are looked up once and cached.
+ * The hot path allocates nothing of its own: every (module, backend) pair's label children are looked up once and
+ * cached. A pair's four code_class series are all exported (at 0) from its first answer on, so that a canary
+ * without errors has an error ratio of 0 rather than none.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -124,6 +126,8 @@ export class RouterMetrics {
     let route = byBackend.get(backend);
     if (!route) {
       const byClass = CODE_CLASSES.map((codeClass) => this.requests.labels(module, backend, codeClass));
+      // Every class is exported from the first answer on, at 0 if need be: an error ratio then reads 0, not "no data".
+      for (const child of byClass) child.inc(0);
       route = new RouteMetrics(this.backendMetrics(backend), byClass, this.duration.labels(module, backend));
       byBackend.set(backend, route);
     }
