@@ -16,18 +16,18 @@ export interface NamedServer {
 }
 
 /**
- * A server on a free loopback port answering `name` as text/plain. `status(n)` picks the status of its n-th request
- * (1-based; default 200); `headers` are added to every answer.
+ * A server on a free loopback port answering `name` as text/plain. `status(n, path)` picks the status of its n-th
+ * request (1-based; default 200); `headers` are added to every answer.
  */
 export async function startNamedServer(
   name: string,
-  opts: { status?: (n: number) => number; headers?: Record<string, string | string[]> } = {},
+  opts: { status?: (n: number, path: string) => number; headers?: Record<string, string | string[]> } = {},
 ): Promise<NamedServer> {
   const answered = { total: 0, byStatus: new Map<number, number>() };
   const server = http.createServer((req, res) => {
     req.resume();
     const n = ++answered.total;
-    const status = opts.status?.(n) ?? 200;
+    const status = opts.status?.(n, req.url ?? '/') ?? 200;
     answered.byStatus.set(status, (answered.byStatus.get(status) ?? 0) + 1);
     res.writeHead(status, { 'content-type': 'text/plain', 'x-server': name, ...opts.headers });
     res.end(name);
