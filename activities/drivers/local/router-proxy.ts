@@ -23,7 +23,6 @@
  * missing or stale one (its backend gone from the rule, at weight 0, or
  * without targets) gets a fresh weighted pick and a new cookie.
  */
-import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Agent, Dispatcher } from 'undici';
 import { errorCode } from './error-info';
@@ -220,15 +219,26 @@ function moduleLabel(state: RouterState, module: string, previewRouted: boolean)
   return previewRouted || state.rules.has(module) ? module : DEFAULT_MODULE;
 }
 
-/** The backend a sticky cookie names, if the request carries one. */
+/**
+ * The backend a sticky cookie names, if the request carries one (the first, as RFC 6265 sends the most specific path
+ * first). Written by hand rather than with the `cookie` package: that one is ESM-only since v2, which jest cannot
+ * load from this CommonJS project without a transform of its own. Backend names need no decoding ([A-Za-z0-9._-]).
+ */
 function pinnedBackend(request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;
   if (!header?.includes(STICKY_COOKIE)) return undefined;
-  return parseCookies(header)[STICKY_COOKIE];
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== STICKY_COOKIE) continue;
+    const value = pair.slice(eq + 1).trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  }
+  return undefined;
 }
 
+/** Module and backend names are cookie-safe as they are (moduleNameSchema, backendNameSchema). */
 function stickyCookie(module: string, backend: string): string {
-  return serializeCookie(STICKY_COOKIE, backend, { path: `/${module}/`, httpOnly: true, sameSite: 'lax' });
+  return `${STICKY_COOKIE}=${backend}; Path=/${module}/; HttpOnly; SameSite=Lax`;
 }
 
 const secondsSince = (started: number): number => (performance.now() - started) / 1000;

@@ -94,7 +94,10 @@ describe('with --sticky', () => {
       { backend: 'a', weight: 90 },
       { backend: 'b', weight: 10 },
     ]);
-    const answers = await many(50, '/Shop/page', { cookie: 'theme=dark; cutover-backend=b; lang=en' });
+    const answers = [
+      ...(await many(40, '/Shop/page', { cookie: 'theme=dark; cutover-backend=b; lang=en' })),
+      ...(await many(10, '/Shop/page', { cookie: 'cutover-backend="b"' })), // a quoted value (RFC 6265)
+    ];
     expect(tally(answers.map((answer) => answer.body))).toEqual(new Map([['b', 50]]));
     expect(answers.flatMap(routerCookies)).toEqual([]);
   });
@@ -109,14 +112,14 @@ describe('with --sticky', () => {
     for (const answer of answers) expect(routerCookies(answer)).toEqual([cookieFor('Shop', 'a')]);
   });
 
-  test('a cookie naming a backend gone from the rule, unknown, or without targets gets a fresh pick', async () => {
+  test('a cookie naming a backend gone from the rule, unknown, or without targets, or another cookie, gets a fresh pick', async () => {
     await driver.setModuleRule('Shop', [
       { backend: 'a', weight: 50 },
       { backend: 'b', weight: 50 },
     ]);
     // "c" exists but is not in the rule: a client cannot pick its backend by forging the cookie.
-    for (const stale of ['c', 'no-such-backend']) {
-      const answers = await many(20, '/Shop/page', { cookie: `cutover-backend=${stale}` });
+    for (const cookie of ['cutover-backend=c', 'cutover-backend=no-such-backend', 'x-cutover-backend=b']) {
+      const answers = await many(20, '/Shop/page', { cookie });
       for (const answer of answers) {
         expect(['a', 'b']).toContain(answer.body);
         expect(routerCookies(answer)).toEqual([cookieFor('Shop', answer.body)]);
