@@ -46,7 +46,8 @@ type Observe = { observe(value: number): void };
 /** One backend's counters, shared by every module it serves. */
 class BackendMetrics {
   readonly tally: BackendTally = { requests: 0, byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 } };
-  constructor(readonly inFlight: { inc(): void; dec(): void }) {}
+  /** Read by the gauge at scrape time (collect): a plain number on the hot path. */
+  inFlight = 0;
 }
 
 /** The label children of one (module, backend) pair. */
@@ -72,11 +73,11 @@ export class RouteMetrics {
   }
 
   beginInFlight(): void {
-    this.backend.inFlight.inc();
+    this.backend.inFlight++;
   }
 
   endInFlight(): void {
-    this.backend.inFlight.dec();
+    this.backend.inFlight--;
   }
 }
 
@@ -105,11 +106,15 @@ export class RouterMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
+    const backends = this.backends;
     this.inFlight = new Gauge({
       name: 'cutover_router_in_flight',
       help: 'Requests being forwarded to a backend now (long-lived responses excluded)',
       labelNames: ['backend'],
       registers,
+      collect() {
+        for (const [backend, metrics] of backends) this.set({ backend }, metrics.inFlight);
+      },
     });
     this.retries = new Counter({
       name: 'cutover_router_upstream_retries_total',
@@ -156,7 +161,7 @@ export class RouterMetrics {
 
   private backendMetrics(backend: string): BackendMetrics {
     let metrics = this.backends.get(backend);
-    if (!metrics) this.backends.set(backend, (metrics = new BackendMetrics(this.inFlight.labels(backend))));
+    if (!metrics) this.backends.set(backend, (metrics = new BackendMetrics()));
     return metrics;
   }
 }
