@@ -3,6 +3,8 @@
 #
 #   scripts/provision.sh                      node deps + Temporal CLI + time-skipping test server + moto
 #   scripts/provision.sh --with nginx,chromium   ... plus these Debian packages (apt-get, only if missing)
+#   scripts/provision.sh --with prometheus   ... plus Debian's prometheus (/usr/bin/prometheus, for the router metrics
+#                                            tests, which start their own; its system service is not started)
 #   scripts/provision.sh --with k8s          ... plus the Kubernetes test binaries (scripts/build-k8s.sh: kube-apiserver,
 #                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
 #   scripts/provision.sh --with toxiproxy    ... plus Toxiproxy (TCP fault injection for the fault tests), built with
@@ -49,7 +51,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -132,6 +134,12 @@ apt_install() {
 if [[ ${#APT_PACKAGES[@]} -gt 0 ]]; then
   apt_install "${APT_PACKAGES[@]}"
 fi
+# Prometheus: the tests run /usr/bin/prometheus themselves (test/support/prometheus.ts); check that it runs.
+for pkg in "${APT_PACKAGES[@]}"; do
+  [[ $pkg == prometheus ]] || continue
+  /usr/bin/prometheus --version >/dev/null 2>&1 || die "prometheus: /usr/bin/prometheus does not run"
+  log "prometheus: using /usr/bin/prometheus ($(/usr/bin/prometheus --version 2>&1 | head -n1))"
+done
 
 # ---------------------------------------------------------------------------------------------------------------
 # Node dependencies: npm ci only when node_modules is missing or older than package-lock.json.

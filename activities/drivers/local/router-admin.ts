@@ -3,8 +3,12 @@
  *
  *   GET    /healthz
  *   GET    /rules                          all backends, module rules and previews
- *   GET    /stats                          {inFlight: {<target>: n}, streams: {<target>: n}, requests, failed, retries}
- *                                           (streams: long-lived responses, server-sent events, not in inFlight)
+ *   GET    /stats                          {inFlight: {<target>: n}, streams: {<target>: n}, requests, failed, retries,
+ *                                            backends: {<backend>: {requests, byClass: {2xx, 3xx, 4xx, 5xx}}}}
+ *                                           (streams: long-lived responses, server-sent events, not in inFlight;
+ *                                           backends: answers since the start, "default" for the default rule's
+ *                                           target, "none" for the 502/504 the router answered itself)
+ *   GET    /metrics                        the same counts and more in Prometheus' text format (router-metrics.ts)
  *   PUT    /backends/:name                 {"targets": [url...]}  create or replace
  *   GET    /backends/:name                 404 if absent
  *   DELETE /backends/:name                 409 while a rule or preview uses it
@@ -91,7 +95,19 @@ export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarge
     for (const targets of table.current.backends.values()) for (const t of targets) inFlight[t] = 0;
     for (const [target, n] of stats.inFlight) inFlight[target] = n;
     const streams = Object.fromEntries(stats.streams);
-    return reply.send({ inFlight, streams, requests: stats.requests, failed: stats.failed, retries: stats.retries });
+    return reply.send({
+      inFlight,
+      streams,
+      requests: stats.requests,
+      failed: stats.failed,
+      retries: stats.retries,
+      backends: stats.metrics.tallies(),
+    });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await stats.metrics.exposition();
+    return reply.type(contentType).send(body);
   });
 
   app.put('/backends/:name', async (request) => {

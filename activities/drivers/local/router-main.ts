@@ -3,7 +3,10 @@
  *
  *   node dist/activities/drivers/local/router-main.js --port 8080 --admin-port 8081 \
  *     --state-file .cutover/router.json --default-target http://127.0.0.1:9000 \
- *     [--host 0.0.0.0] [--preview-header x-cutover-preview]
+ *     [--host 0.0.0.0] [--preview-header x-cutover-preview] [--sticky]
+ *
+ * --sticky pins each client to one backend of a rule that lists several (a canary split) with a `cutover-backend`
+ * cookie scoped to the module's path; without it every request gets its own weighted pick.
  *
  * Prints one JSON line {"port":..,"adminPort":..} on stdout once both ports
  * listen (ports may be 0 = any free port). SIGTERM/SIGINT close it gracefully
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
       'state-file': { type: 'string' },
       'default-target': { type: 'string' },
       'preview-header': { type: 'string' },
+      sticky: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
     stateFile: required('state-file', values['state-file']),
     defaultTarget: required('default-target', values['default-target']),
     previewHeader: values['preview-header'],
+    sticky: values.sticky,
   });
   process.stdout.write(`${JSON.stringify({ port: server.port, adminPort: server.adminPort })}\n`);
 

@@ -15,14 +15,25 @@
  *    itself, so a drain does not wait for it; the replica ends it when it is
  *    stopped (gracefully, with a last event), and the client's reconnect is
  *    routed by the rules in force then, to the new version.
+ *
+ * Every answer is counted (router-metrics.ts) under the module of the rule
+ * that served it and the backend that answered. With stickiness on, a rule
+ * that lists several backends pins each client to one of them by a cookie
+ * (STICKY_COOKIE, scoped to the module's path): a valid cookie is honoured, a
+ * missing or stale one (its backend gone from the rule, at weight 0, or
+ * without targets) gets a fresh weighted pick and a new cookie.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Agent, Dispatcher } from 'undici';
 import { errorCode } from './error-info';
+import { DEFAULT_MODULE, NO_BACKEND, RouterMetrics } from './router-metrics';
+import type { RouteMetrics } from './router-metrics';
 import type { RouterState } from './router-state';
 
 export const PREVIEW_HEADER = 'x-cutover-preview';
 export const BACKEND_HEADER = 'x-cutover-backend';
+/** The cookie that pins a client to a backend of a split rule (with stickiness on). */
+export const STICKY_COOKIE = 'cutover-backend';
 const DEFAULT_BACKEND = 'default';
 
 /** At most this many upstream attempts per request. */
@@ -64,6 +75,8 @@ export class ProxyStats {
   readonly inFlight = new Map<string, number>();
   /** Long-lived responses (server-sent events) open per target: not in inFlight. */
   readonly streams = new Map<string, number>();
+  /** Answers per module and backend, in-flight requests per backend, retries per module (Prometheus and /stats). */
+  readonly metrics = new RouterMetrics();
 
   begin(target: string, counter: Map<string, number> = this.inFlight): void {
     counter.set(target, (counter.get(target) ?? 0) + 1);
@@ -97,6 +110,8 @@ export interface ProxyOptions {
   defaultTarget: string;
   agent: Agent;
   stats: ProxyStats;
+  /** Pin clients to a backend of a rule that lists several, by the STICKY_COOKIE cookie (default off). */
+  sticky?: boolean;
 }
 
 interface Candidate {
@@ -121,16 +136,22 @@ export class TargetPicker {
 
   constructor(private readonly defaultTarget: string) {}
 
-  /** Targets to try, best first: preview backend, or a weighted pick then the module's other live backends. */
-  candidates(state: RouterState, module: string, preview: boolean): Candidate[] {
+  /**
+   * Targets to try, best first: preview backend, or the `pinned` backend (a sticky cookie's) if it is live in the
+   * rule with a weight above 0, else a weighted pick; then the module's other live backends.
+   */
+  candidates(state: RouterState, module: string, preview: boolean, pinned?: string): Candidate[] {
     const previewBackend = preview ? state.previews.get(module) : undefined;
     if (previewBackend !== undefined) return this.ordered(state, [previewBackend]);
     const rule = state.rules.get(module);
     if (!rule) return [{ target: this.defaultTarget, backend: DEFAULT_BACKEND }];
     // Weight 0 means "no traffic": such a backend is not even a fallback.
     const live = rule.filter((w) => w.weight > 0 && (state.backends.get(w.backend)?.length ?? 0) > 0);
-    let pick = Math.random() * live.reduce((sum, w) => sum + w.weight, 0);
-    const first = live.find((w) => (pick -= w.weight) < 0) ?? live[0];
+    let first = pinned === undefined ? undefined : live.find((w) => w.backend === pinned);
+    if (!first) {
+      let pick = Math.random() * live.reduce((sum, w) => sum + w.weight, 0);
+      first = live.find((w) => (pick -= w.weight) < 0) ?? live[0];
+    }
     if (!first) return [];
     const rest = live.filter((w) => w !== first).sort((a, b) => b.weight - a.weight);
     return this.ordered(state, [first.backend, ...rest.map((w) => w.backend)]);
@@ -193,17 +214,65 @@ function downstreamHeaders(headers: Dispatcher.ResponseData['headers']): Record<
   return out;
 }
 
+/** The module label of a request: its module when its rule or preview route serves it, else the default rule's. */
+function moduleLabel(state: RouterState, module: string, previewRouted: boolean): string {
+  return previewRouted || state.rules.has(module) ? module : DEFAULT_MODULE;
+}
+
+/**
+ * The backend a sticky cookie names, if the request carries one (the first, as RFC 6265 sends the most specific path
+ * first). Written by hand rather than with the `cookie` package: that one is ESM-only since v2, which jest cannot
+ * load from this CommonJS project without a transform of its own. Backend names need no decoding ([A-Za-z0-9._-]).
+ */
+function pinnedBackend(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  if (!header?.includes(STICKY_COOKIE)) return undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== STICKY_COOKIE) continue;
+    const value = pair.slice(eq + 1).trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  }
+  return undefined;
+}
+
+/** Module and backend names are cookie-safe as they are (moduleNameSchema, backendNameSchema). */
+function stickyCookie(module: string, backend: string): string {
+  return `${STICKY_COOKIE}=${backend}; Path=/${module}/; HttpOnly; SameSite=Lax`;
+}
+
+const secondsSince = (started: number): number => (performance.now() - started) / 1000;
+
+/** What an attempt needs to know about its request besides the candidate. */
+interface AttemptContext {
+  /** When the request arrived (performance.now()). */
+  started: number;
+  route: RouteMetrics;
+  /** Set when the answer must carry a sticky cookie naming its backend: the module, whose path scopes it. */
+  pinModule?: string;
+}
+
 export function registerProxy(app: FastifyInstance, options: ProxyOptions): void {
   const { agent, stats } = options;
+  const { metrics } = stats;
   const previewHeader = (options.previewHeader ?? PREVIEW_HEADER).toLowerCase();
+  const sticky = options.sticky ?? false;
   const picker = new TargetPicker(options.defaultTarget);
 
   /** One upstream attempt; { sent: true } once the response has been handed to the client. */
-  async function attempt(request: FastifyRequest, reply: FastifyReply, candidate: Candidate): Promise<Attempt> {
+  async function attempt(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    candidate: Candidate,
+    context: AttemptContext,
+  ): Promise<Attempt> {
     const { target } = candidate;
+    const { route } = context;
     stats.begin(target);
+    route.beginInFlight();
     let counter: Map<string, number> | undefined = stats.inFlight;
     const release = (): void => {
+      if (counter === stats.inFlight) route.endInFlight();
       if (counter) stats.end(target, counter);
       counter = undefined;
     };
@@ -231,12 +300,19 @@ export function registerProxy(app: FastifyInstance, options: ProxyOptions): void
       return { sent: false, error: err as Error, code };
     }
     picker.markHealthy(target);
-    if (isStream(upstream.headers)) {
+    const stream = isStream(upstream.headers);
+    if (stream) {
       stats.toStream(target);
+      route.endInFlight();
       counter = stats.streams;
     }
+    route.answered(upstream.statusCode);
     // From here on the response belongs to this target: no retry is possible any more.
-    reply.raw.once('close', release);
+    reply.raw.once('close', () => {
+      release();
+      // A stream's duration is how long the client listened, not a latency: it stays out of the histogram.
+      if (!stream) route.finished(secondsSince(context.started));
+    });
     upstream.body.once('error', () => {
       // The target broke off mid-response (fastify then drops the client connection); not when the client left first.
       if (!reply.raw.destroyed) stats.failed++;
@@ -245,21 +321,29 @@ export function registerProxy(app: FastifyInstance, options: ProxyOptions): void
       .code(upstream.statusCode)
       .headers(downstreamHeaders(upstream.headers))
       .header(BACKEND_HEADER, candidate.backend);
+    // Appended to the upstream's own Set-Cookie headers, if any (fastify keeps every set-cookie).
+    if (context.pinModule !== undefined) reply.header('set-cookie', stickyCookie(context.pinModule, candidate.backend));
     reply.send(upstream.body);
     return { sent: true };
   }
 
   async function proxy(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const started = performance.now();
     stats.requests++;
     const module = moduleOf(request.url);
     const preview = request.headers[previewHeader] !== undefined;
+    const pinned = sticky ? pinnedBackend(request) : undefined;
     const idempotent = IDEMPOTENT.has(request.method);
     const tried = new Set<string>();
     let last: { error: Error; code: string; backend: string } | undefined;
+    let label = DEFAULT_MODULE;
 
     for (let n = 0; n < MAX_ATTEMPTS; n++) {
       // Re-read the rules on each attempt: a switch or deregistration may have happened meanwhile.
-      const candidates = picker.candidates(options.rules(), module, preview);
+      const state = options.rules();
+      const previewRouted = preview && state.previews.has(module);
+      label = moduleLabel(state, module, previewRouted);
+      const candidates = picker.candidates(state, module, preview, pinned);
       let next = candidates.find((c) => !tried.has(c.target));
       if (!next && candidates[0]) {
         // Every target tried once (e.g. the default rule's single target): a fresh connection may
@@ -269,20 +353,28 @@ export function registerProxy(app: FastifyInstance, options: ProxyOptions): void
       }
       if (!next) break;
       tried.add(next.target);
-      const outcome = await attempt(request, reply, next);
+      // Stickiness applies to a rule that lists several backends (a split, or one at weight 0 after a shift).
+      const pin = sticky && !previewRouted && (state.rules.get(module)?.length ?? 0) > 1 && next.backend !== pinned;
+      const route = metrics.route(label, next.backend);
+      const outcome = await attempt(request, reply, next, { started, route, pinModule: pin ? module : undefined });
       if (outcome.sent) return reply;
       last = { error: outcome.error, code: outcome.code, backend: next.backend };
       const retryable = NOT_CONNECTED.has(outcome.code) || (idempotent && BROKEN_BEFORE_RESPONSE.has(outcome.code));
       if (!retryable || reply.raw.destroyed) break;
       stats.retries++;
+      metrics.retried(label);
     }
 
     if (reply.raw.destroyed) return reply; // the client left: nobody to answer
     stats.failed++;
     const timedOut = last?.code === 'UND_ERR_HEADERS_TIMEOUT';
+    const status = timedOut ? 504 : 502;
+    const route = metrics.route(label, NO_BACKEND);
+    route.answered(status);
+    reply.raw.once('close', () => route.finished(secondsSince(started)));
     const what = module && options.rules().rules.has(module) ? `module "${module}"` : 'the default rule';
     return reply
-      .code(timedOut ? 504 : 502)
+      .code(status)
       .header(BACKEND_HEADER, last?.backend ?? 'none')
       .send({
         error: timedOut ? 'Gateway Timeout' : 'Bad Gateway',

@@ -26,6 +26,11 @@ export interface RouterServerOptions {
   previewHeader?: string;
   /** Largest request body forwarded (buffered so it can be retried); default 10 MiB. */
   bodyLimit?: number;
+  /**
+   * Pin each client to one backend of a rule that lists several, by a `cutover-backend` cookie scoped to the
+   * module's path (default off; see docs/routers.md, "The local router").
+   */
+  sticky?: boolean;
 }
 
 export interface RouterServer {
@@ -49,6 +54,7 @@ export async function startRouterServer(options: RouterServerOptions): Promise<R
     agent,
     stats,
     previewHeader: options.previewHeader,
+    sticky: options.sticky,
   });
   const admin = createAdminServer({ table, stats, defaultTarget });
 

@@ -81,6 +81,8 @@ export async function startRouterProcess(opts: {
   stateFile: string;
   defaultTarget: string;
   logFile: string;
+  /** More router-main arguments (e.g. --sticky). */
+  args?: string[];
 }): Promise<RunningRouter> {
   const log = fs.openSync(opts.logFile, 'a');
   const child = spawn(
@@ -95,6 +97,7 @@ export async function startRouterProcess(opts: {
       opts.stateFile,
       '--default-target',
       opts.defaultTarget,
+      ...(opts.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', log] },
   );
