@@ -89,7 +89,14 @@ export interface Answer {
 
 /** ok only for a 2xx that echoes this request's id and, for a POST, says the whole body arrived. */
 export function judgeAnswer(plan: PlannedRequest, answer: Answer): Outcome {
-  if (answer.status < 200 || answer.status > 299) return { ok: false, failure: `HTTP ${answer.status}` };
+  if (answer.status < 200 || answer.status > 299) {
+    // An error from a replica says which version gave it (a bad canary's own errors can be told apart).
+    const version = answer.header(VERSION_HEADER);
+    return {
+      ok: false,
+      failure: version === undefined ? `HTTP ${answer.status}` : `HTTP ${answer.status} from ${version}`,
+    };
+  }
   const echoed = answer.header(REQUEST_ID_HEADER);
   if (echoed === undefined) return { ok: false, failure: `answer without ${REQUEST_ID_HEADER}` };
   if (echoed !== plan.id) return { ok: false, failure: 'answer to another request' };

@@ -22,6 +22,8 @@
  *   SAMPLE_START_DELAY_MS     delay before listening (a slow start)
  *   SAMPLE_RESPONSE_DELAY_MS  latency added to every request
  *   SAMPLE_HEALTHY_AFTER_MS   the health page fails until this long after start (slow warm-up)
+ *   SAMPLE_ERROR_RATE         fraction (0..1) of page requests answered 500 (a bad build; the health page stays
+ *                             healthy): every request whose running count crosses the next multiple of 1/rate
  *   SAMPLE_ADVERTISED_VERSION version reported instead of CUTOVER_VERSION (a mislabelled build:
  *                             healthy, yet post-switch verification must catch it)
  *   SAMPLE_START_LEDGER       a file this process appends "<replica> <pid> <version>" to when it starts (tests count
@@ -61,6 +63,7 @@ interface AppConfig {
   startDelayMs: number;
   responseDelayMs: number;
   healthyAfterMs: number;
+  errorRate: number;
   startLedger: string | undefined;
   deliveryLog: string | undefined;
 }
@@ -70,6 +73,14 @@ function nonNegativeInt(name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function fraction(name: string): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return 0;
+  const value = Number(raw);
+  if (!(value >= 0 && value <= 1)) throw new Error(`${name} must be a number from 0 to 1, got "${raw}"`);
   return value;
 }
 
@@ -95,6 +106,7 @@ function readConfig(): AppConfig {
     startDelayMs: nonNegativeInt('SAMPLE_START_DELAY_MS', 0),
     responseDelayMs: nonNegativeInt('SAMPLE_RESPONSE_DELAY_MS', 0),
     healthyAfterMs: nonNegativeInt('SAMPLE_HEALTHY_AFTER_MS', 0),
+    errorRate: fraction('SAMPLE_ERROR_RATE'),
     startLedger: process.env.SAMPLE_START_LEDGER || undefined,
     deliveryLog: process.env.SAMPLE_DELIVERY_LOG || undefined,
   };
@@ -130,6 +142,7 @@ function main(): void {
   const deliveryLog = openDeliveryLog(config);
   let shuttingDown = false;
   let healthChecks = 0;
+  let pages = 0;
 
   const startedAt = Date.now();
   const healthy = (): boolean => {
@@ -166,6 +179,12 @@ function main(): void {
       const ok = healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/html' });
       res.end(ok ? 'OK' : 'UNHEALTHY');
+      return;
+    }
+    pages++;
+    if (config.errorRate > 0 && Math.floor(pages * config.errorRate) > Math.floor((pages - 1) * config.errorRate)) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'injected error (SAMPLE_ERROR_RATE)', version: config.version }));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
