@@ -9,7 +9,16 @@
  * stable version (read back and verified), then retires the canary after `abortScaleDownDelay`. The result says
  * which: rolled back (the stable version serves, verified) or failed (a compensation failed: needs attention).
  */
-import { ApplicationFailure, allHandlersFinished, condition, isCancellation } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RollBack, describeFailure } from './runbook';
 import { runAnalysis } from './canary/analysis';
 import type { AnalysisVerdict } from './canary/analysis';
@@ -18,6 +27,7 @@ import {
   discoverStable,
   launchCanary,
   promote,
+  restoreUndo,
   replicasFor,
   retireStable,
   scaleCanary,
@@ -27,34 +37,55 @@ import {
 import { specFor } from './parse-spec';
 import { isCanarySpec } from './spec';
 import type { CanaryStep } from './spec';
-import type { DeploymentInput, DeploymentResult, Outcome } from './types';
+import type { AnalysisCarry, CanaryCarryOver, CanaryInput, DeploymentResult, Outcome } from './types';
 
-export async function canaryDeployment(input: DeploymentInput): Promise<DeploymentResult> {
+export async function canaryDeployment(input: CanaryInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'canary', isCanarySpec);
   const run = new CanaryRun(input, spec);
   const { strategy, tracker, canary } = run;
   const steps = strategy.steps;
-  let scale: 'match' | 'fixed' = 'match';
+  const resumed = input.resume;
+  let scale: 'match' | 'fixed' = resumed?.scale ?? 'match';
+  let carriedAnalysis = resumed?.analysis;
+  let carriedPause = resumed?.pauseDeadline;
   let background: Promise<AnalysisVerdict> | undefined;
   let backgroundDone = false;
+  let backgroundSuspended = false;
 
   try {
     await run.work.run(async () => {
-      // 1. The stable version, and no leftovers in the canary's color.
-      await discoverStable(run);
-      // 2. The canary beside it: launched, probed, published (no traffic yet).
-      await launchCanary(run, firstScale(steps, run));
-      // 3. The steps, in order.
-      for (const [index, step] of steps.entries()) {
+      if (resumed) {
+        // A continued run: the steps done so far left these undos.
+        restoreUndo(run);
+      } else {
+        // 1. The stable version, and no leftovers in the canary's color.
+        await discoverStable(run);
+        // 2. The canary beside it: launched, probed, published (no traffic yet).
+        await launchCanary(run, firstScale(steps, run));
+      }
+      // 3. The steps, in order (a continued run from where the last one stopped).
+      for (let index = resumed?.nextStep ?? 0; index < steps.length; index++) {
+        const step = steps[index] as CanaryStep;
+        if (index !== resumed?.nextStep && run.continueAsNewDue()) await continueAsNewAt(index);
         canary.step = index + 1;
         canary.current = describeStep(step);
-        if (strategy.backgroundAnalysis && index === strategy.backgroundAnalysis.startingStep) {
-          background = startBackground();
-        }
+        const from = strategy.backgroundAnalysis?.startingStep;
+        if (from !== undefined && index >= from && !background) background = startBackground(resumed?.background);
         if (step.setWeight !== undefined) await setWeight(run, step.setWeight, scale);
-        else if (step.pause !== undefined) await pause(step.pause.duration);
-        else if (step.analysis !== undefined) {
-          await judge(await runAnalysis(run, { label: `step ${index + 1}`, ...step.analysis }));
+        else if (step.pause !== undefined) {
+          const deadline = carriedPause ?? Date.now() + (step.pause.duration ?? strategy.approval.timeout);
+          carriedPause = undefined;
+          await pause(step.pause.duration === undefined, deadline, index);
+        } else if (step.analysis !== undefined) {
+          const verdict = await runAnalysis(run, {
+            label: `step ${index + 1}`,
+            ...step.analysis,
+            resume: carriedAnalysis,
+            suspend: () => run.continueAsNewDue(),
+          });
+          carriedAnalysis = undefined;
+          if (verdict.outcome === 'suspended') await continueAsNewAt(index, { analysis: verdict.carry });
+          await judge(verdict);
         } else if (step.setCanaryScale !== undefined) {
           const s = step.setCanaryScale;
           scale = s.matchTrafficWeight ? 'match' : 'fixed';
@@ -76,26 +107,73 @@ export async function canaryDeployment(input: DeploymentInput): Promise<Deployme
     await retireStable(run);
     return await finish('succeeded');
   } catch (err) {
+    if (isContinueAsNew(err)) throw err;
     backgroundDone = true;
     return await rollBackAndFail(err);
+  }
+
+  /**
+   * Continues as new at step `index` (not started yet, or resumed: an analysis in progress, an open pause): the
+   * background analysis is suspended and carried too, every handler finished first.
+   */
+  async function continueAsNewAt(
+    index: number,
+    carried: { analysis?: AnalysisCarry; pauseDeadline?: number } = {},
+  ): Promise<never> {
+    backgroundSuspended = true;
+    const bg = background ? await background : undefined;
+    await condition(allHandlersFinished);
+    const info = workflowInfo();
+    canary.run++;
+    canary.runEvents.push(info.historyLength);
+    tracker.event(
+      `continued as new at step ${index + 1} after ${info.historyLength} history events (run ${canary.run})`,
+    );
+    const resume: CanaryCarryOver = {
+      status: run.status,
+      live: run.live,
+      canaryColor: run.canaryColor,
+      nextStep: index,
+      scale,
+      ...carried,
+      ...(bg?.outcome === 'suspended' ? { background: bg.carry } : {}),
+    };
+    return continueAsNew<typeof canaryDeployment>({
+      spec: run.spec,
+      specNormalized: true,
+      searchAttributes: input.searchAttributes,
+      maxHistoryEvents: input.maxHistoryEvents,
+      resume,
+    });
   }
 
   // ---- the steps, in runbook order ----
 
   /**
    * `pause: {duration}` (promote ends it early, reject rolls back) or `pause: {}`: until promoted, up to
-   * `strategy.approval.timeout`, then `strategy.approval.onTimeout`.
+   * `strategy.approval.timeout`, then `strategy.approval.onTimeout`. The deadline holds across runs: a pause during
+   * which the history grows long (background analysis) continues as new and the next run waits out the rest.
    */
-  async function pause(duration: number | undefined): Promise<void> {
+  async function pause(open: boolean, deadline: number, index: number): Promise<void> {
     tracker.setPhase('Paused');
-    const open = duration === undefined;
-    const outcome = await run.gate.wait(open ? `promotion at step ${canary.step}` : `pause of step ${canary.step}`, {
+    const gate = run.gate.wait(open ? `promotion at step ${canary.step}` : `pause of step ${canary.step}`, {
       mode: 'required',
-      timeoutMs: duration ?? strategy.approval.timeout,
+      timeoutMs: Math.max(0, deadline - Date.now()),
       onTimeout: open ? strategy.approval.onTimeout : 'promote',
     });
-    if (outcome.kind === 'rejected') throw new RollBack(rejection(outcome.decision));
-    if (outcome.kind === 'timed-out' && outcome.action === 'rollback') throw new RollBack('nobody promoted the canary');
+    // Watched only while the gate is open: the watch ends with it.
+    const watch = new CancellationScope();
+    const due = watch.run(() => condition(() => run.continueAsNewDue())).then(() => 'due' as const);
+    due.catch(() => undefined);
+    const outcome = await Promise.race([gate, due]);
+    watch.cancel();
+    if (outcome === 'due') await continueAsNewAt(index, { pauseDeadline: deadline });
+    else {
+      if (outcome.kind === 'rejected') throw new RollBack(rejection(outcome.decision));
+      if (outcome.kind === 'timed-out' && outcome.action === 'rollback') {
+        throw new RollBack('nobody promoted the canary');
+      }
+    }
   }
 
   /** An analysis verdict: successful goes on; failed rolls back; inconclusive (or too few samples) pauses or acts. */
@@ -123,14 +201,18 @@ export async function canaryDeployment(input: DeploymentInput): Promise<Deployme
   }
 
   /** Background analysis: runs beside the steps until promotion; a failure fails the rollout at once. */
-  function startBackground(): Promise<AnalysisVerdict> {
+  function startBackground(resume: AnalysisCarry | undefined): Promise<AnalysisVerdict> {
     const request = strategy.backgroundAnalysis as NonNullable<typeof strategy.backgroundAnalysis>;
-    const running = runAnalysis(run, { label: 'background', ...request, stopped: () => backgroundDone }).then(
-      (verdict) => {
-        if (verdict.outcome === 'failed') run.fail('background analysis', verdict.reason);
-        return verdict;
-      },
-    );
+    const running = runAnalysis(run, {
+      label: 'background',
+      ...request,
+      resume,
+      stopped: () => backgroundDone,
+      suspend: () => backgroundSuspended,
+    }).then((verdict) => {
+      if (verdict.outcome === 'failed') run.fail('background analysis', verdict.reason);
+      return verdict;
+    });
     // Cancelled with the forward work when the canary rolls back: nobody awaits it then.
     running.catch(() => undefined);
     return running;
@@ -192,6 +274,10 @@ function describeStep(step: CanaryStep): string {
   if (step.analysis !== undefined) return `analysis ${step.analysis.templates.join(', ')}`;
   if (step.setCanaryScale !== undefined) return `setCanaryScale ${JSON.stringify(step.setCanaryScale)}`;
   return step.setHeaderRoute?.remove ? 'remove the header route' : 'setHeaderRoute';
+}
+
+function isContinueAsNew(err: unknown): boolean {
+  return err instanceof ContinueAsNew;
 }
 
 function rejection(decision: { by: string; reason?: string }): string {

@@ -34,6 +34,11 @@ export class Compensations {
     this.stack.length = 0;
   }
 
+  /** Whether an undo of this name is on the stack. */
+  has(name: string): boolean {
+    return this.stack.some((c) => c.name === name);
+  }
+
   get size(): number {
     return this.stack.length;
   }

@@ -5,6 +5,7 @@
 import type { Color, ModuleRule, ReplicaSetState, Slot, Verification } from '../activities/ports';
 import type { DeploymentSpec, DeploymentSpecInput } from './spec';
 import type { Measurement } from './analysis/types';
+import type { MetricLedger } from './analysis/verdict';
 
 /** What can serve an application's production traffic: a blue-green color, or a rolling update's backend. */
 export type LiveSide = Slot;
@@ -327,6 +328,41 @@ export interface CanaryProgress {
   splits: SplitRecord[];
   /** Every analysis run, inline and background, with its ledger. */
   analyses: AnalysisRecord[];
+  /** Runs of this workflow id so far (continue-as-new), and the history events each ended with. */
+  run: number;
+  runEvents: number[];
+}
+
+/** What a canary carries into its next run (continue-as-new): where it is, and any analysis in progress. */
+export interface CanaryCarryOver {
+  status: DeploymentStatus;
+  live: LiveSets;
+  canaryColor: Color;
+  /** 0-based index of the step to run next (an analysis step in progress: that step, resumed). */
+  nextStep: number;
+  scale: 'match' | 'fixed';
+  /** The inline analysis of step `nextStep`, in progress. */
+  analysis?: AnalysisCarry;
+  /** The pause of step `nextStep`, open: when it ends (epoch ms). */
+  pauseDeadline?: number;
+  /** The background analysis, in progress. */
+  background?: AnalysisCarry;
+}
+
+/** An analysis in progress, as the next run resumes it: when it started and what each metric has seen. */
+export interface AnalysisCarry {
+  /** Epoch ms: the planned ends and the sample deadline count from here. */
+  startedAt: number;
+  /** Index of its record in `status.canary.analyses`. */
+  record: number;
+  /** Per metric (compacted: every failed and inconclusive measurement, the latest others). */
+  ledgers: MetricLedger[];
+}
+
+export interface CanaryInput extends DeploymentInput {
+  /** Continue as new once a run's history reaches this many events (default 2,000; the server may suggest earlier). */
+  maxHistoryEvents?: number;
+  resume?: CanaryCarryOver;
 }
 
 export interface SplitRecord {

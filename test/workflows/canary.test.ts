@@ -80,11 +80,12 @@ async function withCanary(
   world: CanaryWorld,
   spec: ReturnType<typeof canarySpec>,
   body: (run: Run<CanaryWorld>) => Promise<void>,
+  maxHistoryEvents?: number,
 ): Promise<void> {
   await harness.run(
     {
       workflowType: 'canaryDeployment',
-      input: { spec },
+      input: { spec, maxHistoryEvents },
       world,
       taskQueue: 'canary-unit',
       workflowId: 'deploy-test-shop',
@@ -333,6 +334,78 @@ describe('canary workflow', () => {
       expect(failed).toBe(true);
       expect(result.reason).toMatch(/needs a version live on containers/);
       expect(world.called('scaleUpReplicaSet')).toBe(0);
+    });
+  });
+
+  describe('continue-as-new keeps every run short', () => {
+    test('in the middle of an analysis: the next run resumes it, nothing is measured twice', async () => {
+      const world = canaryWorld({ 'error-rate': ['insufficient', 'successful'] });
+      const spec = canarySpec({
+        analysis: analysis([
+          analysisMetric('error-rate', { count: 6, interval: '10s', minSamples: 10, provider: counted }),
+        ]),
+        strategy: { steps: [{ setWeight: 10 }, { analysis: { templates: ['health'] } }, { setWeight: 100 }] },
+      });
+      await withCanary(
+        world,
+        spec,
+        async ({ outcome }) => {
+          const { result } = await outcome();
+          expect(result.outcome).toBe('succeeded');
+          const c = result.status.canary;
+          expect(c?.run).toBeGreaterThan(1);
+          expect(c?.runEvents.every((n) => n <= 60 + 40)).toBe(true);
+          expect(c?.analyses).toHaveLength(1);
+          expect(c?.analyses[0]?.metrics[0]?.counts).toMatchObject({ successful: 6, insufficient: 1 });
+          expect(world.measured).toHaveLength(7);
+          expect(world.splits).toEqual([10, 100]);
+        },
+        60,
+      );
+    });
+
+    test('during a long pause with background analysis; a failure after it still rolls everything back', async () => {
+      const world = canaryWorld({ 'error-rate': [...Array<Scripted>(12).fill('successful'), 'failed'] });
+      const spec = canarySpec({
+        analysis: analysis([analysisMetric('error-rate', { count: 0, interval: '30s' })]),
+        strategy: {
+          steps: [{ setWeight: 20 }, { setHeaderRoute: {} }, { pause: { duration: '1h' } }, { setWeight: 100 }],
+          backgroundAnalysis: { templates: ['health'], startingStep: 0 },
+        },
+      });
+      await withCanary(
+        world,
+        spec,
+        async ({ outcome }) => {
+          const { result, failureType } = await outcome();
+          expect(failureType).toBe('DeploymentRolledBack');
+          expect(result.reason).toMatch(/background analysis/);
+          expect(result.status.canary?.run).toBeGreaterThan(1);
+          // The undos of the first run, rebuilt by the last: header route removed, traffic back, canary retired.
+          expect(world.previews).toEqual({});
+          expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-blue', weight: 100 }]);
+          expect(Object.keys(world.sets)).toEqual(['shop-1.0.0-blue']);
+          expect(world.measured).toHaveLength(13);
+        },
+        60,
+      );
+    });
+
+    test('between steps: a ten-step linear canary runs in several runs and is promoted', async () => {
+      const world = canaryWorld({});
+      const spec = canarySpec({ strategy: { preset: 'linear10PercentEvery1Minute', steps: undefined } });
+      await withCanary(
+        world,
+        spec,
+        async ({ outcome }) => {
+          const { result } = await outcome();
+          expect(result.outcome).toBe('succeeded');
+          expect(result.status.canary?.run).toBeGreaterThan(1);
+          expect(world.splits).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+          expect(result.status.canary?.splits.map((x) => x.weight)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+        },
+        80,
+      );
     });
   });
 });

@@ -15,7 +15,7 @@ import type { MetricLedger } from '../analysis/verdict';
 import { analysisOutcome, metricOutcome } from '../analysis/verdict';
 import { failureMessage } from '../runbook';
 import type { AnalysisMetric } from '../spec';
-import type { AnalysisRecord, AnalysisRunOutcome, MetricRecord } from '../types';
+import type { AnalysisCarry, AnalysisRecord, AnalysisRunOutcome, MetricRecord } from '../types';
 import type { CanaryRun } from './run';
 
 /** Measurements per metric the status keeps (all of them are in the history). */
@@ -30,13 +30,22 @@ export interface AnalysisRequest {
   args?: Record<string, string>;
   /** Background analysis: runs until `stopped()` (count 0 = until then). */
   stopped?: () => boolean;
+  /** Checked between measurements: true suspends the analysis (the run continues as new; `carry` resumes it). */
+  suspend?: () => boolean;
+  /** An analysis an earlier run of this workflow suspended. */
+  resume?: AnalysisCarry;
 }
 
 export interface AnalysisVerdict {
-  outcome: Exclude<AnalysisRunOutcome, 'running'>;
+  /** 'suspended': the run continues as new, and the next one resumes the analysis from `carry`. */
+  outcome: Exclude<AnalysisRunOutcome, 'running'> | 'suspended';
   reason: string;
   record: AnalysisRecord;
+  carry: AnalysisCarry;
 }
+
+/** Measurements of one metric a carried ledger keeps besides the failed and inconclusive ones (those decide). */
+const CARRIED_MEASUREMENTS = 20;
 
 /** The args every analysis gets, and the step's own. */
 export function analysisArgs(run: CanaryRun, extra: Record<string, string> = {}): Record<string, string> {
@@ -56,37 +65,56 @@ export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Pro
   const templates = spec.analysis?.templates ?? {};
   const metrics: AnalysisMetric[] = request.templates.flatMap((name) => templates[name]?.metrics ?? []);
   const args = analysisArgs(run, request.args);
-  const record: AnalysisRecord = {
+  const resumed = request.resume;
+  const carriedRecord = resumed ? run.canary.analyses[resumed.record] : undefined;
+  const record: AnalysisRecord = carriedRecord ?? {
     label: request.label,
     templates: request.templates,
     outcome: 'running',
     startedAt: new Date().toISOString(),
     metrics: metrics.map((m) => emptyRecord(m, run.dryRunBy.get(m.name))),
   };
-  run.canary.analyses.push(record);
-  const ledgers: MetricLedger[] = metrics.map((m) => ({
-    metric: m.name,
-    dryRun: m.dryRun || run.dryRunBy.has(m.name),
-    measurements: [],
-    errors: [],
-    consecutiveErrors: 0,
-  }));
-  const insufficient = spec.analysis?.insufficientSamples ?? { deadline: 600_000, policy: 'pause' as const };
-  let decided = false;
-  const stopped = () => decided || (request.stopped?.() ?? false);
-
-  tracker.event(
-    `analysis ${request.label}: ${metrics.map((m) => m.name).join(', ')} (${request.templates.join(', ')})`,
+  if (!carriedRecord) run.canary.analyses.push(record);
+  const recordIndex = run.canary.analyses.indexOf(record);
+  const ledgers: MetricLedger[] = metrics.map(
+    (m) =>
+      resumed?.ledgers.find((l) => l.metric === m.name) ?? {
+        metric: m.name,
+        dryRun: m.dryRun || run.dryRunBy.has(m.name),
+        measurements: [],
+        errors: [],
+        consecutiveErrors: 0,
+      },
   );
+  const insufficient = spec.analysis?.insufficientSamples ?? { deadline: 600_000, policy: 'pause' as const };
+  const startedAt = resumed?.startedAt ?? Date.now();
+  let decided = false;
+  let suspended = false;
+  const suspending = () => request.suspend?.() ?? false;
+  const stopped = () => decided || suspended || (request.stopped?.() ?? false) || suspending();
+
+  if (!resumed) {
+    tracker.event(
+      `analysis ${request.label}: ${metrics.map((m) => m.name).join(', ')} (${request.templates.join(', ')})`,
+    );
+  }
   await Promise.all(
     metrics.map(async (metric, i) => {
       const ledger = ledgers[i] as MetricLedger;
       const shown = record.metrics[i] as MetricRecord;
-      const started = Date.now();
-      const plannedEnd = started + metric.initialDelay + metric.interval * Math.max(metric.count - 1, 0);
+      if (shown.outcome !== 'running') return; // done before an earlier run continued as new
+      const plannedEnd = startedAt + metric.initialDelay + metric.interval * Math.max(metric.count - 1, 0);
       const extendUntil = plannedEnd + insufficient.deadline;
-      if (metric.initialDelay > 0) await condition(stopped, metric.initialDelay);
-      while (!stopped()) {
+      // The first measurement after the initial delay; a resumed metric waits out its interval since the last one.
+      const last = ledger.measurements[ledger.measurements.length - 1];
+      const firstAt = last ? Date.parse(last.measuredAt) + metric.interval : startedAt + metric.initialDelay;
+      if (firstAt > Date.now()) await condition(stopped, firstAt - Date.now());
+      for (;;) {
+        if (decided || request.stopped?.()) return;
+        if (suspended || suspending()) {
+          suspended = true;
+          return;
+        }
         ledger.dryRun = metric.dryRun || run.dryRunBy.has(metric.name);
         await measureOnce(run, metric, args, ledger, shown);
         let outcome = metricOutcome(metric, ledger);
@@ -107,6 +135,10 @@ export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Pro
     }),
   );
 
+  const carry: AnalysisCarry = { startedAt, record: recordIndex, ledgers: ledgers.map((l) => compact(l, metrics)) };
+  if (suspended && !decided) {
+    return { outcome: 'suspended', reason: 'continued as new in the middle of the analysis', record, carry };
+  }
   const decisive = metrics.filter((_, i) => !ledgers[i]?.dryRun);
   const insufficientMetric = record.metrics.find((m) => !m.dryRun && m.outcome === 'insufficient');
   let outcome: AnalysisVerdict['outcome'];
@@ -126,7 +158,23 @@ export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Pro
   }
   Object.assign(record, { outcome, reason, endedAt: new Date().toISOString() });
   tracker.event(`analysis ${request.label} ${outcome}: ${reason}`);
-  return { outcome, reason, record };
+  return { outcome, reason, record, carry };
+}
+
+/**
+ * A ledger as the next run carries it: every failed and inconclusive measurement (each counts against its limit, and
+ * there are at most limit + 1 of either), the successes (a metric with a `count` has fewer than `count` while it
+ * runs; a background metric keeps its latest 20: its successes only ever said how many were taken), the latest
+ * measurements with too few samples and the latest errors: the verdict of the compacted ledger is the whole one's.
+ */
+export function compact(ledger: MetricLedger, metrics: AnalysisMetric[]): MetricLedger {
+  const metric = metrics.find((m) => m.name === ledger.metric);
+  const decides = (m: Measurement) => m.phase === 'failed' || m.phase === 'inconclusive';
+  const keepOthers = metric && metric.count > 0 ? metric.count : CARRIED_MEASUREMENTS;
+  const successes = ledger.measurements.filter((m) => m.phase === 'successful').slice(-keepOthers);
+  const insufficient = ledger.measurements.filter((m) => m.phase === 'insufficient').slice(-5);
+  const kept = new Set([...ledger.measurements.filter(decides), ...successes, ...insufficient]);
+  return { ...ledger, measurements: ledger.measurements.filter((m) => kept.has(m)), errors: ledger.errors.slice(-5) };
 }
 
 async function measureOnce(

@@ -3,7 +3,7 @@
  * gate, the undo stack and the forward work an abort cancels, plus the budgeted router and platform calls. The
  * runbook (workflows/canary.ts) and its parts take a CanaryRun.
  */
-import { CancellationScope, setHandler } from '@temporalio/workflow';
+import { CancellationScope, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Color } from '../../activities/ports';
 import { backendName, replicaSetName } from '../../activities/ports';
 import { budgeted } from '../activity-presets';
@@ -14,12 +14,14 @@ import type { DecisionInput, MetricDryRunInput } from '../messages';
 import { Compensations } from '../saga';
 import type { CanarySpec, CanaryStrategy } from '../spec';
 import { DeploymentTracker } from '../tracker';
-import type { CanaryProgress, DeploymentInput, DeploymentStatus, LiveSets } from '../types';
+import type { CanaryInput, CanaryProgress, DeploymentStatus, LiveSets } from '../types';
 
 /** How long a deregistered canary or stable replica may finish its requests before it is retired. */
 export const DRAIN_TIMEOUT_MS = 30_000;
 /** A wait for health is retried this often at most. */
 export const WAIT_ATTEMPTS = 20;
+/** A run continues as new once its history reaches this many events (unless the server suggests it earlier). */
+export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 
 export class CanaryRun {
   readonly strategy: CanaryStrategy;
@@ -35,6 +37,7 @@ export class CanaryRun {
   pastPointOfNoReturn = false;
   /** Metrics switched to dry run by a signal (name -> who). */
   readonly dryRunBy = new Map<string, string>();
+  readonly historyLimit: number;
 
   /** Filled in by discovery. */
   live!: LiveSets;
@@ -42,13 +45,24 @@ export class CanaryRun {
   canaryColor: Color = 'green';
 
   constructor(
-    readonly input: DeploymentInput,
+    readonly input: CanaryInput,
     readonly spec: CanarySpec,
   ) {
     this.strategy = spec.strategy;
+    this.historyLimit = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
     this.tracker = new DeploymentTracker(spec, 'canary', { searchAttributes: input.searchAttributes !== false });
     this.status = this.tracker.status;
-    this.canary = {
+    const resumed = input.resume;
+    if (resumed) {
+      this.tracker.resume(resumed.status);
+      this.live = resumed.live;
+      this.stableSlot = resumed.live.liveColor as LiveSets['liveColor'] & string;
+      this.canaryColor = resumed.canaryColor;
+      for (const run of resumed.status.canary?.analyses ?? []) {
+        for (const m of run.metrics) if (m.dryRunBy) this.dryRunBy.set(m.name, m.dryRunBy);
+      }
+    }
+    this.canary = resumed?.status.canary ?? {
       step: 0,
       steps: spec.strategy.steps.length,
       current: 'discover',
@@ -59,6 +73,8 @@ export class CanaryRun {
       headerRoute: false,
       splits: [],
       analyses: [],
+      run: 1,
+      runEvents: [],
     };
     this.status.canary = this.canary;
     setHandler(statusQuery, () => this.status);
@@ -81,6 +97,12 @@ export class CanaryRun {
   }
   get stableBackend(): string {
     return backendName(this.spec.application, this.stableSlot);
+  }
+
+  /** Whether this run's history is long enough to continue as new (or the server suggests it). */
+  continueAsNewDue(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.historyLimit;
   }
 
   /** Ends the forward work with `reason` as an abort does (a failing background analysis). */

@@ -58,7 +58,14 @@ export async function discoverStable(run: CanaryRun): Promise<void> {
 
 /** 2. The canary set beside the stable one, probed and published as its own backend (no traffic yet). */
 export async function launchCanary(run: CanaryRun, replicas: number): Promise<void> {
-  const { spec, tracker } = run;
+  pushRetireCanary(run);
+  await scaleCanary(run, replicas);
+  run.tracker.setPhase('TestTrafficShift');
+}
+
+/** The undo of launching the canary: after the delay (traffic is back on stable by then), drain and retire it. */
+export function pushRetireCanary(run: CanaryRun): void {
+  const { spec } = run;
   run.undo.push('retire the canary', async () => {
     // Traffic is back on the stable version (verified) by now; the canary stays up a while for a look.
     if (run.strategy.abortScaleDownDelay > 0 && run.canary.splits.length > 0)
@@ -72,8 +79,40 @@ export async function launchCanary(run: CanaryRun, replicas: number): Promise<vo
     await run.routerCall(1).removeBackend({ router: spec.router, backend: run.canaryBackend });
     await run.retireCall(spec.replicas).retireReplicaSet({ platform: spec.platform, name: run.canaryName });
   });
-  await scaleCanary(run, replicas);
-  tracker.setPhase('TestTrafficShift');
+}
+
+const SEND_BACK = 'send every request back to the stable version';
+
+/** The undo of the first weight above 0: every module's rule as it was, read back, and the stable version verified. */
+export function pushSendBack(run: CanaryRun): void {
+  const { spec, tracker, canary } = run;
+  const { router, modules } = spec;
+  const previous = run.live.rules;
+  run.undo.push(SEND_BACK, async () => {
+    await run.routerCall(modules.length).restoreRules({ router, modules, rules: previous });
+    canary.weight = 0;
+    await verifyModules(
+      tracker,
+      router,
+      modules,
+      canary.stableVersion ?? '',
+      'the stable version does not answer after the switch back',
+    );
+  });
+}
+
+/** The undo of a header route to the canary. */
+export function pushRemoveHeaderRoute(run: CanaryRun): void {
+  const { router, modules } = run.spec;
+  run.undo.push('remove the header route', () => run.routerCall(modules.length).removePreview({ router, modules }));
+}
+
+/** A continued run's undo stack, as the steps done so far left it (the same undos in the same order). */
+export function restoreUndo(run: CanaryRun): void {
+  const { canary } = run;
+  pushRetireCanary(run);
+  if (canary.splits.some((s) => s.weight > 0)) pushSendBack(run);
+  if (canary.headerRoute) pushRemoveHeaderRoute(run);
 }
 
 /** Scales the canary to `replicas` (never below what it has while it may take traffic), probes, republishes. */
@@ -136,20 +175,7 @@ export async function setWeight(run: CanaryRun, weight: number, canaryScale: 'ma
   const { spec, tracker, canary } = run;
   const { router, modules } = spec;
   if (canaryScale === 'match') await scaleCanary(run, replicasFor(run, weight));
-  if (canary.weight === 0 && weight > 0) {
-    const previous = run.live.rules;
-    run.undo.push('send every request back to the stable version', async () => {
-      await run.routerCall(modules.length).restoreRules({ router, modules, rules: previous });
-      canary.weight = 0;
-      await verifyModules(
-        tracker,
-        router,
-        modules,
-        canary.stableVersion ?? '',
-        'the stable version does not answer after the switch back',
-      );
-    });
-  }
+  if (weight > 0 && !run.undo.has(SEND_BACK)) pushSendBack(run);
   tracker.setPhase('ProductionTrafficShift');
   await tracker.step(`set the canary's weight to ${weight}%`, () =>
     run.routerCall(modules.length).switchTraffic({ router, modules, backends: split(run, weight) }),
@@ -220,7 +246,7 @@ export async function setHeaderRoute(run: CanaryRun, remove: boolean): Promise<v
     canary.headerRoute = false;
     return;
   }
-  run.undo.push('remove the header route', () => run.routerCall(modules.length).removePreview({ router, modules }));
+  pushRemoveHeaderRoute(run);
   await tracker.step(`route marked requests to the canary (${run.canaryBackend})`, () =>
     run.routerCall(modules.length).setPreview({ router, modules, backend: run.canaryBackend }),
   );
