@@ -22,6 +22,8 @@ import { ApprovalGate } from './approval';
 import { drainBudgetMs, healthBudgetMs, launchBudgetMs, retireBudgetMs, routerBudgetMs } from './budgets';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
+import type { AnalysisVerdict } from './analysis/run';
+import { passed, promotionAnalysis } from './blue-green-analysis';
 import { specFor } from './parse-spec';
 import { RollBack, describeFailure, verifyModules } from './runbook';
 import { Compensations } from './saga';
@@ -153,10 +155,17 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
         tracker.skip('preview', 'preview disabled');
       }
 
-      // 6. Approval gate.
+      // 6. Pre-promotion analysis (if any), then the approval gate: a person decides when the analysis could not.
+      let gateMode = strategy.approval.mode;
+      const pre = await promotionAnalysis('pre-promotion', spec, tracker, green, live);
+      if (pre?.outcome === 'failed') throw new RollBack(`pre-promotion analysis failed: ${pre.reason}`);
+      if (pre && !passed(spec, pre)) {
+        gateMode = 'required';
+        tracker.event(`pre-promotion analysis ${pre.outcome}: ${pre.reason}; the approval gate waits for a person`);
+      }
       tracker.setPhase('AwaitingApproval');
       const outcome = await gate.wait('promotion', {
-        mode: strategy.approval.mode,
+        mode: gateMode,
         timeoutMs: strategy.approval.timeout,
         onTimeout: strategy.approval.onTimeout,
       });
@@ -315,15 +324,21 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
 
   async function rollbackWindow(s: BlueGreenStrategy): Promise<void> {
     tracker.setPhase('RollbackWindow');
+    // Post-promotion analysis while blue is kept (past the window if it takes longer): a failure switches back.
+    const post = promotionAnalysis('post-promotion', spec, tracker, green, live);
+    let postVerdict: AnalysisVerdict | undefined;
+    post.then((v) => (postVerdict = v)).catch(() => undefined); // a failing one ends the window early
+    const failing = (v: AnalysisVerdict | undefined) => v !== undefined && !passed(spec, v);
     if (s.rollbackWindow <= 0) {
       tracker.skip('rollback window', 'rollbackWindow is 0');
+      judgePost(await post);
       return;
     }
     status.rollbackWindowEndsAt = new Date(Date.now() + s.rollbackWindow).toISOString();
     inRollbackWindow = true;
     try {
       await tracker.step(`keep ${live?.liveColor ?? 'platform server'} for the rollback window`, async () => {
-        await condition(() => rollbackBy !== undefined, s.rollbackWindow);
+        await condition(() => rollbackBy !== undefined || failing(postVerdict), s.rollbackWindow);
       });
     } finally {
       inRollbackWindow = false;
@@ -331,6 +346,14 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     }
     if (rollbackBy) {
       throw new RollBack(`rollback requested by ${rollbackBy.by}${rollbackBy.reason ? `: ${rollbackBy.reason}` : ''}`);
+    }
+    judgePost(await post);
+  }
+
+  /** A post-promotion verdict: anything but a pass switches back (there is no gate after the switch). */
+  function judgePost(verdict: AnalysisVerdict | undefined): void {
+    if (verdict && !passed(spec, verdict)) {
+      throw new RollBack(`post-promotion analysis ${verdict.outcome}: ${verdict.reason}`);
     }
   }
 

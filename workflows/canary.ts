@@ -20,8 +20,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RollBack, describeFailure } from './runbook';
-import { runAnalysis } from './canary/analysis';
-import type { AnalysisVerdict } from './canary/analysis';
+import { runAnalysis } from './analysis/run';
+import type { AnalysisVerdict } from './analysis/run';
 import { CanaryRun } from './canary/run';
 import {
   discoverStable,
@@ -77,7 +77,7 @@ export async function canaryDeployment(input: CanaryInput): Promise<DeploymentRe
           carriedPause = undefined;
           await pause(step.pause.duration === undefined, deadline, index);
         } else if (step.analysis !== undefined) {
-          const verdict = await runAnalysis(run, {
+          const verdict = await runAnalysis(run.analysisHost, {
             label: `step ${index + 1}`,
             ...step.analysis,
             resume: carriedAnalysis,
@@ -203,7 +203,7 @@ export async function canaryDeployment(input: CanaryInput): Promise<DeploymentRe
   /** Background analysis: runs beside the steps until promotion; a failure fails the rollout at once. */
   function startBackground(resume: AnalysisCarry | undefined): Promise<AnalysisVerdict> {
     const request = strategy.backgroundAnalysis as NonNullable<typeof strategy.backgroundAnalysis>;
-    const running = runAnalysis(run, {
+    const running = runAnalysis(run.analysisHost, {
       label: 'background',
       ...request,
       resume,

@@ -114,6 +114,8 @@ export interface DeploymentStatus {
   rolling?: RollingProgress;
   /** Canary releases only: the step, the weight, the measured splits and the analysis ledger. */
   canary?: CanaryProgress;
+  /** Blue-green's pre- and post-promotion analyses, with their ledgers (a canary keeps its own in `canary`). */
+  analyses?: AnalysisRecord[];
   steps: StepRecord[];
   /** Recent notable events, newest last (bounded). */
   events: { at: string; message: string }[];

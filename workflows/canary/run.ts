@@ -7,6 +7,7 @@ import { CancellationScope, setHandler, workflowInfo } from '@temporalio/workflo
 import type { Color } from '../../activities/ports';
 import { backendName, replicaSetName } from '../../activities/ports';
 import { budgeted } from '../activity-presets';
+import type { AnalysisHost } from '../analysis/run';
 import { ApprovalGate } from '../approval';
 import { drainBudgetMs, healthBudgetMs, launchBudgetMs, retireBudgetMs, routerBudgetMs } from '../budgets';
 import { abortSignal, metricDryRunSignal, rollbackSignal, statusQuery } from '../messages';
@@ -97,6 +98,24 @@ export class CanaryRun {
   }
   get stableBackend(): string {
     return backendName(this.spec.application, this.stableSlot);
+  }
+
+  /** Where the canary's analyses run: its spec and tracker, its ledger, the built-in args as they are now. */
+  get analysisHost(): AnalysisHost {
+    return {
+      spec: this.spec,
+      tracker: this.tracker,
+      records: this.canary.analyses,
+      dryRunBy: this.dryRunBy,
+      args: () => ({
+        application: this.spec.application,
+        version: this.spec.version,
+        stableVersion: this.canary.stableVersion ?? '',
+        canary: this.canaryBackend,
+        stable: this.stableBackend,
+        modules: this.spec.modules.join(','),
+      }),
+    };
   }
 
   /** Whether this run's history is long enough to continue as new (or the server suggests it). */

@@ -4,6 +4,7 @@
  * Part of the deployment spec (workflows/spec/index.ts): pure, zod at most and no Node built-ins, so workflows import it.
  */
 import { z } from 'zod';
+import { analysisRefSchema } from './analysis';
 import { duration } from './duration';
 import { SPEC_LIMITS } from './limits';
 
@@ -39,5 +40,15 @@ export const blueGreenSchema = z
     switchMode: z.enum(['all-at-once', 'module-by-module']).default('all-at-once'),
     /** How long blue is kept after the switch, during which `rollback` switches back instantly. */
     rollbackWindow: duration.default(30_000),
+    /**
+     * Analysis of green before the approval gate (its backend is `{{args.canary}}`, blue's `{{args.stable}}`): a
+     * failure rolls back; an inconclusive result (or too few samples) makes the gate wait for a person.
+     */
+    prePromotionAnalysis: analysisRefSchema.optional(),
+    /**
+     * Analysis after the switch, while blue is kept: a failure switches back. Blue is kept until it ends, even past
+     * the rollback window.
+     */
+    postPromotionAnalysis: analysisRefSchema.optional(),
   })
   .strict();

@@ -180,14 +180,45 @@ export function checkCanary(
   spec: { replicas: number; analysis?: AnalysisSection },
   ctx: z.RefinementCtx,
 ): void {
-  const templates = spec.analysis?.templates ?? {};
-  const uses: { path: (string | number)[]; templates: string[]; args: Record<string, string>; background: boolean }[] =
-    strategy.steps.flatMap((step, i) =>
-      step.analysis ? [{ path: ['steps', i, 'analysis'], ...step.analysis, background: false }] : [],
-    );
+  const uses: AnalysisUse[] = strategy.steps.flatMap((step, i) =>
+    step.analysis ? [{ path: ['steps', i, 'analysis'], ...step.analysis, background: false }] : [],
+  );
   if (strategy.backgroundAnalysis) {
     uses.push({ path: ['backgroundAnalysis'], ...strategy.backgroundAnalysis, background: true });
   }
+  checkAnalysisUses(uses, spec, ctx);
+  strategy.steps.forEach((step, i) => {
+    const replicas = step.setCanaryScale?.replicas;
+    if (replicas !== undefined && replicas > spec.replicas) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy', 'steps', i, 'setCanaryScale', 'replicas'],
+        message: `must be at most replicas (${spec.replicas})`,
+      });
+    }
+  });
+}
+
+/** Where a strategy names analysis templates (path under `strategy`), with its args. */
+export interface AnalysisUse {
+  path: (string | number)[];
+  templates: string[];
+  args: Record<string, string>;
+  /** Background analysis: the only kind that may run a metric of count 0 (until ended). */
+  background: boolean;
+}
+
+/**
+ * The checks of every analysis a strategy runs (canary steps and background analysis, blue-green's pre- and
+ * post-promotion analysis): its templates exist, the metrics it runs have distinct names, count 0 only in
+ * background analysis, every `{{args.<name>}}` is an arg it gets.
+ */
+export function checkAnalysisUses(
+  uses: AnalysisUse[],
+  spec: { analysis?: AnalysisSection },
+  ctx: z.RefinementCtx,
+): void {
+  const templates = spec.analysis?.templates ?? {};
   for (const use of uses) {
     // A measurement names its metric only: the metrics one analysis runs have distinct names.
     const metricOwner = new Map<string, string>();
@@ -236,14 +267,4 @@ export function checkCanary(
       }
     });
   }
-  strategy.steps.forEach((step, i) => {
-    const replicas = step.setCanaryScale?.replicas;
-    if (replicas !== undefined && replicas > spec.replicas) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['strategy', 'steps', i, 'setCanaryScale', 'replicas'],
-        message: `must be at most replicas (${spec.replicas})`,
-      });
-    }
-  });
 }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { analysisSchema } from './analysis';
 import { blueGreenSchema } from './blue-green';
-import { canarySchema, checkCanary } from './canary';
+import { canarySchema, checkAnalysisUses, checkCanary } from './canary';
 import type { CanaryStrategy } from './canary';
 import { moduleName, name, utf8Bytes } from './fields';
 import { healthSchema } from './health';
@@ -62,6 +62,17 @@ export const deploymentSpecSchema = z
     }
     if (spec.strategy.type === 'canary' && parsed(ctx, 'strategy', 'analysis', 'replicas')) {
       checkCanary(spec.strategy, spec, ctx);
+    }
+    if (spec.strategy.type === 'blue-green' && parsed(ctx, 'strategy', 'analysis')) {
+      const { prePromotionAnalysis: pre, postPromotionAnalysis: post } = spec.strategy;
+      checkAnalysisUses(
+        [
+          ...(pre ? [{ path: ['prePromotionAnalysis'], ...pre, background: false }] : []),
+          ...(post ? [{ path: ['postPromotionAnalysis'], ...post, background: false }] : []),
+        ],
+        spec,
+        ctx,
+      );
     }
     // Every part is bounded; this bounds their sum (the workflow input) and says which part is large.
     const bytes = utf8Bytes(JSON.stringify(spec));

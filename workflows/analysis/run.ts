@@ -10,13 +10,25 @@
  */
 import { condition, isCancellation } from '@temporalio/workflow';
 import { budgeted } from '../activity-presets';
-import type { Measurement } from '../analysis/types';
-import type { MetricLedger } from '../analysis/verdict';
-import { analysisOutcome, metricOutcome } from '../analysis/verdict';
 import { failureMessage } from '../runbook';
-import type { AnalysisMetric } from '../spec';
+import type { AnalysisMetric, DeploymentSpec } from '../spec';
+import type { DeploymentTracker } from '../tracker';
 import type { AnalysisCarry, AnalysisRecord, AnalysisRunOutcome, MetricRecord } from '../types';
-import type { CanaryRun } from './run';
+import type { Measurement } from './types';
+import type { MetricLedger } from './verdict';
+import { analysisOutcome, metricOutcome } from './verdict';
+
+/** The deployment an analysis runs in: its spec (templates), tracker, where records go, and the built-in args. */
+export interface AnalysisHost {
+  spec: DeploymentSpec;
+  tracker: DeploymentTracker;
+  /** The status's ledger of analysis runs (status.canary.analyses, or status.analyses). */
+  records: AnalysisRecord[];
+  /** Metrics switched to dry run by a signal (name -> who). */
+  dryRunBy: ReadonlyMap<string, string>;
+  /** application, version, stableVersion, canary, stable, modules: as they are when the analysis starts. */
+  args: () => Record<string, string>;
+}
 
 /** Measurements per metric the status keeps (all of them are in the history). */
 export const METRIC_RECORD_LIMIT = 20;
@@ -47,26 +59,13 @@ export interface AnalysisVerdict {
 /** Measurements of one metric a carried ledger keeps besides the failed and inconclusive ones (those decide). */
 const CARRIED_MEASUREMENTS = 20;
 
-/** The args every analysis gets, and the step's own. */
-export function analysisArgs(run: CanaryRun, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    application: run.spec.application,
-    version: run.spec.version,
-    stableVersion: run.canary.stableVersion ?? '',
-    canary: run.canaryBackend,
-    stable: run.stableBackend,
-    modules: run.spec.modules.join(','),
-    ...extra,
-  };
-}
-
-export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Promise<AnalysisVerdict> {
+export async function runAnalysis(run: AnalysisHost, request: AnalysisRequest): Promise<AnalysisVerdict> {
   const { spec, tracker } = run;
   const templates = spec.analysis?.templates ?? {};
   const metrics: AnalysisMetric[] = request.templates.flatMap((name) => templates[name]?.metrics ?? []);
-  const args = analysisArgs(run, request.args);
+  const args = { ...run.args(), ...request.args };
   const resumed = request.resume;
-  const carriedRecord = resumed ? run.canary.analyses[resumed.record] : undefined;
+  const carriedRecord = resumed ? run.records[resumed.record] : undefined;
   const record: AnalysisRecord = carriedRecord ?? {
     label: request.label,
     templates: request.templates,
@@ -74,8 +73,8 @@ export async function runAnalysis(run: CanaryRun, request: AnalysisRequest): Pro
     startedAt: new Date().toISOString(),
     metrics: metrics.map((m) => emptyRecord(m, run.dryRunBy.get(m.name))),
   };
-  if (!carriedRecord) run.canary.analyses.push(record);
-  const recordIndex = run.canary.analyses.indexOf(record);
+  if (!carriedRecord) run.records.push(record);
+  const recordIndex = run.records.indexOf(record);
   const ledgers: MetricLedger[] = metrics.map(
     (m) =>
       resumed?.ledgers.find((l) => l.metric === m.name) ?? {
@@ -178,7 +177,7 @@ export function compact(ledger: MetricLedger, metrics: AnalysisMetric[]): Metric
 }
 
 async function measureOnce(
-  run: CanaryRun,
+  run: AnalysisHost,
   metric: AnalysisMetric,
   args: Record<string, string>,
   ledger: MetricLedger,
@@ -187,7 +186,7 @@ async function measureOnce(
   const timeout = providerTimeout(metric) + 5_000;
   try {
     const m: Measurement = await budgeted(timeout, MEASURE_ATTEMPTS).measureMetric({
-      deploymentId: run.status.deploymentId,
+      deploymentId: run.tracker.status.deploymentId,
       metric,
       args,
     });
