@@ -35,6 +35,7 @@ export function configUpdateStrategy(profileSpec: DeploymentSpec): RollingStrate
     delete own.configRevision;
     return own;
   }
+  const pause = approvalAfterFirstBatch(strategy);
   return {
     type: 'rolling',
     maxSurge: CONFIG_UPDATE_MAX_SURGE,
@@ -43,14 +44,18 @@ export function configUpdateStrategy(profileSpec: DeploymentSpec): RollingStrate
     drainTimeout: CONFIG_UPDATE_DRAIN_TIMEOUT_MS,
     progressDeadline: profileSpec.health.deadline,
     onProgressDeadline: 'rollback',
-    steps: approvalAfterFirstBatch(strategy) ? [{ afterBatch: 1, pause: { approval: true } }] : [],
-    approval: { ...strategy.approval },
+    steps: pause ? [{ afterBatch: 1, pause: { approval: true } }] : [],
+    approval: { ...strategy.approval, mode: pause ? 'required' : 'automatic' },
   };
 }
 
-/** Whether the profile asks a person before the new version takes over (blue-green's required approval, a canary's open pause). */
+/**
+ * Whether the profile asks a person before the new version takes over: blue-green's required approval, a canary's
+ * open pause (`pause: {}`).
+ */
 function approvalAfterFirstBatch(strategy: Exclude<DeploymentSpec['strategy'], RollingStrategy>): boolean {
-  if (strategy.type === 'canary')
+  if (strategy.type === 'canary') {
     return strategy.steps.some((s) => s.pause !== undefined && s.pause.duration === undefined);
+  }
   return strategy.approval.mode === 'required';
 }
