@@ -52,11 +52,14 @@ export function createCanaryActivities(drivers: Drivers) {
         const sampling = drivers.router(input.router).sampling;
         const base = { weight: input.weight, requests: 0, canary: 0, stable: 0, other: 0, share: 0, tolerance: 0 };
         if (!sampling) {
+          // The ALB is sampled through its public URL, which its router section may leave out: say so.
+          const why =
+            input.router.kind === 'aws-alb' && !input.router.publicUrl ? ' (router.publicUrl is not set)' : '';
           return {
             ...base,
             status: 'not-supported',
             withinTolerance: true,
-            detail: `the ${input.router.kind} router cannot send requests through its load balancer: split not measured (the rules read back)`,
+            detail: `the ${input.router.kind} router cannot send requests through its load balancer${why}: split not measured (the rules read back)`,
           };
         }
         let canary = 0;

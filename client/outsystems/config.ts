@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BuildOptions, DeploymentProfile, HookCall, HookStage } from '../../workflows/outsystems/types';
 import { duration, SPEC_LIMITS, validateSpec } from '../../workflows/spec';
+import type { AnalysisSection, CanaryStrategy } from '../../workflows/spec';
 
 const DEFAULT_HOOK_TIMEOUT = 30 * 60_000;
 
@@ -65,6 +66,8 @@ const profileSchema = z
     router: z.unknown(),
     strategy: z.unknown(),
     health: z.unknown().optional(),
+    /** A canary profile's analysis templates (what its analysis steps run). */
+    analysis: z.unknown().optional(),
     build: buildSchema.default({ timeout: 600_000, maxBundleMiB: 2048 }),
   })
   .strict();
@@ -132,7 +135,7 @@ export class HookConfigError extends Error {
 }
 
 /** Strategies the hook server can run (the deployment workflow each one starts). */
-export const HOOK_STRATEGIES = ['blue-green'] as const;
+export const HOOK_STRATEGIES = ['blue-green', 'canary'] as const;
 
 function issuesOf(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
@@ -160,15 +163,22 @@ export function validateHookConfig(raw: unknown): HookConfig {
       problems.push(
         `profiles.${name}.strategy.type: the hook server runs ${HOOK_STRATEGIES.join(', ')}, not ${strategy}`,
       );
-    } else if (trial.spec.strategy.type === 'blue-green') {
+    } else {
       // A Run still going at the hook deadline is aborted (rolled back): the fixed waits must fit well inside it.
-      const fixed = trial.spec.strategy.rollbackWindow + trial.spec.health.deadline;
       const room = config.timeouts.run - config.finishMargin;
-      if (fixed >= room) {
+      const chosen = trial.spec.strategy;
+      const waits =
+        chosen.type === 'canary'
+          ? { field: 'steps', what: 'its timed pauses and analysis steps take', ms: canaryWaits(chosen, trial.spec) }
+          : chosen.type === 'blue-green'
+            ? { field: 'rollbackWindow', what: 'it takes', ms: chosen.rollbackWindow }
+            : undefined;
+      const fixed = (waits?.ms ?? 0) + trial.spec.health.deadline;
+      if (waits && fixed >= room) {
         problems.push(
-          `profiles.${name}.strategy.rollbackWindow: with health.deadline it takes ${minutes(fixed)} min, which ` +
-            `does not fit in the run hook's timeout minus finishMargin (${minutes(room)} min): the deployment ` +
-            'would be aborted at the hook deadline; shorten it or raise timeouts.run',
+          `profiles.${name}.strategy.${waits.field}: with health.deadline ${waits.what} ${minutes(fixed)} min, ` +
+            `which does not fit in the run hook's timeout minus finishMargin (${minutes(room)} min): the ` +
+            'deployment would be aborted at the hook deadline; shorten it or raise timeouts.run',
         );
       }
     }
@@ -180,6 +190,24 @@ export function validateHookConfig(raw: unknown): HookConfig {
   });
   if (problems.length) throw new HookConfigError(problems.join('; '));
   return config;
+}
+
+/**
+ * The least time a canary's steps wait whatever happens: its timed pauses, and each analysis step's measurements
+ * (initial delay, then an interval between each two). An open pause (`pause: {}`) waits for a person: its gate is
+ * cut to the hook deadline like blue-green's approval.
+ */
+function canaryWaits(strategy: CanaryStrategy, spec: { analysis?: AnalysisSection }): number {
+  const analysis = spec.analysis;
+  let total = 0;
+  for (const step of strategy.steps) {
+    total += step.pause?.duration ?? 0;
+    if (!step.analysis) continue;
+    const metrics = step.analysis.templates.flatMap((t) => analysis?.templates[t]?.metrics ?? []);
+    // Metrics run side by side: the step takes as long as its longest.
+    total += Math.max(0, ...metrics.map((m) => m.initialDelay + m.interval * Math.max(m.count - 1, 0)));
+  }
+  return total;
 }
 
 export function loadHookConfig(file: string): HookConfig {

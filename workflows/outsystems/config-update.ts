@@ -24,6 +24,9 @@ export const CONFIG_UPDATE_DRAIN_TIMEOUT_MS = 30_000;
  *   one replica serves the new configuration, the others the old one, until someone approves), with the
  *   profile's timeout and `onTimeout`; `automatic` rolls through without pausing. Preview, switch mode and
  *   rollback window are blue-green notions and do not apply.
+ * - a **canary** profile: as blue-green, pausing after the first batch when its steps wait for a person (a
+ *   `pause: {}`; a canary's approval mode is always "required", so the mode alone would always pause), with its
+ *   approval timeout and `onTimeout`. Weights, timed pauses and analyses are canary notions and do not apply.
  */
 export function configUpdateStrategy(profileSpec: DeploymentSpec): RollingStrategy {
   const strategy = profileSpec.strategy;
@@ -32,6 +35,7 @@ export function configUpdateStrategy(profileSpec: DeploymentSpec): RollingStrate
     delete own.configRevision;
     return own;
   }
+  const pause = approvalAfterFirstBatch(strategy);
   return {
     type: 'rolling',
     maxSurge: CONFIG_UPDATE_MAX_SURGE,
@@ -40,7 +44,18 @@ export function configUpdateStrategy(profileSpec: DeploymentSpec): RollingStrate
     drainTimeout: CONFIG_UPDATE_DRAIN_TIMEOUT_MS,
     progressDeadline: profileSpec.health.deadline,
     onProgressDeadline: 'rollback',
-    steps: strategy.approval.mode === 'required' ? [{ afterBatch: 1, pause: { approval: true } }] : [],
-    approval: { ...strategy.approval },
+    steps: pause ? [{ afterBatch: 1, pause: { approval: true } }] : [],
+    approval: { ...strategy.approval, mode: pause ? 'required' : 'automatic' },
   };
+}
+
+/**
+ * Whether the profile asks a person before the new version takes over: blue-green's required approval, a canary's
+ * open pause (`pause: {}`).
+ */
+function approvalAfterFirstBatch(strategy: Exclude<DeploymentSpec['strategy'], RollingStrategy>): boolean {
+  if (strategy.type === 'canary') {
+    return strategy.steps.some((s) => s.pause !== undefined && s.pause.duration === undefined);
+  }
+  return strategy.approval.mode === 'required';
 }

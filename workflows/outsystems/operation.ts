@@ -5,7 +5,7 @@
  * waits for — empty on success, {"Error":{"Message":...}} on failure.
  *
  * - Container Build: unpack the bundle into the version's directory (and run the profile's build command).
- * - Container Run: deploy that build with the profile's strategy, as a child deployment.
+ * - Container Run: deploy that build with the profile's strategy (blue-green or canary), as a child deployment.
  * - Update Configurations: a configuration-only rolling update of the live build (same version, new configuration).
  * - Container Remove: retire every replica set of the application and delete its explicit rules.
  *
@@ -28,18 +28,20 @@ import {
 import type { ChildWorkflowHandle } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { blueGreenDeployment } from '../blue-green';
+import { canaryDeployment } from '../canary';
 import { abortSignal } from '../messages';
 import { normalizeSpec } from '../parse-spec';
 import { rollingUpdateDeployment } from '../rolling-update';
 import { formatSpecIssues, validateSpec } from '../spec';
 import type { DeploymentSpec, SpecResult } from '../spec';
 import { WORKFLOW_TYPES, deploymentId } from '../types';
-import type { DeploymentResult } from '../types';
+import type { DeploymentInput, DeploymentResult } from '../types';
 import { configUpdateStrategy } from './config-update';
 import { StageFailed, describeFailure, deploymentResultOf } from './failures';
 import { hookStatusQuery } from './messages';
 import {
   ABORT_AT_HOOK_DEADLINE_PATCH,
+  CANARY_RUN_PATCH,
   CONFIGS_AS_ROLLING_UPDATE_PATCH,
   HOOK_SPEC_RECORDED_PATCH,
   WAIT_FOR_APPLICATION_BY_RESULT_PATCH,
@@ -222,9 +224,9 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   }
 
   /**
-   * Runs the release as the child `deploy-<environment>-<application>`: the profile's deployment (blue-green), or
-   * a configuration-only rolling update (same version; the configuration is what rolls). Records the release as
-   * live when it succeeds.
+   * Runs the release as the child `deploy-<environment>-<application>`: the profile's deployment (blue-green or
+   * canary), or a configuration-only rolling update (same version; the configuration is what rolls). Records the
+   * release as live when it succeeds.
    */
   async function deploy(
     kind: DeployKind,
@@ -245,10 +247,14 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
         });
       }
       const spec = await deploymentSpec(release);
-      return startChild(blueGreenDeployment, {
-        ...options,
-        args: [{ spec, specNormalized: specsRecorded || undefined, searchAttributes: input.searchAttributes }],
-      });
+      const args: [DeploymentInput] = [
+        { spec, specNormalized: specsRecorded || undefined, searchAttributes: input.searchAttributes },
+      ];
+      if (kind === 'profile' && spec.strategy.type === 'canary' && patched(CANARY_RUN_PATCH)) {
+        deploymentType = WORKFLOW_TYPES.canary;
+        return startChild(canaryDeployment, { ...options, args });
+      }
+      return startChild(blueGreenDeployment, { ...options, args });
     });
     if (!release) throw new StageFailed('no release to deploy');
     const what = deploymentType === WORKFLOW_TYPES.rolling ? 'configuration-only rolling update' : 'deployment';
@@ -369,7 +375,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
    * back; past it (retiring the old version) it finishes. Returns whether the abort was sent.
    */
   async function abortAtDeadline(
-    child: ChildWorkflowHandle<typeof blueGreenDeployment | typeof rollingUpdateDeployment>,
+    child: ChildWorkflowHandle<typeof blueGreenDeployment | typeof rollingUpdateDeployment | typeof canaryDeployment>,
     outcome: Promise<unknown>,
   ): Promise<boolean> {
     let settled = false;

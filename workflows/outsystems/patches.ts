@@ -22,3 +22,9 @@ export const WAIT_FOR_APPLICATION_BY_RESULT_PATCH = 'wait-for-application-by-res
  * neither. Operations started before validated in the workflow, and replay that way.
  */
 export const HOOK_SPEC_RECORDED_PATCH = 'hook-spec-normalized-by-local-activity';
+/**
+ * A Container Run whose profile is a canary starts a canaryDeployment child (before: every Run started
+ * blueGreenDeployment, which refused a canary spec). Asked only when the profile is a canary, so blue-green Runs
+ * record no marker and replay as before.
+ */
+export const CANARY_RUN_PATCH = 'run-canary-profile-as-canary-deployment';

@@ -112,7 +112,10 @@ export interface HookOperationResult {
   /** Exactly what was written into the result file ("" on success). */
   content: string;
   deploymentId?: string;
-  /** The workflow type the stage ran as `deploymentId` (Run: blue-green; Update Configurations: rolling update). */
+  /**
+   * The workflow type the stage ran as `deploymentId` (Run: blue-green or canary, as the profile says; Update
+   * Configurations: rolling update).
+   */
   deploymentType?: string;
   version?: string;
   outcome?: Outcome;

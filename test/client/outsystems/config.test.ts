@@ -71,6 +71,51 @@ describe('hook configuration', () => {
     expect(() => validateHookConfig(config({ profiles: { containers: long }, timeouts: { run: '1h' } }))).not.toThrow();
   });
 
+  test('a canary profile is accepted with its steps and analysis; a bad step or template is refused naming the field', () => {
+    const analysis = {
+      templates: {
+        errors: {
+          metrics: [
+            {
+              name: 'errors',
+              provider: { prometheus: { address: 'http://127.0.0.1:9090', query: 'sum(up)' } },
+              successCondition: 'result < 1.0',
+            },
+          ],
+        },
+      },
+    };
+    const steps = [{ setWeight: 50 }, { pause: { duration: '2s' } }, { analysis: { templates: ['errors'] } }];
+    const canary = { ...profile, strategy: { type: 'canary', steps: [...steps, { setWeight: 100 }] }, analysis };
+    const c = validateHookConfig(config({ profiles: { containers: canary } }));
+    expect(c.profiles.containers?.analysis).toEqual(analysis);
+
+    const tooHeavy = { ...canary, strategy: { type: 'canary', steps: [{ setWeight: 150 }, { setWeight: 100 }] } };
+    expect(() => validateHookConfig(config({ profiles: { containers: tooHeavy } }))).toThrow(
+      /profiles\.containers\.strategy\.steps\.0\.setWeight: must be at most 100/,
+    );
+    const unknownTemplate = { ...canary, analysis: undefined };
+    expect(() => validateHookConfig(config({ profiles: { containers: unknownTemplate } }))).toThrow(
+      /profiles\.containers\.strategy\.steps\.2\.analysis\.templates\.0: /,
+    );
+  });
+
+  test("a canary profile whose timed pauses and analyses do not fit in the run hook's timeout is refused", () => {
+    const steps = [{ setWeight: 10 }, { pause: { duration: '20m' } }, { setWeight: 100 }];
+    const long = { ...profile, strategy: { type: 'canary', steps }, health: { deadline: '10m' } };
+    expect(() => validateHookConfig(config({ profiles: { containers: long } }))).toThrow(
+      /profiles\.containers\.strategy\.steps: with health\.deadline its timed pauses and analysis steps take 30 min, which does not fit in the run hook's timeout minus finishMargin \(28 min\)/,
+    );
+    expect(() => validateHookConfig(config({ profiles: { containers: long }, timeouts: { run: '1h' } }))).not.toThrow();
+  });
+
+  test('a rolling profile is refused: the hook server runs blue-green and canary', () => {
+    const rolling = { ...profile, strategy: { type: 'rolling' } };
+    expect(() => validateHookConfig(config({ profiles: { containers: rolling } }))).toThrow(
+      /profiles\.containers\.strategy\.type: the hook server runs blue-green, canary, not rolling/,
+    );
+  });
+
   test('a mapping to a missing profile, or with neither key nor name, is refused', () => {
     expect(() => validateHookConfig(config({ applications: [{ key: 'k', profile: 'nope' }] }))).toThrow(
       /applications\.0\.profile: no profile named "nope"/,

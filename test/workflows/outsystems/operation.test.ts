@@ -494,6 +494,27 @@ describe('configUpdateStrategy', () => {
     expect(validateSpec({ ...specOf({ type: 'blue-green' }), strategy }).ok).toBe(true);
   });
 
+  test('canary: an approval pause after the first batch only when its steps wait for a person (pause: {})', () => {
+    const timed = configUpdateStrategy(
+      specOf({ type: 'canary', steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }, { setWeight: 100 }] }),
+    );
+    expect(timed).toMatchObject({ maxSurge: 1, maxUnavailable: 0, steps: [], approval: { mode: 'automatic' } });
+    const open = configUpdateStrategy(
+      specOf({
+        type: 'canary',
+        steps: [{ setWeight: 50 }, { pause: {} }],
+        approval: { timeout: '2h', onTimeout: 'promote' },
+      }),
+    );
+    expect(open).toMatchObject({
+      steps: [{ afterBatch: 1, pause: { approval: true } }],
+      approval: { mode: 'required', timeout: 7_200_000, onTimeout: 'promote' },
+    });
+    // What the workflow starts the rolling update with must be a valid spec.
+    for (const strategy of [timed, open])
+      expect(validateSpec({ ...specOf({ type: 'blue-green' }), strategy }).ok).toBe(true);
+  });
+
   test('rolling: its own settings, without configRevision', () => {
     const spec = specOf({ type: 'rolling', maxSurge: '50%', maxUnavailable: 1, configRevision: 'pinned' });
     const strategy = configUpdateStrategy(spec);
