@@ -25,10 +25,15 @@ import {
 } from '../support/hooks';
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 import { createFixture } from '../support/local-fixture';
-import { pythonSpec } from '../support/python-app';
 import type { Fixture } from '../support/local-fixture';
+import { startPrometheus } from '../support/prometheus';
+import type { PrometheusServer } from '../support/prometheus';
+import { pythonSpec } from '../support/python-app';
+import type { DeploymentSpecInput } from '../../workflows/spec';
+import type { DeploymentResult } from '../../workflows/types';
 
-const HISTORIES = join(__dirname, 'histories');
+// RECORD_HISTORIES_DIR: a rehearsal writes elsewhere (a scratch directory), leaving the committed histories alone.
+const HISTORIES = process.env['RECORD_HISTORIES_DIR'] ?? join(__dirname, 'histories');
 const approvalRequired = { approval: { mode: 'required', timeout: '1h' } };
 
 /** Saves the history of a workflow's latest run (or of the run given); returns it. */
@@ -46,7 +51,8 @@ async function save(f: Fixture, id: string, name: string, runId?: string) {
   const free = candidates.map((c) => join(HISTORIES, c)).find((c) => !existsSync(c));
   if (!free) throw new Error(`too many recordings of ${name} today`);
   const file = free;
-  writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
+  // 'wx': fails rather than overwrite, should a file appear between the check and the write.
+  writeFileSync(file, temporal.api.history.v1.History.encode(history).finish(), { flag: 'wx' });
   process.stdout.write(`recorded ${file}: ${history.events?.length ?? 0} events\n`);
   return history;
 }
@@ -350,5 +356,191 @@ describe('record blue-green histories with bounded payloads (patch blue-green-bo
     await f.client.abort(id, { by: 'recorder', reason: 'recording an abort while scaling up' });
     expect((await f.result(id)).reason).toBe('aborted by recorder: recording an abort while scaling up');
     expectBounded(await save(f, id, 'blue-green-bounded-aborted-while-scaling-up'));
+  });
+});
+
+// ---- canary (workflows/canary.ts): gates, pauses, analyses, background analysis; ends promoted and rolled back ----
+
+describe('record canary histories (local router, a real Prometheus scraping its /metrics)', () => {
+  let f: Fixture;
+  let prometheus: PrometheusServer;
+
+  beforeEach(async () => {
+    f = await createFixture('reccanary');
+    await f.startInProcessWorker();
+    prometheus = await startPrometheus({ targets: [new URL(f.stack.adminUrl).host] });
+    // Given: v1 serves every module (migrated by blue-green), as in test/integration/canary.test.ts.
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+  });
+
+  afterEach(async () => {
+    await prometheus?.stop();
+    await f.close();
+  });
+
+  /**
+   * The analysis templates: `error-rate` (the canary's 5xx ratio over 20 s from the router's own metrics, judged once
+   * 20 requests reached it; as in the integration test, count 2 every 3 s) and `server-errors` (count 0: until the
+   * rollout ends, for background analysis; `or vector(0)` so a canary without a 5xx still has data).
+   */
+  function analysis() {
+    const canary = 'backend="{{args.canary}}"';
+    const errors = `cutover_router_requests_total{${canary},code_class="5xx"}`;
+    return {
+      templates: {
+        'error-rate': {
+          metrics: [
+            {
+              name: 'error-rate',
+              provider: {
+                prometheus: {
+                  address: prometheus.url,
+                  query: `sum(rate(${errors}[20s])) / sum(rate(cutover_router_requests_total{${canary}}[20s]))`,
+                  samples: `sum(increase(cutover_router_requests_total{${canary}}[20s]))`,
+                },
+              },
+              interval: '3s',
+              initialDelay: '3s',
+              count: 2,
+              minSamples: 20,
+              successCondition: 'result < 0.05',
+              failureCondition: 'result >= 0.05',
+            },
+          ],
+        },
+        'server-errors': {
+          metrics: [
+            {
+              name: 'server-errors',
+              provider: {
+                prometheus: { address: prometheus.url, query: `sum(increase(${errors}[20s])) or vector(0)` },
+              },
+              interval: '3s',
+              count: 0,
+              failureCondition: 'result > 50',
+            },
+          ],
+        },
+      },
+      insufficientSamples: { deadline: '1m', policy: 'fail' },
+    };
+  }
+
+  function canarySpec(version: string, strategy: Record<string, unknown>, env: Record<string, string> = {}) {
+    return {
+      ...f.spec(version, { env }),
+      strategy: { type: 'canary', abortScaleDownDelay: '2s', ...strategy },
+      analysis: analysis(),
+    } as DeploymentSpecInput;
+  }
+
+  /** Runs `work` with a load through the router on every module (one client class: the machine is shared). */
+  async function withTraffic<T>(work: () => Promise<T>): Promise<T> {
+    const load = f.load({ clients: ['undici'] });
+    try {
+      await load.next('during');
+      return await work();
+    } finally {
+      await load.stop();
+    }
+  }
+
+  function expectOutcome(result: DeploymentResult, outcome: DeploymentResult['outcome'], liveVersion: string): void {
+    expect({ outcome: result.outcome, reason: result.reason, liveVersion: result.liveVersion }).toMatchObject({
+      outcome,
+      liveVersion,
+    });
+  }
+
+  test('paused at a pause {} gate after setWeight 20, then promoted (succeeded)', async () => {
+    await withTraffic(async () => {
+      const id = await f.deploySpec(
+        canarySpec('2.0.0', { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }] }),
+      );
+      const waiting = await f.waitForPhase(id, 'Paused');
+      expect(waiting.canary?.splits.map((s) => s.weight)).toEqual([20]);
+      await save(f, id, 'canary-paused-at-gate');
+      await f.client.promote(id, { by: 'recorder', version: '2.0.0' });
+      expectOutcome(await f.result(id), 'succeeded', '2.0.0');
+      await save(f, id, 'canary-gate-promoted-succeeded');
+    });
+  });
+
+  test('promoted to the end: setWeight 10, pause 2s, setWeight 50, analysis (2 measurements), setWeight 100', async () => {
+    const result = await withTraffic(async () => {
+      const id = await f.deploySpec(
+        canarySpec('2.0.0', {
+          steps: [
+            { setWeight: 10 },
+            { pause: { duration: '2s' } },
+            { setWeight: 50 },
+            { analysis: { templates: ['error-rate'] } },
+            { setWeight: 100 },
+          ],
+        }),
+      );
+      const done = await f.result(id);
+      await save(f, id, 'canary-promoted-succeeded');
+      return done;
+    });
+    expectOutcome(result, 'succeeded', '2.0.0');
+    expect(result.status.canary?.splits.map((s) => s.weight)).toEqual([10, 50, 100]);
+    expect(result.status.canary?.analyses.map((a) => a.outcome)).toEqual(['successful']);
+  });
+
+  test('aborted at a pause (abort signal): rolled back', async () => {
+    await withTraffic(async () => {
+      const steps = [{ setWeight: 20 }, { pause: { duration: '1h' } }, { setWeight: 100 }];
+      const id = await f.deploySpec(canarySpec('2.0.0', { steps }));
+      await f.waitForPhase(id, 'Paused');
+      await save(f, id, 'canary-paused-timed');
+      await f.client.abort(id, { by: 'recorder', reason: 'recording an abort at a pause' });
+      const result = await f.result(id);
+      expectOutcome(result, 'rolled-back', '1.0.0');
+      expect(result.reason).toMatch(/aborted by recorder/);
+      await save(f, id, 'canary-aborted-at-pause-rolled-back');
+    });
+  });
+
+  test('a bad canary (30 % of pages answer 500) is rolled back by its analysis', async () => {
+    const steps = [{ setWeight: 20 }, { analysis: { templates: ['error-rate'] } }, { setWeight: 100 }];
+    const result = await withTraffic(async () => {
+      const id = await f.deploySpec(canarySpec('2.0.0-bad', { steps }, { SAMPLE_ERROR_RATE: '0.3' }));
+      const done = await f.result(id);
+      await save(f, id, 'canary-analysis-failed-rolled-back');
+      return done;
+    });
+    expectOutcome(result, 'rolled-back', '1.0.0');
+    expect(result.reason).toMatch(/analysis step 2 failed: error-rate/);
+  });
+
+  test('background analysis running across a pause (waiting there), then succeeded', async () => {
+    const result = await withTraffic(async () => {
+      const id = await f.deploySpec(
+        canarySpec('2.0.0', {
+          steps: [{ setWeight: 20 }, { pause: { duration: '12s' } }, { setWeight: 60 }, { setWeight: 100 }],
+          backgroundAnalysis: { templates: ['server-errors'], startingStep: 0 },
+        }),
+      );
+      await f.waitForPhase(id, 'Paused');
+      // Waiting at the pause with the background analysis measuring beside it.
+      const measured = async () => {
+        const status = await f.client.status(id);
+        const background = status.canary?.analyses.find((a) => a.label === 'background');
+        return (background?.metrics[0]?.measurements.length ?? 0) >= 2 && status.phase === 'Paused';
+      };
+      const deadline = Date.now() + 10_000;
+      while (!(await measured())) {
+        if (Date.now() > deadline) throw new Error('no background measurements during the pause');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await save(f, id, 'canary-background-analysis-paused');
+      const done = await f.result(id);
+      await save(f, id, 'canary-background-analysis-succeeded');
+      return done;
+    });
+    expectOutcome(result, 'succeeded', '2.0.0');
+    const background = result.status.canary?.analyses.find((a) => a.label === 'background');
+    expect(background?.outcome).toMatch(/^(successful|stopped)$/);
   });
 });
