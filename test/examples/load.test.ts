@@ -109,7 +109,7 @@ describe('judgeAnswer', () => {
       ok: false,
       failure: 'answer without x-request-id',
     });
-    expect(judgeAnswer(post, answer(502, echo))).toEqual({ ok: false, failure: 'HTTP 502 from 2' }) // an error names the version that gave it;
+    expect(judgeAnswer(post, answer(502, echo))).toEqual({ ok: false, failure: 'HTTP 502 from 2' }); // an error names the version that gave it;
   });
 });
 
