@@ -7,8 +7,10 @@
 import type { PrometheusProviderConfig } from '../../../activities/analysis/metric';
 import { freePort } from '../../support/temporal';
 import { ARGS, measureOnce, metricOf, rejection } from './metrics';
-import type { Exporter, PrometheusServer } from './prometheus-server';
-import { startExporter, startPrometheus, waitFor } from './prometheus-server';
+import type { PrometheusServer } from '../../support/prometheus';
+import type { Exporter } from './prometheus-server';
+import { startPrometheus } from '../../support/prometheus';
+import { startExporter, waitFor } from './prometheus-server';
 
 jest.setTimeout(120_000);
 
@@ -35,10 +37,10 @@ beforeAll(async () => {
       { name: COUNTER, labels: { backend, code_class: '5xx' }, step: steps.errors },
     ]),
   );
-  prometheus = await startPrometheus(new URL(exporter.url).host);
+  prometheus = await startPrometheus({ targets: [new URL(exporter.url).host] });
   // Enough scrapes that rate() has several samples and the good backend has seen well over 100 requests.
   await waitFor('Prometheus to have scraped the exporter a few times', async () => {
-    const found = await prometheus.vector(`sum(increase(${COUNTER}{backend="shop-good"}[1m])) >= 300`);
+    const found = await prometheus.query(`sum(increase(${COUNTER}{backend="shop-good"}[1m])) >= 300`);
     return found.length === 1;
   });
 });
@@ -50,7 +52,7 @@ afterAll(async () => {
 
 function prom(overrides: Partial<PrometheusProviderConfig> = {}): { prometheus: PrometheusProviderConfig } {
   return {
-    prometheus: { address: prometheus.address, query: ERROR_RATE, samples: SAMPLES, timeout: 10_000, ...overrides },
+    prometheus: { address: prometheus.url, query: ERROR_RATE, samples: SAMPLES, timeout: 10_000, ...overrides },
   };
 }
 
