@@ -5,15 +5,7 @@
  * and verify through the load balancer, keep blue for a rollback window, then
  * retire blue. Any failure or abort undoes what was done, in reverse.
  */
-import {
-  ApplicationFailure,
-  CancellationScope,
-  allHandlersFinished,
-  condition,
-  isCancellation,
-  patched,
-  setHandler,
-} from '@temporalio/workflow';
+import { CancellationScope, allHandlersFinished, condition, patched, setHandler } from '@temporalio/workflow';
 import type { DrainResult } from '../activities/blue-green';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName, slotOf } from '../activities/ports';
@@ -25,7 +17,7 @@ import type { DecisionInput } from './messages';
 import type { AnalysisVerdict } from './analysis/run';
 import { passed, promotionAnalysis } from './blue-green-analysis';
 import { specFor } from './parse-spec';
-import { RollBack, describeFailure, verifyModules } from './runbook';
+import { RollBack, endedAfterUndo, undoAfter, verifyModules } from './runbook';
 import { Compensations } from './saga';
 import { isBlueGreenSpec } from './spec';
 import type { BlueGreenStrategy } from './spec';
@@ -393,24 +385,10 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   }
 
   async function rollBackAndFail(err: unknown): Promise<DeploymentResult> {
-    const reason = describeFailure(err, abortedBy);
-    tracker.event(`rolling back: ${reason}`);
-    tracker.setPhase('RollingBack');
-    const hadWork = undo.size > 0;
-    const report = await undo.run((name, ok, error) => tracker.compensated(name, ok, error));
+    const report = await undoAfter(tracker, undo, err, abortedBy);
     status.liveColor = live?.liveColor ?? null;
     status.liveVersion = live?.liveVersion ?? null;
-    const rolledBack = report.failed.length === 0 && (hadWork || err instanceof RollBack || isCancellation(err));
-    const detail = report.failed.length
-      ? `${reason}; compensation failed: ${report.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`
-      : reason;
-    const result = await finish(rolledBack ? 'rolled-back' : 'failed', detail);
-    throw ApplicationFailure.create({
-      type: rolledBack ? 'DeploymentRolledBack' : 'DeploymentFailed',
-      message: detail,
-      nonRetryable: true,
-      details: [result],
-    });
+    throw endedAfterUndo(report, await finish(report.rolledBack ? 'rolled-back' : 'failed', report.detail));
   }
 
   async function finish(outcome: Outcome, reason?: string): Promise<DeploymentResult> {

@@ -10,16 +10,14 @@
  * which: rolled back (the stable version serves, verified) or failed (a compensation failed: needs attention).
  */
 import {
-  ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
-  isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RollBack, describeFailure } from './runbook';
+import { RollBack, endedAfterUndo, undoAfter } from './runbook';
 import { runAnalysis } from './analysis/run';
 import type { AnalysisVerdict } from './analysis/run';
 import { CanaryRun } from './canary/run';
@@ -219,25 +217,11 @@ export async function canaryDeployment(input: CanaryInput): Promise<DeploymentRe
   }
 
   async function rollBackAndFail(err: unknown): Promise<DeploymentResult> {
-    const reason = describeFailure(err, run.abortedBy);
-    tracker.event(`rolling back: ${reason}`);
-    tracker.setPhase('RollingBack');
-    const hadWork = run.undo.size > 0;
-    const report = await run.undo.run((name, ok, error) => tracker.compensated(name, ok, error));
-    if (report.failed.length === 0) {
+    const report = await undoAfter(tracker, run.undo, err, run.abortedBy);
+    if (report.undone) {
       Object.assign(run.status, { liveColor: run.live?.liveColor ?? null, liveVersion: run.live?.liveVersion ?? null });
     }
-    const rolledBack = report.failed.length === 0 && (hadWork || err instanceof RollBack || isCancellation(err));
-    const detail = report.failed.length
-      ? `${reason}; compensation failed: ${report.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`
-      : reason;
-    const result = await finish(rolledBack ? 'rolled-back' : 'failed', detail);
-    throw ApplicationFailure.create({
-      type: rolledBack ? 'DeploymentRolledBack' : 'DeploymentFailed',
-      message: detail,
-      nonRetryable: true,
-      details: [result],
-    });
+    throw endedAfterUndo(report, await finish(report.rolledBack ? 'rolled-back' : 'failed', report.detail));
   }
 
   async function finish(outcome: Outcome, reason?: string): Promise<DeploymentResult> {

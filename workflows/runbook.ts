@@ -1,13 +1,16 @@
 /**
- * What both deployment runbooks (blue-green, rolling update) share: the post-switch verification budget, the
- * RollBack signal a step throws to end "rolled back" with a reason, and how a failure becomes that reason.
+ * What the deployment runbooks (blue-green, rolling update, canary) share: the post-switch verification budget, the
+ * RollBack signal a step throws to end "rolled back" with a reason, how a failure becomes that reason, and the undo
+ * after a failure.
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { RouterConfig } from './spec';
 import { budgeted } from './activity-presets';
 import { VERIFY_CONCURRENCY, VERIFY_REQUESTS, VERIFY_REQUEST_TIMEOUT_MS, verifyBudgetMs } from './budgets';
 import type { DecisionInput } from './messages';
+import type { Compensations } from './saga';
 import type { DeploymentTracker } from './tracker';
+import type { DeploymentResult } from './types';
 
 /** Requests through the load balancer before a module counts as not answering from the new version. */
 export const VERIFY_ATTEMPTS = 10;
@@ -78,4 +81,46 @@ export function describeFailure(err: unknown, abortedBy: DecisionInput | undefin
     return err.message;
   }
   return String(err);
+}
+
+/** How the undo after a failure went. */
+export interface UndoReport {
+  /** Every undo done, and there was something to undo (or the failure was a rollback or an abort). */
+  rolledBack: boolean;
+  /** No undo failed. */
+  undone: boolean;
+  /** The failure's reason, and any undo that failed. */
+  detail: string;
+}
+
+/** Runs the undo stack after `err` (phase RollingBack, each undo a compensated step) and says how it went. */
+export async function undoAfter(
+  tracker: DeploymentTracker,
+  undo: Compensations,
+  err: unknown,
+  abortedBy: DecisionInput | undefined,
+): Promise<UndoReport> {
+  const reason = describeFailure(err, abortedBy);
+  tracker.event(`rolling back: ${reason}`);
+  tracker.setPhase('RollingBack');
+  const hadWork = undo.size > 0;
+  const report = await undo.run((name, ok, error) => tracker.compensated(name, ok, error));
+  const undone = report.failed.length === 0;
+  return {
+    undone,
+    rolledBack: undone && (hadWork || err instanceof RollBack || isCancellation(err)),
+    detail: undone
+      ? reason
+      : `${reason}; compensation failed: ${report.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`,
+  };
+}
+
+/** The failure a runbook ends with after its undo: DeploymentRolledBack or DeploymentFailed, carrying the result. */
+export function endedAfterUndo(report: UndoReport, result: DeploymentResult): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: report.rolledBack ? 'DeploymentRolledBack' : 'DeploymentFailed',
+    message: report.detail,
+    nonRetryable: true,
+    details: [result],
+  });
 }
