@@ -3,7 +3,7 @@
  * phase change, step and event once, as it happens. Plain lines (not a
  * redrawn screen) so the same output reads well in a terminal and in CI logs.
  */
-import type { DeploymentStatus, StepRecord } from '../workflows/types';
+import type { AnalysisRecord, DeploymentStatus, StepRecord } from '../workflows/types';
 
 const MARK: Record<StepRecord['state'], string> = {
   running: '…',
@@ -28,10 +28,15 @@ export function formatCanary(status: DeploymentStatus): string {
   return `step ${c.step}/${c.steps} ${c.current}: weight ${c.weight}%, ${c.canaryReplicas} canary replicas`;
 }
 
+/** Every analysis run of a deployment: a canary's steps, or blue-green's and rolling's (status.analyses). */
+function analysesOf(status: DeploymentStatus): AnalysisRecord[] {
+  return [...(status.canary?.analyses ?? []), ...(status.analyses ?? [])];
+}
+
 /** The analysis ledger: one line per run and per metric, with its latest measurement. */
 export function formatAnalyses(status: DeploymentStatus): string[] {
   const lines: string[] = [];
-  for (const run of status.canary?.analyses ?? []) {
+  for (const run of analysesOf(status)) {
     lines.push(`  ${run.label} (${run.templates.join(', ')}): ${run.outcome}${run.reason ? ` — ${run.reason}` : ''}`);
     for (const m of run.metrics) {
       const c = m.counts;
@@ -89,7 +94,7 @@ export class ProgressPrinter {
       this.seenMeasurements.add(key);
       this.write(`  ⚖ split at ${split.weight}%: ${split.detail}`);
     }
-    for (const run of status.canary?.analyses ?? []) {
+    for (const run of analysesOf(status)) {
       for (const m of run.metrics) {
         for (const x of m.measurements) {
           const key = `${run.label}:${m.name}:${x.measuredAt}`;
@@ -158,8 +163,8 @@ export function formatStatus(status: DeploymentStatus): string {
         `${c.headerRoute ? ', header route on' : ''})`,
     );
     for (const split of c.splits) lines.push(`  split at ${split.weight}% (step ${split.step}): ${split.detail}`);
-    if (c.analyses.length) lines.push('analysis', ...formatAnalyses(status));
   }
+  if (analysesOf(status).length) lines.push('analysis', ...formatAnalyses(status));
   lines.push('steps');
   for (const step of status.steps)
     lines.push(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);

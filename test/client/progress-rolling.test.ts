@@ -66,4 +66,47 @@ describe('rolling progress', () => {
     expect(text).toMatch(/replica set {2}shop-2-1-0-rolling-abc1234 replacing shop-2-0-0-rolling-abc1234/);
     expect(text).toMatch(/live {9}shop-rolling serving 2\.0\.0/);
   });
+
+  test('status and --watch show the analysis after a batch (status.analyses), with its latest measurement', () => {
+    const measurement = {
+      metric: 'error-rate',
+      provider: 'prometheus' as const,
+      query: 'sum(rate(errors{backend="shop-rolling"}[20s]))',
+      value: 0.31,
+      samples: 140,
+      phase: 'failed' as const,
+      message: 'failed: result > 0.05 (0.31 on 140 samples)',
+      measuredAt: '2026-12-02T10:00:00.000Z',
+    };
+    const s: DeploymentStatus = {
+      ...status({}, 'Verifying'),
+      analyses: [
+        {
+          label: 'after batch 1',
+          templates: ['health'],
+          outcome: 'failed',
+          reason: 'error-rate failed: 1 of 1',
+          startedAt: '2026-12-02T09:59:40.000Z',
+          metrics: [
+            {
+              name: 'error-rate',
+              dryRun: false,
+              outcome: 'failed',
+              counts: { successful: 0, failed: 1, inconclusive: 0, insufficient: 0, error: 0 },
+              measurements: [measurement],
+              errors: [],
+            },
+          ],
+        },
+      ],
+    };
+    const text = formatStatus(s);
+    expect(text).toMatch(/^analysis$/m);
+    expect(text).toMatch(/after batch 1 \(health\): failed — error-rate failed: 1 of 1/);
+    expect(text).toMatch(/error-rate: failed; 0 successful, 1 failed.*0\.31 on 140 samples/);
+    const lines: string[] = [];
+    const printer = new ProgressPrinter((line) => lines.push(line));
+    printer.update(s);
+    expect(lines.join('\n')).toMatch(/◆ after batch 1 error-rate: failed — failed: result > 0\.05/);
+  });
 });

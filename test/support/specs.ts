@@ -15,6 +15,8 @@ export interface SpecOverrides {
   platform?: Record<string, unknown>;
   strategy?: Record<string, unknown>;
   health?: Record<string, unknown>;
+  /** The spec's analysis section (templates), for strategies that analyse. */
+  analysis?: Record<string, unknown>;
 }
 
 export function blueGreenSpec(o: SpecOverrides = {}): DeploymentSpecInput {
@@ -40,6 +42,7 @@ export function rollingSpec(o: SpecOverrides = {}): DeploymentSpecInput {
   return {
     ...blueGreenSpec(o),
     strategy: { type: 'rolling', drainTimeout: '5s', ...o.strategy },
+    ...(o.analysis ? { analysis: o.analysis } : {}),
   };
 }
 
@@ -101,7 +104,7 @@ export function analysisMetric(name: string, overrides: Record<string, unknown> 
 }
 
 /** A valid canary spec with overrides (`strategy` is merged into `{ type: 'canary' }`); `analysis` as given. */
-export function canarySpec(o: SpecOverrides & { analysis?: Record<string, unknown> } = {}): DeploymentSpecInput {
+export function canarySpec(o: SpecOverrides = {}): DeploymentSpecInput {
   const { analysis, ...rest } = o;
   return {
     ...blueGreenSpec(rest),

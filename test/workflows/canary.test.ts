@@ -285,6 +285,82 @@ describe('canary workflow', () => {
     });
   });
 
+  describe('abort at every step: traffic back to stable (verified), the canary retired', () => {
+    /** Makes the `call`-th call of an activity wait until released (installed before the worker starts). */
+    function holdCall(world: CanaryWorld, name: keyof CanaryWorld['activities'], call = 1) {
+      let reached: () => void = () => undefined;
+      let release: () => void = () => undefined;
+      const reachedP = new Promise<void>((r) => (reached = r));
+      const released = new Promise<void>((r) => (release = r));
+      const activities = world.activities as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      const original = activities[name] as (...a: unknown[]) => Promise<unknown>;
+      let n = 0;
+      activities[name] = async (...args: unknown[]) => {
+        if (++n === call) {
+          reached();
+          await released;
+        }
+        return original(...args);
+      };
+      return { reached: reachedP, release };
+    }
+
+    const analysed = { analysis: { templates: ['health'] } };
+    const cases: [string, Record<string, unknown>[], keyof CanaryWorld['activities'] | 'Paused'][] = [
+      [
+        'setCanaryScale (the canary replicas starting)',
+        [{ setCanaryScale: { replicas: 1 } }],
+        'awaitReplicaSetHealthy',
+      ],
+      ['setWeight (the rules changing)', [], 'switchTraffic'],
+      ['setWeight (the split being measured)', [], 'measureSplit'],
+      ['analysis (a measurement)', [analysed], 'measureMetric'],
+      ['setHeaderRoute (the route being added)', [{ setHeaderRoute: {} }], 'setPreview'],
+      ['pause with a duration', [{ pause: { duration: '1h' } }], 'Paused'],
+    ];
+    test.each(cases)('abort during %s', async (_what, before, hold) => {
+      const world = canaryWorld({});
+      const held = hold === 'Paused' ? undefined : holdCall(world, hold);
+      const spec = canarySpec({
+        analysis: analysis([analysisMetric('error-rate', { interval: '1s' })]),
+        strategy: { steps: [{ setWeight: 20 }, ...before, { setWeight: 100 }] },
+      });
+      // What is held is the first call of its kind: setWeight 20's own switchTraffic and measureSplit, or the step
+      // between setWeight 20 and setWeight 100.
+      await withCanary(world, spec, async ({ handle, outcome, waitFor }) => {
+        if (held) await held.reached;
+        else await waitFor((s) => s.phase === 'Paused', 'the timed pause');
+        await handle.signal(abortSignal, { by: 'erin', reason: 'stop' });
+        await waitFor((s) => s.events.some((e) => /abort requested by erin/.test(e.message)), 'the abort');
+        held?.release();
+        const { result, failureType } = await outcome();
+        expect(failureType).toBe('DeploymentRolledBack');
+        expect(result.outcome).toBe('rolled-back');
+        expect(result.reason).toBe('aborted by erin: stop');
+        expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-blue', weight: 100 }]);
+        expect(world.rules.Cart?.backends).toEqual([{ backend: 'shop-blue', weight: 100 }]);
+        expect(Object.keys(world.sets).filter((name) => name.includes('green'))).toEqual([]);
+        expect(Object.keys(world.sets).filter((name) => name.includes('blue'))).toHaveLength(1);
+        expect(world.splits).not.toContain(100);
+      });
+    });
+
+    test('after the last setWeight is verified the canary is promoted: an abort then is ignored', async () => {
+      const world = canaryWorld({});
+      const held = holdCall(world, 'drainReplicaSets');
+      const spec = canarySpec({ strategy: { steps: [{ setWeight: 20 }, { setWeight: 100 }] } });
+      await withCanary(world, spec, async ({ handle, outcome, waitFor }) => {
+        await held.reached;
+        await handle.signal(abortSignal, { by: 'erin' });
+        await waitFor((s) => s.events.some((e) => /abort from erin ignored/.test(e.message)), 'the refusal');
+        held.release();
+        const { result } = await outcome();
+        expect(result.outcome).toBe('succeeded');
+        expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-green', weight: 100 }]);
+      });
+    });
+  });
+
   test('background analysis fails the rollout at once, in the middle of a pause', async () => {
     const world = canaryWorld({ 'error-rate': ['successful', 'failed'] });
     const spec = canarySpec({

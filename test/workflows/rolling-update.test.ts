@@ -10,84 +10,18 @@ import { configRevisionOf, rollingReplicaSetName } from '../../workflows/rolling
 import type { DeploymentResult, Phase, RollingInput } from '../../workflows/types';
 import { rollingSpec } from '../support/specs';
 import type { SpecOverrides } from '../support/specs';
-import { historyRuns, sleep, updateRefusal, useWorkflowHarness } from './harness';
+import { historyRuns, updateRefusal, useWorkflowHarness } from './harness';
 import type { Run } from './harness';
-import { createRollingWorld } from './rolling-world';
+import { NEW_SET, expectDefaultBounds, expectOldVersionBack, newIds, withRun as runRolling } from './rolling-run';
 import type { RollingWorld, RollingWorldOptions } from './rolling-world';
 
 const harness = useWorkflowHarness();
-
-const NEW_SET = rollingReplicaSetName('shop', '2.0.0', configRevisionOf({}));
-const newIds = (n: number, first = 0) => Array.from({ length: n }, (_, i) => `${NEW_SET}-${first + i}`);
-
-async function withRun(
-  worldOptions: Partial<RollingWorldOptions>,
-  specOverrides: SpecOverrides,
+const withRun = (
+  world: Partial<RollingWorldOptions>,
+  spec: SpecOverrides,
   body: (run: Run<RollingWorld>) => Promise<void>,
-  extra: Partial<RollingInput> = {},
-): Promise<void> {
-  const modules = specOverrides.modules ?? ['Catalog', 'Cart'];
-  const world = createRollingWorld({ application: 'shop', modules, live: 'rolling', liveReplicas: 4, ...worldOptions });
-  const input: RollingInput = { spec: rollingSpec({ modules, replicas: 4, ...specOverrides }), ...extra };
-  await harness.run(
-    {
-      workflowType: 'rollingUpdateDeployment',
-      input,
-      world,
-      taskQueue: 'rolling-unit',
-      workflowId: 'deploy-test-shop-rolling',
-      result: resultOf,
-      pollAttempts: 800,
-    },
-    body,
-  );
-}
-
-/**
- * The workflow's result, following continue-as-new. The time-skipping server does not always close a run's history
- * with its continued-as-new event (so `result()` on the first run may wait forever): also watch the latest run.
- */
-async function resultOf(handle: WorkflowHandle): Promise<DeploymentResult> {
-  const { client } = harness.env;
-  let done = false;
-  // The first run's long poll is cancelled once the race is decided: left open, a gRPC retry of it could fire on
-  // the connection closed at teardown ("Channel has been shut down" from a timer fails the suite).
-  const cancelFirstRun = new AbortController();
-  const viaFirstRun = client.withAbortSignal(cancelFirstRun.signal, () => handle.result()) as Promise<DeploymentResult>;
-  const viaLatestRun = (async () => {
-    for (;;) {
-      await sleep(200);
-      if (done) return new Promise<never>(() => undefined);
-      const latest = await client.workflow.getHandle(handle.workflowId).describe();
-      if (latest.status.name !== 'RUNNING' && latest.status.name !== 'CONTINUED_AS_NEW') {
-        return (await client.workflow.getHandle(handle.workflowId, latest.runId).result()) as DeploymentResult;
-      }
-    }
-  })();
-  try {
-    return await Promise.race([viaFirstRun, viaLatestRun]);
-  } finally {
-    done = true;
-    cancelFirstRun.abort();
-    viaFirstRun.catch(() => undefined);
-    viaLatestRun.catch(() => undefined);
-  }
-}
-
-/** The old version back, exactly `n` replicas of it, serving; nothing of the new set left. */
-function expectOldVersionBack(world: RollingWorld, n = 4): void {
-  const alive = world.alive();
-  expect(alive.map((r) => r.version)).toEqual(Array(n).fill('1.0.0'));
-  expect(world.serving()).toHaveLength(n);
-  expect(world.sets.has(NEW_SET)).toBe(false);
-  expect(world.rules.Catalog?.backends).toEqual([{ backend: 'shop-rolling', weight: 100 }]);
-}
-
-/** 4 replicas, maxSurge/maxUnavailable 25%: never fewer than 3 serving, never more than 5 alive. */
-function expectDefaultBounds(world: RollingWorld): void {
-  expect(world.bounds.minServing).toBeGreaterThanOrEqual(3);
-  expect(world.bounds.maxAlive).toBeLessThanOrEqual(5);
-}
+  extra?: Partial<RollingInput>,
+) => runRolling(harness, world, spec, body, extra);
 
 const approvalAfter1 = { steps: [{ afterBatch: 1, pause: { approval: true } }] };
 

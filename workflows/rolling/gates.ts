@@ -1,36 +1,45 @@
 /**
- * The pauses between batches: an approval (a canary after the first batch) or a timed wait, each through the
- * deployment's approval gate. A gate left open when the run's history grows past its bound carries into the next
+ * The stops between batches: an analysis (workflows/rolling/analysis.ts), then an approval (a canary after the first
+ * batch) or a timed wait, each through the deployment's approval gate. A gate left open when the run's history grows past its bound carries into the next
  * run (continue-as-new) with the same deadline.
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
 import type { GateOutcome, GatePolicy } from '../approval';
 import { RollBack } from '../runbook';
+import { analyseAfter } from './analysis';
 import { continueAsNewDue, continueAsNewIfDue } from './continue-as-new';
 import type { RollingRun } from './run';
 
-/** The pause after `batch`, if the spec has one that has not been passed yet. */
+/**
+ * The stop after `batch`, if the spec has one that has not been passed yet: its analysis first (a failure rolls
+ * back), then its pause; an analysis that could not decide turns the stop into an approval for a person.
+ */
 export async function pauseAfter(run: RollingRun, batch: number): Promise<void> {
   const { strategy, tracker, book } = run;
   const step = strategy.steps.find((s) => s.afterBatch === batch);
   if (!step || book.pausesDone.includes(batch)) return;
   const where = `after batch ${batch}/${book.batches}`;
-  let outcome: GateOutcome;
-  if ('approval' in step.pause) {
+  const analysed = step.analysis ? await analyseAfter(run, batch, step.analysis, where) : undefined;
+  const approval: GatePolicy = {
+    mode: strategy.approval.mode,
+    timeoutMs: strategy.approval.timeout,
+    onTimeout: strategy.approval.onTimeout,
+  };
+  let outcome: GateOutcome | undefined;
+  if (analysed?.ask) {
     tracker.setPhase('AwaitingApproval');
-    const policy: GatePolicy = {
-      mode: strategy.approval.mode,
-      timeoutMs: strategy.approval.timeout,
-      onTimeout: strategy.approval.onTimeout,
-    };
-    outcome = await pauseGate(run, `approval ${where}`, policy, batch);
-  } else {
+    tracker.event(`${analysed.why}: the update waits for a person`);
+    outcome = await pauseGate(run, `approval ${where} (${analysed.why})`, { ...approval, mode: 'required' }, batch);
+  } else if (step.pause && 'approval' in step.pause) {
+    tracker.setPhase('AwaitingApproval');
+    outcome = await pauseGate(run, `approval ${where}`, approval, batch);
+  } else if (step.pause) {
     tracker.setPhase('Paused');
     const policy: GatePolicy = { mode: 'required', timeoutMs: step.pause.duration, onTimeout: 'promote' };
     outcome = await pauseGate(run, `pause of ${formatMs(step.pause.duration)} ${where}`, policy, batch);
   }
   book.pausePassed(batch);
-  throwUnlessApproved(outcome, `the pause ${where}`);
+  if (outcome) throwUnlessApproved(outcome, `the pause ${where}`);
 }
 
 /** A rejection, or a timeout whose action is to roll back, rolls back. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isExplicitZero } from '../rolling-math';
+import { analysisRefSchema } from './analysis';
 import { duration } from './duration';
 import { SPEC_LIMITS } from './limits';
 
@@ -27,11 +28,21 @@ export const rollingPauseSchema = z.union(
 
 export const rollingStepSchema = z
   .object({
-    /** Pause once this batch is complete (1 = after the first batch: a canary). */
+    /** Stop once this batch is complete (1 = after the first batch: a canary). */
     afterBatch: z.number().int().min(1).max(SPEC_LIMITS.replicas),
-    pause: rollingPauseSchema,
+    /**
+     * Analysis of the application once the batch serves (the templates of `analysis`, run to a verdict before the
+     * pause): a failure rolls back; inconclusive, or too few samples under policy pause, waits at the approval gate.
+     * Old and new replicas share one backend (`{{args.canary}}` = `{{args.stable}}`): the metrics measure the mixed
+     * fleet, so the thresholds are for the application as a whole.
+     */
+    analysis: analysisRefSchema.optional(),
+    pause: rollingPauseSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.pause !== undefined || s.analysis !== undefined, {
+    error: 'a step needs a pause, an analysis or both',
+  });
 
 export const rollingSchema = z
   .object({

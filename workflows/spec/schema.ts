@@ -74,6 +74,12 @@ export const deploymentSpecSchema = z
         ctx,
       );
     }
+    if (spec.strategy.type === 'rolling' && parsed(ctx, 'strategy', 'analysis')) {
+      const uses = spec.strategy.steps.flatMap((step, i) =>
+        step.analysis ? [{ path: ['steps', i, 'analysis'], ...step.analysis, background: false }] : [],
+      );
+      checkAnalysisUses(uses, spec, ctx);
+    }
     // Every part is bounded; this bounds their sum (the workflow input) and says which part is large.
     const bytes = utf8Bytes(JSON.stringify(spec));
     if (bytes > SPEC_LIMITS.specBytes) {

@@ -378,3 +378,40 @@ describe('analysis section', () => {
     expect(c?.provider.cloudwatch?.queries[1]?.metricStat?.dimensions).toEqual([]);
   });
 });
+
+describe('rolling steps with analysis', () => {
+  const rolling = (steps: unknown[]) => ({
+    ...blueGreenSpec({ replicas: 4 }),
+    analysis: { templates: { 'error-rate': { metrics: [metric()] } } },
+    strategy: { type: 'rolling', steps },
+  });
+
+  test('a step may analyse, pause, or both; the analysis normalises with default args', () => {
+    const result = validateSpec(
+      rolling([
+        { afterBatch: 1, analysis: { templates: ['error-rate'] } },
+        { afterBatch: 2, analysis: { templates: ['error-rate'], args: { region: 'eu' } }, pause: { approval: true } },
+      ]),
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    if (result.spec.strategy.type !== 'rolling') throw new Error('not rolling');
+    expect(result.spec.strategy.steps).toEqual([
+      { afterBatch: 1, analysis: { templates: ['error-rate'], args: {} } },
+      { afterBatch: 2, analysis: { templates: ['error-rate'], args: { region: 'eu' } }, pause: { approval: true } },
+    ]);
+  });
+
+  test('a step with neither, an unknown template, or a count-0 metric is refused naming the step', () => {
+    expect(problems(rolling([{ afterBatch: 1 }]))).toEqual([
+      'strategy.steps.0: a step needs a pause, an analysis or both',
+    ]);
+    expect(problems(rolling([{ afterBatch: 1, analysis: { templates: ['latency'] } }]))).toEqual([
+      'strategy.steps.0.analysis.templates.0: no template "latency" in analysis.templates (it has error-rate)',
+    ]);
+    const forever = { ...rolling([{ afterBatch: 1, analysis: { templates: ['error-rate'] } }]) };
+    forever.analysis.templates['error-rate'].metrics = [metric({ count: 0 })];
+    expect(problems(forever)).toEqual([
+      expect.stringMatching(/^strategy\.steps\.0\.analysis\.templates\.0: .*count 0/),
+    ]);
+  });
+});
