@@ -3,36 +3,27 @@
  *   0 success · 1 the deployment ended rolled back or failed · 2 bad input
  *   (spec, arguments) · 3 Temporal unreachable or deployment not found ·
  *   4 refused (already running, promote refused).
+ *
+ * The program and the deployment commands (validate, deploy, status, list, worker) are here; in client/cli/: the
+ * decision commands (decisions.ts), `hooks` (hooks.ts), the argument checks (args.ts), reading a spec file
+ * (spec-file.ts), and what every command shares (context.ts: exit codes, CliDeps, a connected client).
  */
-import * as fs from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { Command, CommanderError, Option } from 'commander';
 import { CutoverClient, DeploymentAlreadyRunningError, SpecInvalidError } from './client';
 import type { DeploymentStatus } from './client';
+import { deploymentIdArg, fileArg, labelArg } from './cli/args';
+import { CliError, EXIT, print, withClient } from './cli/context';
+import type { CliDeps } from './cli/context';
+import { addDecisionCommands } from './cli/decisions';
+import { addHookCommands } from './cli/hooks';
+import { readValidSpec } from './cli/spec-file';
 import { formatHookDeadline } from './outsystems/deadline';
 import { formatStatus, ProgressPrinter } from './progress';
-import { formatSpecIssues, SPEC_LIMITS, validateSpec } from '../workflows/spec';
+import { formatSpecIssues } from '../workflows/spec';
 
-export const EXIT = { ok: 0, deploymentFailed: 1, badInput: 2, unreachable: 3, refused: 4 } as const;
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-/** What the CLI reaches outside itself; tests replace it (nothing may be contacted for bad input). */
-export interface CliDeps {
-  /** Connects to Temporal (TEMPORAL_* environment). */
-  connect: () => Promise<CutoverClient>;
-  /** `cutover worker`. */
-  runWorker: () => Promise<void>;
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+export { EXIT } from './cli/context';
+export type { CliDeps } from './cli/context';
+export { parseSpecText } from './cli/spec-file';
 
 export const defaultCliDeps: CliDeps = {
   connect: () => CutoverClient.connect(),
@@ -43,110 +34,6 @@ export const defaultCliDeps: CliDeps = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };
-
-/**
- * The spec in a file's text (YAML, of which JSON is a subset): refused before parsing when larger than
- * SPEC_LIMITS.fileBytes, and when it is not one YAML document. `source` names the file in messages.
- */
-export function parseSpecText(text: string, source: string): unknown {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > SPEC_LIMITS.fileBytes) throw tooLarge(source, bytes);
-  try {
-    // Warnings (e.g. a collection used as a key) are not worth a line on stderr: the schema names what is wrong.
-    return parseYaml(text, { logLevel: 'error' });
-  } catch (err) {
-    throw new CliError(`${source} is not valid YAML: ${(err as Error).message}`, EXIT.badInput);
-  }
-}
-
-function tooLarge(source: string, bytes: number): CliError {
-  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return new CliError(
-    `${source} is ${mib(bytes)}; a spec file may be at most ${mib(SPEC_LIMITS.fileBytes)} (a spec is a few KiB)`,
-    EXIT.badInput,
-  );
-}
-
-function readSpecFile(file: string): unknown {
-  let text: string;
-  try {
-    const size = fs.statSync(file).size;
-    if (size > SPEC_LIMITS.fileBytes) throw tooLarge(file, size);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.badInput);
-  }
-  return parseSpecText(text, file);
-}
-
-/** Reads and validates a spec file; a bad one is refused here, before anything is contacted. */
-function readValidSpec(file: string): ReturnType<typeof validateSpec> & { ok: true } {
-  const result = validateSpec(readSpecFile(file));
-  if (!result.ok) throw new SpecInvalidError(result.issues);
-  return result;
-}
-
-// ---- argument checks: a bad value exits 2 naming the argument or option, before anything is contacted ----
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-function text(what: string, max: number, { empty = false } = {}) {
-  return (value: string): string => {
-    if (!empty && value.trim() === '') throw new InvalidArgumentError(`${what} may not be empty.`);
-    if (value.length > max) throw new InvalidArgumentError(`${what} must be at most ${max} characters.`);
-    if (CONTROL.test(value)) throw new InvalidArgumentError(`${what} must not contain control characters.`);
-    return value;
-  };
-}
-
-function matching(what: string, re: RegExp, expected: string) {
-  return (value: string): string => {
-    if (!re.test(value)) throw new InvalidArgumentError(`${what} must be ${expected}.`);
-    return value;
-  };
-}
-
-/** A Temporal workflow id (at most 1,000 characters, the server's limit). */
-const deploymentIdArg = text('a deployment id', 1000);
-const whoArg = text('who decides', 200);
-const reasonArg = text('the reason', 1000, { empty: true });
-const fileArg = text('a file name', 4096);
-const versionArg = matching(
-  'the version',
-  /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
-  'letters, digits, ".", "_" and "-" (at most 63, as in the spec)',
-);
-const labelArg = (what: string) =>
-  matching(what, /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'lower-case letters, digits and dashes (as in the spec)');
-const portArg = (value: string): number => {
-  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 0 && port <= 65_535)) throw new InvalidArgumentError('the port must be a number from 0 to 65535.');
-  return port;
-};
-const hostArg = matching('the host', /^[A-Za-z0-9.:[\]_-]{1,253}$/, 'a host name or IP address');
-
-function print(deps: CliDeps, json: boolean, value: unknown, human: () => string): void {
-  deps.out(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
-}
-
-async function withClient<T>(deps: CliDeps, fn: (client: CutoverClient) => Promise<T>): Promise<T> {
-  let client: CutoverClient;
-  try {
-    client = await deps.connect();
-  } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${(err as Error).message}`,
-      EXIT.unreachable,
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
 
 async function watchUntilDone(client: CutoverClient, id: string): Promise<number> {
   const printer = new ProgressPrinter();
@@ -161,21 +48,6 @@ async function watchUntilDone(client: CutoverClient, id: string): Promise<number
 /** For a deployment started by an OutSystems hook: how long LifeTime still waits for its result. */
 function hookLine(status: DeploymentStatus): string {
   return status.hook ? `\n${formatHookDeadline(status.hook)}` : '';
-}
-
-async function hookNote(client: CutoverClient, id: string): Promise<string> {
-  const status = await client.status(id).catch(() => undefined);
-  return status?.hook ? ` (${formatHookDeadline(status.hook)})` : '';
-}
-
-function requireBy(by: string | undefined): string {
-  const who = by ?? process.env.CUTOVER_USER ?? process.env.USER;
-  if (!who) throw new CliError('--by <who> is required (or set CUTOVER_USER)', EXIT.badInput);
-  try {
-    return whoArg(who);
-  } catch (err) {
-    throw new CliError(`--by (from $CUTOVER_USER / $USER): ${(err as Error).message}`, EXIT.badInput);
-  }
 }
 
 /**
@@ -287,109 +159,8 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
       });
     });
 
-  const decision = (
-    name: string,
-    description: string,
-    act: (c: CutoverClient, id: string, by: string, o: Record<string, string | undefined>) => Promise<void>,
-  ) =>
-    program
-      .command(name)
-      .description(description)
-      .argument('<deploymentId>', 'the deployment', deploymentIdArg)
-      .addOption(
-        new Option('--by <who>', 'who decides (default $CUTOVER_USER or $USER); recorded in the audit trail').argParser(
-          whoArg,
-        ),
-      )
-      .addOption(new Option('--reason <text>').argParser(reasonArg))
-      .addOption(
-        new Option('--version <version>', 'the version you mean (refused if another is waiting)').argParser(versionArg),
-      )
-      .action(async (id: string, opts: Record<string, string | undefined>) => {
-        const by = requireBy(opts.by);
-        const note = await withClient(deps, async (client) => {
-          await act(client, id, by, opts);
-          return hookNote(client, id);
-        });
-        deps.out(`${name} sent to ${id}${note}\n`);
-      });
-
-  decision('approve', 'approve the deployment waiting at its approval gate', (c, id, by, o) =>
-    c.approve(id, { by, version: o.version, comment: o.reason }),
-  );
-  decision('reject', 'reject at the approval gate: the deployment rolls back', (c, id, by, o) =>
-    c.reject(id, { by, reason: o.reason }),
-  );
-  decision('abort', 'abort at any stage: everything done so far is undone', (c, id, by, o) =>
-    c.abort(id, { by, reason: o.reason }),
-  );
-  decision('rollback', 'switch back to the previous version during the rollback window', (c, id, by, o) =>
-    c.rollback(id, { by, reason: o.reason }),
-  );
-
-  program
-    .command('dry-run')
-    .description('canary releases: a metric is still measured and shown, but no longer decides (recorded)')
-    .argument('<deploymentId>', 'the deployment', deploymentIdArg)
-    .argument('<metric>', "the analysis metric's name")
-    .addOption(new Option('--by <who>').argParser(whoArg))
-    .addOption(new Option('--reason <text>').argParser(reasonArg))
-    .action(async (id: string, metric: string, opts: { by?: string; reason?: string }) => {
-      const by = requireBy(opts.by);
-      await withClient(deps, (client) => client.metricDryRun(id, { metric, by, reason: opts.reason }));
-      deps.out(`metric ${metric} of ${id} switched to dry run\n`);
-    });
-
-  program
-    .command('promote')
-    .description('approve with confirmation: refused unless exactly this version waits for approval')
-    .argument('<deploymentId>', 'the deployment', deploymentIdArg)
-    .addOption(new Option('--version <version>', 'the version to promote').argParser(versionArg).makeOptionMandatory())
-    .addOption(new Option('--by <who>').argParser(whoArg))
-    .addOption(new Option('--reason <text>').argParser(reasonArg))
-    .action(async (id: string, opts: { version: string; by?: string; reason?: string }) => {
-      const by = requireBy(opts.by);
-      await withClient(deps, async (client) => {
-        try {
-          const promoted = await client.promote(id, { by, version: opts.version, comment: opts.reason });
-          deps.out(`promoted ${promoted.version} (${id})${await hookNote(client, id)}\n`);
-        } catch (err) {
-          const cause = (err as { cause?: Error }).cause;
-          throw new CliError(cause?.message ?? (err as Error).message, EXIT.refused);
-        }
-      });
-    });
-
-  const hooks = program.command('hooks').description('the OutSystems deployment-zone hooks (docs/outsystems-hooks.md)');
-  hooks
-    .command('serve')
-    .description('serve the four Automatic-mode hook endpoints (runs until SIGINT/SIGTERM)')
-    .addOption(
-      new Option('--config <file>', 'hook configuration (YAML), e.g. examples/hooks.yaml')
-        .argParser(fileArg)
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option('--port <port>', 'port to listen on (default: server.port of the configuration, else 8480)').argParser(
-        portArg,
-      ),
-    )
-    .addOption(
-      new Option(
-        '--host <host>',
-        'address to bind (default: server.host of the configuration, else 127.0.0.1)',
-      ).argParser(hostArg),
-    )
-    .action(async (opts: { config: string; port?: number; host?: string }) => {
-      const { serveHooks } = await import('./outsystems/serve');
-      try {
-        // The configuration is read and checked before Temporal is contacted.
-        await serveHooks({ configFile: opts.config, port: opts.port, host: opts.host, connect: deps.connect });
-      } catch (err) {
-        if ((err as Error).name === 'HookConfigError') throw new CliError((err as Error).message, EXIT.badInput);
-        throw err;
-      }
-    });
+  addDecisionCommands(program, deps);
+  addHookCommands(program, deps);
 
   program
     .command('worker')

@@ -4,18 +4,21 @@
  * wait for approval, switch every module's rule to green, read the rules back
  * and verify through the load balancer, keep blue for a rollback window, then
  * retire blue. Any failure or abort undoes what was done, in reverse.
+ *
+ * The runbook is here, each step's undo beside it; green's replica set on the two payload paths (scale up, wait
+ * until healthy, publish, drain) is in workflows/blue-green/sets.ts.
  */
 import { CancellationScope, allHandlersFinished, condition, patched, setHandler } from '@temporalio/workflow';
-import type { DrainResult } from '../activities/blue-green';
 import type { Color, ReplicaSetState } from '../activities/ports';
 import { backendName, replicaSetName, slotOf } from '../activities/ports';
 import { budgeted, quickApiCall } from './activity-presets';
 import { ApprovalGate } from './approval';
-import { drainBudgetMs, healthBudgetMs, launchBudgetMs, retireBudgetMs, routerBudgetMs } from './budgets';
+import { retireBudgetMs, routerBudgetMs } from './budgets';
 import { abortSignal, rollbackSignal, statusQuery } from './messages';
 import type { DecisionInput } from './messages';
 import type { AnalysisVerdict } from './analysis/run';
 import { passed, promotionAnalysis } from './blue-green-analysis';
+import { BOUNDED_PAYLOADS_PATCH, BlueGreenSets, addresses, launchedOf } from './blue-green/sets';
 import { specFor } from './parse-spec';
 import { RollBack, endedAfterUndo, undoAfter, verifyModules } from './runbook';
 import { Compensations } from './saga';
@@ -24,28 +27,7 @@ import type { BlueGreenStrategy } from './spec';
 import { DeploymentTracker } from './tracker';
 import type { DeploymentInput, DeploymentResult, LiveSets, LiveState, Outcome, ReplicaSetSummary } from './types';
 
-/**
- * Launching, probing, verifying, draining and retiring run as `budgeted` activities: each start-to-close timeout is
- * derived from the work (workflows/budgets.ts); a retried wait resumes from its heartbeat.
- */
-const DRAIN_TIMEOUT_MS = 30_000;
-/** A wait (for health, or for a verification the load balancer did not answer) is retried this often at most. */
-const WAIT_ATTEMPTS = 20;
-/**
- * Runs started from here on carry replica sets by name and counts (scaleUpReplicaSet, awaitReplicaSetHealthy,
- * publishReplicaSet, drainReplicaSets resolve the replicas from the platform); runs started before carried every
- * replica's address through provisionReplicaSet, awaitHealthy, publishBackend and drainTargets, and keep doing so.
- */
-export const BOUNDED_PAYLOADS_PATCH = 'blue-green-bounded-payloads';
-
-/** What the workflow keeps of green: its name and counts (before the patch, its replicas' addresses too). */
-interface GreenSet {
-  name: string;
-  color: Color;
-  launched: number;
-  /** Before BOUNDED_PAYLOADS_PATCH only: the addresses the backend is published with. */
-  targets: string[];
-}
+export { BOUNDED_PAYLOADS_PATCH } from './blue-green/sets';
 
 export async function blueGreenDeployment(input: DeploymentInput): Promise<DeploymentResult> {
   const spec = await specFor(input, 'blue-green', isBlueGreenSpec);
@@ -57,6 +39,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   setHandler(statusQuery, () => status);
   const gate = new ApprovalGate(tracker, spec.version);
   const undo = new Compensations();
+  const replicaSets = new BlueGreenSets(spec, tracker, bounded);
   const work = new CancellationScope();
   let abortedBy: DecisionInput | undefined;
   let rollbackBy: DecisionInput | undefined;
@@ -89,7 +72,6 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
   const modules = spec.modules;
   let live: LiveState | LiveSets | undefined;
   let green: Color = 'green';
-  let greenTargets: string[] = [];
 
   try {
     await work.run(async () => {
@@ -126,20 +108,20 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       tracker.setPhase('ScalingUp');
       const firstCount = strategy.previewReplicas ?? spec.replicas;
       undo.push('retire green', async () => {
-        await drain([greenName], greenTargets);
+        await replicaSets.drain([greenName], replicaSets.greenTargets);
         await routerCall(1).removeBackend({ router, backend: greenBackend });
         await retireCall(spec.replicas).retireReplicaSet({ platform, name: greenName });
       });
-      let greenSet = await scaleUp(greenName, green, firstCount);
+      let greenSet = await replicaSets.scaleUp(greenName, green, firstCount);
 
       // 4. Probe every green replica directly.
-      greenSet = await waitUntilHealthy(greenSet, firstCount);
+      greenSet = await replicaSets.waitUntilHealthy(greenSet, firstCount);
 
       // 5. Preview: marked requests reach green before anyone approves.
       if (strategy.preview.enabled) {
         tracker.setPhase('TestTrafficShift');
         undo.push('remove preview route', () => routerCall(modules.length).removePreview({ router, modules }));
-        await tracker.step(`publish ${green} backend`, () => publish(greenBackend, greenSet));
+        await tracker.step(`publish ${green} backend`, () => replicaSets.publish(greenBackend, greenSet));
         await tracker.step(`open preview route (header ${strategy.preview.header})`, () =>
           routerCall(modules.length).setPreview({ router, modules, backend: greenBackend }),
         );
@@ -178,14 +160,14 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
       // 7. Full green before it takes production traffic.
       if (firstCount < spec.replicas) {
         tracker.setPhase('ScalingUpFull');
-        greenSet = await scaleUp(greenName, green, spec.replicas);
-        greenSet = await waitUntilHealthy(greenSet, spec.replicas);
+        greenSet = await replicaSets.scaleUp(greenName, green, spec.replicas);
+        greenSet = await replicaSets.waitUntilHealthy(greenSet, spec.replicas);
       }
 
       // 8. Switch production traffic, read it back, verify through the load balancer.
       tracker.setPhase('ProductionTrafficShift');
       await tracker.step(`publish ${green} backend (${greenSet.launched} targets)`, () =>
-        publish(greenBackend, greenSet),
+        replicaSets.publish(greenBackend, greenSet),
       );
       const previousRules = live.rules;
       undo.push('switch traffic back', () =>
@@ -229,85 +211,9 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     return budgeted(routerBudgetMs(router, changes));
   }
 
-  function drainCall() {
-    return budgeted(drainBudgetMs(DRAIN_TIMEOUT_MS));
-  }
-
   /** Retiring a set of `count` replicas: they stop at once. */
   function retireCall(count: number) {
     return budgeted(retireBudgetMs(platform, count, count));
-  }
-
-  async function scaleUp(name: string, color: Color, replicas: number): Promise<GreenSet> {
-    const replicaSet = {
-      name,
-      application: spec.application,
-      version: spec.version,
-      slot: color,
-      modules,
-      replicas,
-      env: spec.platform.env,
-    };
-    // Every replica of the set starts at once: one start timeout (platform.startTimeout) covers them all.
-    const launch = () => budgeted(launchBudgetMs(platform, replicas, replicas));
-    const set: GreenSet = await tracker.step(
-      `scale up ${color} to ${replicas} (${spec.version})`,
-      async () => {
-        if (bounded) {
-          const summary = await launch().scaleUpReplicaSet({ platform, replicaSet });
-          return { name, color, launched: summary.launched, targets: [] };
-        }
-        const state = await launch().provisionReplicaSet({ platform, replicaSet });
-        return { name, color, launched: state.replicas.length, targets: addresses(state) };
-      },
-      (s) => `${s.launched} replicas launched`,
-    );
-    status.replicas.launched = set.launched;
-    greenTargets = set.targets;
-    return set;
-  }
-
-  async function waitUntilHealthy(set: GreenSet, expected: number): Promise<GreenSet> {
-    tracker.setPhase('AwaitingHealthy');
-    const wait = () => budgeted(healthBudgetMs(spec, expected), WAIT_ATTEMPTS);
-    const probe = {
-      platform,
-      replicaSet: set.name,
-      expected,
-      modules,
-      health: spec.health,
-      deadlineAt: Date.now() + spec.health.deadline,
-    };
-    const result = await tracker.step(
-      `wait until ${expected} ${set.color} replicas are healthy`,
-      async () => {
-        if (bounded) {
-          const health = await wait().awaitReplicaSetHealthy(probe);
-          return { healthy: health.healthy, set: { ...set, launched: health.replicas } };
-        }
-        const health = await wait().awaitHealthy(probe);
-        const targets = health.replicas.map((r) => r.address).filter((a) => a !== '');
-        return { healthy: health.healthy, set: { ...set, launched: health.replicas.length, targets } };
-      },
-      (r) => `${r.healthy}/${expected} healthy`,
-    );
-    status.replicas.healthy = result.healthy;
-    return result.set;
-  }
-
-  /** Publishes green's backend: its replicas resolved by the activity, or (before the patch) the addresses kept. */
-  async function publish(backend: string, set: GreenSet): Promise<void> {
-    if (bounded) await routerCall(1).publishReplicaSet({ platform, router, backend, replicaSet: set.name });
-    else await routerCall(1).publishBackend({ router, backend, targets: set.targets });
-  }
-
-  /** Drains the replicas of `sets` (before the patch: the addresses given). */
-  async function drain(sets: string[], targets: string[]): Promise<DrainResult> {
-    if (bounded) {
-      return drainCall().drainReplicaSets({ platform, router, replicaSets: sets, timeoutMs: DRAIN_TIMEOUT_MS });
-    }
-    const result = await drainCall().drainTargets({ router, targets, timeoutMs: DRAIN_TIMEOUT_MS });
-    return { ...result, observed: true };
   }
 
   async function verify(batch: string[]): Promise<void> {
@@ -363,7 +269,7 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     await tracker.step(
       `drain ${previous.liveColor}`,
       () =>
-        drain(
+        replicaSets.drain(
           oldSets.map((s) => s.name),
           bounded ? [] : oldSets.flatMap(addresses),
         ),
@@ -399,14 +305,4 @@ export async function blueGreenDeployment(input: DeploymentInput): Promise<Deplo
     await condition(allHandlersFinished);
     return { outcome, reason, liveColor: status.liveColor, liveVersion: status.liveVersion, status };
   }
-}
-
-/** The addresses of a set's replicas (a summary, after the patch, has none: the activities resolve them). */
-function addresses(set: ReplicaSetState | ReplicaSetSummary): string[] {
-  return 'launched' in set ? [] : set.replicas.map((r) => r.address).filter((a) => a !== '');
-}
-
-/** How many replicas a set has launched, from discovery's summary or (before the patch) its replica list. */
-function launchedOf(set: ReplicaSetState | ReplicaSetSummary): number {
-  return 'launched' in set ? set.launched : set.replicas.length;
 }

@@ -4,8 +4,10 @@
  */
 import type { Color, ModuleRule, ReplicaSetState, Slot, Verification } from '../activities/ports';
 import type { DeploymentSpec, DeploymentSpecInput } from './spec';
-import type { Measurement } from './analysis/types';
 import type { MetricLedger } from './analysis/verdict';
+import type { AnalysisRecord, CanaryProgress } from './progress-types';
+
+export type { AnalysisRecord, AnalysisRunOutcome, CanaryProgress, MetricRecord, SplitRecord } from './progress-types';
 
 /** What can serve an application's production traffic: a blue-green color, or a rolling update's backend. */
 export type LiveSide = Slot;
@@ -310,30 +312,7 @@ export interface RollingInput extends DeploymentInput {
   resume?: RollingCarryOver;
 }
 
-// ---- canary ----
-
-/** Where a canary release stands, as `cutover status` and the status query show it. */
-export interface CanaryProgress {
-  /** 1-based index of the step running (0 before the first). */
-  step: number;
-  steps: number;
-  /** The step running, as written ("setWeight 20", "pause 5m", "analysis error-rate"). */
-  current: string;
-  /** Percent of each module's traffic the canary gets (read back, and measured where the router can). */
-  weight: number;
-  canaryVersion: string;
-  stableVersion: string | null;
-  canaryReplicas: number;
-  /** Requests marked with the preview header go to the canary. */
-  headerRoute: boolean;
-  /** The split measured through the load balancer after each weight was set. */
-  splits: SplitRecord[];
-  /** Every analysis run, inline and background, with its ledger. */
-  analyses: AnalysisRecord[];
-  /** Runs of this workflow id so far (continue-as-new), and the history events each ended with. */
-  run: number;
-  runEvents: number[];
-}
+// ---- canary (its status section and the analysis records: workflows/progress-types.ts) ----
 
 /** What a canary carries into its next run (continue-as-new): where it is, and any analysis in progress. */
 export interface CanaryCarryOver {
@@ -365,43 +344,4 @@ export interface CanaryInput extends DeploymentInput {
   /** Continue as new once a run's history reaches this many events (default 2,000; the server may suggest earlier). */
   maxHistoryEvents?: number;
   resume?: CanaryCarryOver;
-}
-
-export interface SplitRecord {
-  step: number;
-  weight: number;
-  status: 'measured' | 'not-supported';
-  requests: number;
-  /** Percent of the answers from the canary. */
-  share: number;
-  tolerance: number;
-  detail: string;
-}
-
-export type AnalysisRunOutcome = 'running' | 'successful' | 'failed' | 'inconclusive' | 'insufficient' | 'stopped';
-
-export interface AnalysisRecord {
-  /** "step 3" or "background". */
-  label: string;
-  templates: string[];
-  outcome: AnalysisRunOutcome;
-  /** Why it ended so, naming the metric and its figures. */
-  reason?: string;
-  startedAt: string;
-  endedAt?: string;
-  metrics: MetricRecord[];
-}
-
-export interface MetricRecord {
-  name: string;
-  dryRun: boolean;
-  /** Who switched it to dry run, if someone did. */
-  dryRunBy?: string;
-  outcome: 'running' | 'successful' | 'failed' | 'inconclusive' | 'error' | 'insufficient';
-  /** Measurements taken (successful, failed, inconclusive, insufficient) and errors, by kind. */
-  counts: Record<'successful' | 'failed' | 'inconclusive' | 'insufficient' | 'error', number>;
-  /** The latest measurements (at most METRIC_RECORD_LIMIT; every one is also in the history). */
-  measurements: Measurement[];
-  /** The latest errors (at most 5). */
-  errors: { at: string; message: string }[];
 }

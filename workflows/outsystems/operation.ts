@@ -12,7 +12,8 @@
  * Run, Update Configurations and Remove run as a child with the application's
  * business id `deploy-<environment>-<application>`: two operations for the same
  * application never run at once; a second one waits for the first (until its
- * hook deadline).
+ * hook deadline), and a deployment still running at the deadline is aborted
+ * (workflows/outsystems/exclusive.ts).
  */
 import {
   ParentClosePolicy,
@@ -20,16 +21,12 @@ import {
   log,
   patched,
   setHandler,
-  sleep,
   startChild,
   allHandlersFinished,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChildWorkflowHandle } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { blueGreenDeployment } from '../blue-green';
 import { canaryDeployment } from '../canary';
-import { abortSignal } from '../messages';
 import { normalizeSpec } from '../parse-spec';
 import { rollingUpdateDeployment } from '../rolling-update';
 import { formatSpecIssues, validateSpec } from '../spec';
@@ -37,6 +34,8 @@ import type { DeploymentSpec, SpecResult } from '../spec';
 import { WORKFLOW_TYPES, deploymentId } from '../types';
 import type { DeploymentInput, DeploymentResult } from '../types';
 import { configUpdateStrategy } from './config-update';
+import { abortAtDeadline, startExclusive } from './exclusive';
+import type { ExclusiveOperation } from './exclusive';
 import { StageFailed, describeFailure, deploymentResultOf } from './failures';
 import { hookStatusQuery } from './messages';
 import {
@@ -44,9 +43,8 @@ import {
   CANARY_RUN_PATCH,
   CONFIGS_AS_ROLLING_UPDATE_PATCH,
   HOOK_SPEC_RECORDED_PATCH,
-  WAIT_FOR_APPLICATION_BY_RESULT_PATCH,
 } from './patches';
-import { awaitClosed, buildCall, quickApiCall, resultCall } from './presets';
+import { buildCall, quickApiCall, resultCall } from './presets';
 import { retireApplication } from './retire';
 import { HOOK_WORKFLOW_TYPES, resultFileName, versionFromOperation } from './types';
 import type {
@@ -59,8 +57,6 @@ import type {
   ReleaseRecord,
   RetireApplicationInput,
 } from './types';
-
-const EXCLUSIVE_RETRY_MS = 5_000;
 
 /** How a stage deploys a release: the profile's deployment (Run), or a configuration-only rolling update. */
 type DeployKind = 'profile' | 'configuration-only';
@@ -85,6 +81,8 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
   const appDeploymentId = deploymentId(environment, input.application);
   const version = versionFromOperation(call.operationId);
   const specsRecorded = patched(HOOK_SPEC_RECORDED_PATCH);
+  // The application's one slot: its child waits for another operation's, and is aborted at the hook deadline.
+  const exclusive: ExclusiveOperation = { input, status, deploymentId: appDeploymentId, deadline, setState };
 
   let outcome: Omit<HookOperationResult, 'resultFile' | 'content'>;
   try {
@@ -191,7 +189,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       router: normalized.spec.router,
     };
     setState('waiting-for-application');
-    const child = await startExclusive(() =>
+    const child = await startExclusive(exclusive, () =>
       startChild(retireApplication, {
         workflowId: appDeploymentId,
         args: [retireInput],
@@ -235,7 +233,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     setState('waiting-for-application');
     let release: ReleaseRecord | undefined;
     let deploymentType: string = WORKFLOW_TYPES.blueGreen;
-    const child = await startExclusive(async () => {
+    const child = await startExclusive(exclusive, async () => {
       release = await prepare();
       const options = { workflowId: appDeploymentId, parentClosePolicy: ParentClosePolicy.ABANDON, memo: hookMemo() };
       if (kind === 'configuration-only' && patched(CONFIGS_AS_ROLLING_UPDATE_PATCH)) {
@@ -263,7 +261,7 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
     let abortedAtDeadline = false;
     try {
       const outcome = child.result();
-      if (patched(ABORT_AT_HOOK_DEADLINE_PATCH)) abortedAtDeadline = await abortAtDeadline(child, outcome);
+      if (patched(ABORT_AT_HOOK_DEADLINE_PATCH)) abortedAtDeadline = await abortAtDeadline(exclusive, child, outcome);
       result = await outcome;
     } catch (err) {
       const failed = deploymentResultOf(err);
@@ -330,70 +328,6 @@ export async function outSystemsHookOperation(input: HookOperationInput): Promis
       approval.timeout = Math.min(approval.timeout, remaining);
     }
     return spec;
-  }
-
-  /** Starts the application's child; while another operation of the application runs, waits for it. */
-  async function startExclusive<T>(start: () => Promise<T>): Promise<T> {
-    for (;;) {
-      // Checked first so that what `start` reads (the live release) is read once the other operation is over.
-      if (await quickApiCall.isWorkflowRunning({ workflowId: appDeploymentId })) {
-        await untilApplicationFree();
-        continue;
-      }
-      try {
-        return await start();
-      } catch (err) {
-        // Another operation started it between the check and the start.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        await untilApplicationFree();
-      }
-    }
-  }
-
-  /** Waits for the application's running deployment to close; a stage failure at the hook deadline. */
-  async function untilApplicationFree(): Promise<void> {
-    const busy = () =>
-      new StageFailed(
-        `another operation on ${input.application} (${appDeploymentId}) was still running at the hook deadline`,
-      );
-    if (Date.now() >= deadline) throw busy();
-    if (status.detail === undefined || !status.detail.startsWith('waiting')) {
-      log.info('another operation of the application is running: waiting', { deploymentId: appDeploymentId });
-    }
-    setState('waiting-for-application', `waiting for ${appDeploymentId} to finish`);
-    if (patched(WAIT_FOR_APPLICATION_BY_RESULT_PATCH)) {
-      const { closed } = await awaitClosed.awaitWorkflowClosed({ workflowId: appDeploymentId, deadlineAt: deadline });
-      if (!closed) throw busy();
-      return;
-    }
-    await sleep(Math.min(input.exclusiveRetryMs ?? EXCLUSIVE_RETRY_MS, Math.max(1, deadline - Date.now())));
-  }
-
-  /**
-   * LifeTime stops waiting for the result file at the hook deadline and reports the stage as failed. A deployment
-   * still running then is aborted, so what runs matches what LifeTime shows: before its point of no return it rolls
-   * back; past it (retiring the old version) it finishes. Returns whether the abort was sent.
-   */
-  async function abortAtDeadline(
-    child: ChildWorkflowHandle<typeof blueGreenDeployment | typeof rollingUpdateDeployment | typeof canaryDeployment>,
-    outcome: Promise<unknown>,
-  ): Promise<boolean> {
-    let settled = false;
-    outcome.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    if (await condition(() => settled, Math.max(1, deadline - Date.now()))) return false;
-    log.warn('the hook deadline passed with the deployment still running: aborting it', {
-      deploymentId: appDeploymentId,
-      hookDeadline: input.hookDeadline,
-    });
-    setState('deploying', `the hook deadline passed: aborting ${appDeploymentId}`);
-    await child.signal(abortSignal, {
-      by: 'cutover hook server',
-      reason: `the ${stage} hook's deadline (${input.hookDeadline}) passed: LifeTime no longer waits for this deployment`,
-    });
-    return true;
   }
 
   function hookMemo(): Record<string, unknown> {
