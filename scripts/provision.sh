@@ -5,6 +5,8 @@
 #   scripts/provision.sh --with nginx,chromium   ... plus these Debian packages (apt-get, only if missing)
 #   scripts/provision.sh --with prometheus   ... plus Debian's prometheus (/usr/bin/prometheus, for the router metrics
 #                                            tests, which start their own; its system service is not started)
+#   scripts/provision.sh --with mtail        ... plus Debian's mtail (/usr/bin/mtail: turns nginx's metrics log into the
+#                                            router metrics for canary analysis through nginx; tests start their own)
 #   scripts/provision.sh --with k8s          ... plus the Kubernetes test binaries (scripts/build-k8s.sh: kube-apiserver,
 #                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
 #   scripts/provision.sh --with toxiproxy    ... plus Toxiproxy (TCP fault injection for the fault tests), built with
@@ -51,7 +53,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -140,6 +142,17 @@ for pkg in "${APT_PACKAGES[@]}"; do
   /usr/bin/prometheus --version >/dev/null 2>&1 || die "prometheus: /usr/bin/prometheus does not run"
   log "prometheus: using /usr/bin/prometheus ($(/usr/bin/prometheus --version 2>&1 | head -n1))"
 done
+# mtail: the nginx analysis tests run it themselves (test/support/mtail.ts). Recorded in tools.env whenever the
+# package is installed (like Toxiproxy below), so a later plain `make provision` does not forget it.
+mtail_bin=""
+for pkg in "${APT_PACKAGES[@]}"; do
+  [[ $pkg == mtail ]] || continue
+  /usr/bin/mtail --version >/dev/null 2>&1 || die "mtail: /usr/bin/mtail does not run"
+done
+if deb_installed mtail && /usr/bin/mtail --version >/dev/null 2>&1; then
+  mtail_bin=/usr/bin/mtail
+  log "mtail: using $mtail_bin ($(/usr/bin/mtail --version 2>&1 | head -n1))"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Node dependencies: npm ci only when node_modules is missing or older than package-lock.json.
@@ -306,6 +319,7 @@ new_env="$(
   printf 'TEMPORAL_TEST_SERVER_BIN=%s\n' "$test_server_bin"
   [[ -n $moto_bin ]] && printf 'MOTO_SERVER_BIN=%s\n' "$moto_bin"
   [[ -n $toxiproxy_bin ]] && printf 'TOXIPROXY_SERVER_BIN=%s\n' "$toxiproxy_bin"
+  [[ -n $mtail_bin ]] && printf 'MTAIL_BIN=%s\n' "$mtail_bin"
   true
 )"
 if [[ -f $ENV_FILE ]] && [[ "$(cat "$ENV_FILE")" == "$new_env" ]]; then

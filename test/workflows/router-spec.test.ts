@@ -86,7 +86,19 @@ describe('router.kind nginx', () => {
     [{ pidFile: undefined }, 'router.pidFile'],
     [{ reload: { drain: '1m' } }, 'router.reload.drain: must be at most 10s'],
     [{ defaultUpstream: 'platform server' }, 'router.defaultUpstream'],
+    [{ metricsLog: 'cutover-metrics.log' }, 'router.metricsLog: metricsLog must be an absolute path'],
+    [{ metricsLog: '/var/log/nginx/$host.log' }, 'router.metricsLog: metricsLog must be an absolute path'],
+    [{ metricsLog: '/var/log/nginx/a b.log' }, 'router.metricsLog: metricsLog must be an absolute path'],
   ])('refuses %j', (override, message) => {
     expect(fieldsOf({ ...base, ...override }).join('\n')).toContain(message);
+  });
+
+  test('metricsLog: optional (no metrics log unless asked), an absolute path passed to the driver as given', () => {
+    const without = validateSpec(withRouter(base));
+    if (!without.ok) throw new Error(JSON.stringify(without.issues));
+    expect(without.spec.router).not.toHaveProperty('metricsLog');
+    const withLog = validateSpec(withRouter({ ...base, metricsLog: '/var/log/nginx/cutover-metrics.log' }));
+    if (!withLog.ok) throw new Error(JSON.stringify(withLog.issues));
+    expect(withLog.spec.router).toMatchObject({ metricsLog: '/var/log/nginx/cutover-metrics.log' });
   });
 });

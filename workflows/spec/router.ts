@@ -218,6 +218,17 @@ export const nginxRouterSchema = z
       })
       .strict()
       .default({ drain: 500, timeout: 30_000 }),
+    /**
+     * Router metrics for canary analysis: every module location logs each request to this file, which mtail with
+     * activities/drivers/nginx/cutover-router.mtail turns into the local router's cutover_router_* metrics for a
+     * Prometheus to scrape (docs/routers.md). The same for every spec that uses this confDir.
+     */
+    metricsLog: text()
+      .regex(
+        /^\/[A-Za-z0-9_./-]+$/,
+        'metricsLog must be an absolute path of letters, digits, "_", "-", "." and "/" (nginx reads it unquoted; "$" would be a variable)',
+      )
+      .optional(),
   })
   .strict();
 

@@ -4,13 +4,18 @@
  *   backend.<backend>.upstream   http context   upstream cutover_b_<backend> { server ip:port; ... }
  *   module.<Module>.upstream     http context   split_clients (weights) + map on the preview header
  *   <Module>.location            server context location /<Module>/ and = /<Module> -> proxy_pass http://$cutover_upstream
- *   cutover@vars.upstream        http context   $cutover_backend (for the x-cutover-backend header)
+ *   cutover@vars.upstream        http context   $cutover_backend (for the x-cutover-backend header), and the metrics
+ *                                               log's format (log_format cutover_metrics, $cutover_code_class)
  *   cutover@close.location       server context location @cutover_close (answers with Connection: close)
  *   cutover.drain                in `location /`  the same close-while-reloading hook for the platform server's route
  *
  * The operator's nginx.conf includes `<confDir>/*.upstream` in `http {}`, `<confDir>/*.location` in the `server {}`
  * and `<confDir>/*.drain` in `location /` (see docs/routers.md). Every file starts with a comment carrying its state
  * as JSON, which is what readRules()/describeBackend() read.
+ *
+ * With `metricsLog` set, every module location also logs each request to that file in the `cutover_metrics` format
+ * (module, backend, status class, seconds, then nginx's combined format), which `cutover-router.mtail` (beside this
+ * file) turns into the local router's metrics: the same analysis queries work through nginx (docs/routers.md).
  */
 import { createHash } from 'node:crypto';
 import type { WeightedBackend } from '../../ports';
@@ -29,6 +34,8 @@ export interface RenderContext {
   /** The upstream `location /` proxies to (backend "default"). */
   defaultUpstream: string;
   previewHeader: string;
+  /** Where module locations log each request for the router metrics (`cutover_metrics` format); unset: no log. */
+  metricsLog?: string;
 }
 
 export interface ModuleState {
@@ -149,13 +156,23 @@ function proxyLines(indent: string): string {
     .join('');
 }
 
+/** The log format of the metrics log; cutover-router.mtail parses the first four fields (keep the two in step). */
+export const METRICS_LOG_FORMAT = 'cutover_metrics';
+
 export function renderModuleLocation(state: ModuleState, ctx: RenderContext): string {
   const suffix = varSuffix(state.module);
+  // A location's access_log replaces the ones it would inherit: with a metrics log, module requests are logged there
+  // only (its lines end with the combined format, so it serves as their access log too: docs/routers.md).
+  const metrics = ctx.metricsLog
+    ? [`    set $cutover_module ${state.module};\n`, `    access_log ${ctx.metricsLog} ${METRICS_LOG_FORMAT};\n`]
+    : ['', ''];
   const body =
     `    set $cutover_upstream $cutover_m_${suffix};\n` +
+    metrics[0] +
     '    error_page 418 = @cutover_close;\n' +
     `    if (-f ${flagPath(ctx)}) { return 418; }\n` +
     '    proxy_pass http://$cutover_upstream;\n' +
+    metrics[1] +
     proxyLines('    ');
   return (
     header('module', state) + `location /${state.module}/ {\n${body}}\n` + `location = /${state.module} {\n${body}}\n`
@@ -174,18 +191,40 @@ export function renderCloseLocation(ctx: RenderContext): string {
     `    if ($cutover_upstream = "") { set $cutover_upstream ${ctx.defaultUpstream}; }\n` +
     '    keepalive_timeout 0;\n' +
     '    proxy_pass http://$cutover_upstream;\n' +
+    // Module requests answered here during a reload are logged like the others (the module location set
+    // $cutover_module before sending them here); requests of `location /` are not ($cutover_module is empty).
+    (ctx.metricsLog ? `    access_log ${ctx.metricsLog} ${METRICS_LOG_FORMAT} if=$cutover_module;\n` : '') +
     proxyLines('    ') +
     '}\n'
   );
 }
 
+/**
+ * $cutover_backend, and what the metrics log needs. The log format and its variables are defined whether or not
+ * this deployment sets `metricsLog` (they cost nothing unused): module files written by a deployment that did set
+ * it stay valid for nginx when the next one does not.
+ */
 export function renderVars(): string {
   return (
     `${MARK} layout\n# Written by Cutover: do not edit.\n` +
     'map $cutover_upstream $cutover_backend {\n' +
     '    "~^cutover_b_(?<cutover_backend_name>.+)$" $cutover_backend_name;\n' +
     `    default ${DEFAULT_BACKEND};\n` +
-    '}\n'
+    '}\n' +
+    // The router metrics' status classes: 1xx (not proxied in practice) counts as 2xx, as on the local router.
+    'map $status $cutover_code_class {\n' +
+    '    ~^[12] 2xx;\n' +
+    '    ~^3 3xx;\n' +
+    '    ~^4 4xx;\n' +
+    '    default 5xx;\n' +
+    '}\n' +
+    // Empty unless a module location sets it (`set` overrides a map's value for the request).
+    'map "" $cutover_module {\n' +
+    '    default "";\n' +
+    '}\n' +
+    `log_format ${METRICS_LOG_FORMAT}\n` +
+    "    '$cutover_module $cutover_backend $cutover_code_class $request_time '\n" +
+    '    \'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"\';\n'
   );
 }
 

@@ -56,6 +56,11 @@ export interface NginxRouterConfig extends NginxControlConfig {
   previewHeader: string;
   /** Requests sent by verify() (default 5). */
   verifyRequests?: number;
+  /**
+   * With it, module locations log every request to this file (`cutover_metrics` format) for cutover-router.mtail,
+   * which exports the local router's metrics from it (canary analysis through nginx).
+   */
+  metricsLog?: string;
 }
 
 const BACKEND_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -92,6 +97,7 @@ export class NginxRouter implements Router {
       confDir: config.confDir,
       defaultUpstream: config.defaultUpstream,
       previewHeader: config.previewHeader,
+      ...(config.metricsLog ? { metricsLog: config.metricsLog } : {}),
     };
   }
 
@@ -317,7 +323,7 @@ export class NginxRouter implements Router {
   }
 }
 
-/** The files every change needs (the keep-alive drain hook and the x-cutover-backend variable). */
+/** The files every change needs (the keep-alive drain hook, the x-cutover-backend variable, the metrics log format). */
 export function layoutFiles(ctx: RenderContext): FileChange[] {
   return [
     { name: VARS_FILE, content: renderVars() },
@@ -332,10 +338,15 @@ export function layoutFiles(ctx: RenderContext): FileChange[] {
  * because the workers it replaces were started without the hook.
  */
 export async function prepareConfDir(
-  config: Pick<NginxRouterConfig, 'confDir' | 'defaultUpstream' | 'previewHeader'>,
+  config: Pick<NginxRouterConfig, 'confDir' | 'defaultUpstream' | 'previewHeader' | 'metricsLog'>,
 ): Promise<void> {
   await fs.mkdir(config.confDir, { recursive: true });
-  const ctx = { confDir: config.confDir, defaultUpstream: config.defaultUpstream, previewHeader: config.previewHeader };
+  const ctx: RenderContext = {
+    confDir: config.confDir,
+    defaultUpstream: config.defaultUpstream,
+    previewHeader: config.previewHeader,
+    ...(config.metricsLog ? { metricsLog: config.metricsLog } : {}),
+  };
   await applyChecked(config.confDir, layoutFiles(ctx), () => Promise.resolve());
 }
 
