@@ -543,4 +543,60 @@ describe('record canary histories (local router, a real Prometheus scraping its 
     const background = result.status.canary?.analyses.find((a) => a.label === 'background');
     expect(background?.outcome).toMatch(/^(successful|stopped)$/);
   });
+
+  // The same analysis in the other two strategies (patches rolling-analysis and blue-green-analysis).
+
+  function rollingAnalysed(version: string, env: Record<string, string> = {}): DeploymentSpecInput {
+    return {
+      ...f.rollingSpec(version, {
+        env,
+        replicas: 2,
+        strategy: {
+          maxSurge: 1,
+          maxUnavailable: 0,
+          steps: [{ afterBatch: 1, analysis: { templates: ['error-rate'] } }],
+        },
+      }),
+      analysis: analysis(),
+    } as DeploymentSpecInput;
+  }
+
+  test('a rolling update analysed after its first batch (succeeded)', async () => {
+    const result = await withTraffic(async () => {
+      const id = await f.deploySpec(rollingAnalysed('2.0.0'));
+      const done = await f.result(id);
+      await save(f, id, 'rolling-analysed-after-batch-succeeded');
+      return done;
+    });
+    expectOutcome(result, 'succeeded', '2.0.0');
+    expect(result.status.analyses?.map((a) => [a.label, a.outcome])).toEqual([['after batch 1', 'successful']]);
+  });
+
+  test('a bad version (30 % of pages answer 500) rolled back by the analysis after the first batch', async () => {
+    const result = await withTraffic(async () => {
+      const id = await f.deploySpec(rollingAnalysed('2.0.0-bad', { SAMPLE_ERROR_RATE: '0.3' }));
+      const done = await f.result(id);
+      await save(f, id, 'rolling-analysis-failed-rolled-back');
+      return done;
+    });
+    expectOutcome(result, 'rolled-back', '1.0.0');
+    expect(result.reason).toMatch(/^analysis after batch 1\/2 failed: error-rate/);
+  });
+
+  test('blue-green with a post-promotion analysis after the switch (succeeded)', async () => {
+    const result = await withTraffic(async () => {
+      const spec = {
+        ...f.spec('2.0.0', {
+          strategy: { approval: { mode: 'automatic' }, postPromotionAnalysis: { templates: ['error-rate'] } },
+        }),
+        analysis: analysis(),
+      } as DeploymentSpecInput;
+      const id = await f.deploySpec(spec);
+      const done = await f.result(id);
+      await save(f, id, 'blue-green-post-promotion-analysis-succeeded');
+      return done;
+    });
+    expectOutcome(result, 'succeeded', '2.0.0');
+    expect(result.status.analyses?.map((a) => [a.label, a.outcome])).toEqual([['post-promotion', 'successful']]);
+  });
 });

@@ -47,6 +47,15 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(names.some((n) => n.startsWith('rolling-paused'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-continued-as-new-first-run'))).toBe(true);
     expect(names.some((n) => n.startsWith('rolling-') && n.includes('rolled-back'))).toBe(true);
+    // Canary releases at a gate, at a timed pause, with background analysis, promoted, aborted, and failed by analysis;
+    // the analysis of rolling updates and blue-green.
+    for (const name of ['paused-at-gate', 'paused-timed', 'background-analysis-paused', 'promoted-succeeded']) {
+      expect(names.some((n) => n.startsWith(`canary-${name}`))).toBe(true);
+    }
+    expect(names.some((n) => n.startsWith('canary-aborted') && n.includes('rolled-back'))).toBe(true);
+    expect(names.some((n) => n.startsWith('canary-analysis-failed-rolled-back'))).toBe(true);
+    expect(names.some((n) => n.startsWith('rolling-analysis-failed-rolled-back'))).toBe(true);
+    expect(names.some((n) => n.startsWith('blue-green-post-promotion-analysis'))).toBe(true);
     for (const stage of ['build', 'run-waiting-on-deployment', 'configs-waiting-for-application', 'remove']) {
       expect(names.some((n) => n.startsWith(`hook-${stage}`))).toBe(true);
     }
