@@ -6,6 +6,8 @@
  * - A good canary is promoted 10 -> 50 -> 100 with 0 failed requests; every split is measured through the router.
  * - A bad canary (the sample app answering 30 % of pages with 500) is rolled back at its first analysis: no failed
  *   request beyond the canary's own injected errors, and the stable version serves every request afterwards.
+ * - The same template in a rolling update (`steps: [{afterBatch: 1, analysis}]`): a good version goes on with 0 failed
+ *   requests; a bad one is rolled back after its first batch, only its own injected errors failing.
  */
 import { expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';
@@ -78,7 +80,7 @@ function printLedger(title: string, result: DeploymentResult): void {
   const c = result.status.canary;
   const lines = [`${title}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`];
   for (const s of c?.splits ?? []) lines.push(`  split step ${s.step} weight ${s.weight}%: ${s.detail}`);
-  for (const run of c?.analyses ?? []) {
+  for (const run of [...(c?.analyses ?? []), ...(result.status.analyses ?? [])]) {
     lines.push(`  analysis ${run.label}: ${run.outcome} — ${run.reason ?? ''}`);
     for (const m of run.metrics) {
       for (const x of m.measurements) {
@@ -166,6 +168,67 @@ describe('canary with analysis on the local router and a real Prometheus', () =>
     const injected = 'HTTP 500 from 2.0.0-bad';
     const during = report.phases.find((p) => p.phase === 'during');
     expect(during?.errors[injected] ?? 0).toBeGreaterThan(0);
+    for (const phase of report.phases) {
+      const others = Object.entries(phase.errors).filter(([key]) => key !== injected);
+      expect({ phase: phase.phase, others, unfinished: phase.unfinished }).toEqual({
+        phase: phase.phase,
+        others: [],
+        unfinished: 0,
+      });
+    }
+    const after = report.phases.find((p) => p.phase === 'after');
+    expect(after?.failed).toBe(0);
+    expect(Object.keys(after?.byVersion ?? {})).toEqual(['1.0.0']);
+  });
+
+  /** A rolling update of 2 replicas, one at a time, analysed with the same template after its first batch. */
+  function rollingAnalysed(version: string, env: Record<string, string> = {}): DeploymentSpecInput {
+    return {
+      ...f.rollingSpec(version, {
+        env,
+        replicas: 2,
+        strategy: {
+          maxSurge: 1,
+          maxUnavailable: 0,
+          steps: [{ afterBatch: 1, analysis: { templates: ['error-rate'] } }],
+        },
+      }),
+      analysis: errorRate(prometheus),
+    } as DeploymentSpecInput;
+  }
+
+  test('a rolling update analysed after its first batch goes on with 0 failed requests', async () => {
+    const load = f.load();
+    await load.next('during');
+    const result = await f.result(await f.deploySpec(rollingAnalysed('2.0.0')));
+    await load.next('after');
+    await load.waitForRequests();
+    const report = await load.stop();
+    printLedger('rolling analysed', result);
+    expect(result.outcome).toBe('succeeded');
+    expect(result.status.analyses?.map((a) => [a.label, a.outcome])).toEqual([['after batch 1', 'successful']]);
+    const measured = result.status.analyses?.[0]?.metrics[0]?.measurements ?? [];
+    expect(measured.every((m) => (m.samples ?? 0) >= 20)).toBe(true);
+    expectZeroDowntime(report, {
+      versions: { before: ['1.0.0'], during: ['1.0.0', '2.0.0'], after: ['2.0.0'] },
+      deliveries: f.deliveries(),
+    });
+  });
+
+  test('a bad version is rolled back by the analysis after its first batch; only its own injected errors fail', async () => {
+    const load = f.load();
+    await load.next('during');
+    const result = await f.result(await f.deploySpec(rollingAnalysed('2.0.0-bad', { SAMPLE_ERROR_RATE: '0.3' })));
+    await load.next('after');
+    await load.waitForRequests();
+    const report = await load.stop();
+    printLedger('rolling bad version', result);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.reason).toMatch(/^analysis after batch 1\/2 failed: error-rate/);
+    expect(result.liveVersion).toBe('1.0.0');
+    for (const m of f.modules) for (let i = 0; i < 20; i++) expect(await f.versionOf(m)).toBe('1.0.0');
+    const injected = 'HTTP 500 from 2.0.0-bad';
+    expect(report.phases.find((p) => p.phase === 'during')?.errors[injected] ?? 0).toBeGreaterThan(0);
     for (const phase of report.phases) {
       const others = Object.entries(phase.errors).filter(([key]) => key !== injected);
       expect({ phase: phase.phase, others, unfinished: phase.unfinished }).toEqual({
