@@ -54,6 +54,15 @@ export interface NginxServer {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A free TCP port on 127.0.0.1 (free when asked; nginx binds it right after, and a clash is retried). */
+/**
+ * The reload's keep-alive drain, longer than undici's idle keep-alive timeout (4 s): by the SIGHUP every keep-alive
+ * connection of the load's clients has either carried a request during the drain (answered `Connection: close`) or
+ * been closed by the client itself. A connection still idle at the SIGHUP is closed by the exiting worker, and a
+ * client that writes its next request on it at that instant gets a socket error: with a 300 ms drain that was seen
+ * about once in 2,000 requests on a busy machine (idle pool connections outlive a short drain).
+ */
+const RELOAD_DRAIN_MS = 4_500;
+
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -185,7 +194,7 @@ export async function startNginx(opts: {
         defaultUpstream: 'platform',
         publicUrl: url,
         previewHeader: 'x-cutover-preview',
-        reload: { drain: 300, timeout: 20_000 },
+        reload: { drain: RELOAD_DRAIN_MS, timeout: 20_000 },
         ...overrides,
       }),
       routerSpec: () => ({
@@ -196,7 +205,7 @@ export async function startNginx(opts: {
         prefix: `${dir}/`,
         pidFile,
         publicUrl: url,
-        reload: { drain: '300ms', timeout: '20s' },
+        reload: { drain: `${RELOAD_DRAIN_MS}ms`, timeout: '20s' },
       }),
       workers: () => {
         const out: number[] = [];

@@ -18,6 +18,21 @@ export interface VerifyThroughUrlOptions extends VerifyOptions {
 export const DEFAULT_VERIFY_REQUESTS = 5;
 export const DEFAULT_VERIFY_TIMEOUT_MS = 10_000;
 
+/** One GET, its body read to the end, within `timeoutMs` and ended at once by the caller's abort. */
+async function getWhole(
+  url: string,
+  options: { headers?: Record<string, string>; signal?: AbortSignal },
+  timeoutMs: number,
+): Promise<Response> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const response = await fetch(url, {
+    headers: options.headers,
+    signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+  });
+  await response.arrayBuffer();
+  return response;
+}
+
 interface Tally {
   count: number;
   replicas: Set<string>;
@@ -43,12 +58,7 @@ export async function verifyThroughUrl(
     let answer: string;
     let replica: string | null = null;
     try {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const response = await fetch(url, {
-        headers: options.headers,
-        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
-      });
-      await response.arrayBuffer();
+      const response = await getWhole(url, options, timeoutMs);
       const version = response.headers.get('x-cutover-version');
       const backend = response.headers.get('x-cutover-backend');
       replica = response.headers.get('x-cutover-replica');
@@ -97,8 +107,7 @@ export interface SampleThroughUrlOptions {
 /**
  * Sends `requests` GETs of /<Module>/ through the load balancer, `concurrency` at a time, and counts the answers by
  * the version they carry (`x-cutover-version`, whatever the status; without one "none" or "HTTP <code>"; "error"
- * for no answer). A fresh
- * connection is not forced: the split is what clients see. Throws (retryable) when nothing answered at all.
+ * for no answer). A fresh connection is not forced: the split is what clients see. Throws (retryable) when nothing answered at all.
  */
 export async function sampleThroughUrl(options: SampleThroughUrlOptions): Promise<TrafficSample> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS;
@@ -111,12 +120,7 @@ export async function sampleThroughUrl(options: SampleThroughUrlOptions): Promis
       options.signal?.throwIfAborted();
       let key: string;
       try {
-        const timeout = AbortSignal.timeout(timeoutMs);
-        const response = await fetch(url, {
-          headers: options.headers,
-          signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
-        });
-        await response.arrayBuffer();
+        const response = await getWhole(url, options, timeoutMs);
         // An error status from a replica still says where the request went (its version header).
         key = response.headers.get('x-cutover-version') ?? (response.ok ? 'none' : `HTTP ${response.status}`);
       } catch {

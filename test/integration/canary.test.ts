@@ -9,7 +9,8 @@
  * - The same template in a rolling update (`steps: [{afterBatch: 1, analysis}]`): a good version goes on with 0 failed
  *   requests; a bad one is rolled back after its first batch, only its own injected errors failing.
  */
-import { expectZeroDowntime } from '../support/load';
+import { errorRateAnalysis } from '../support/analysis';
+import { expectOnlyInjectedErrors, expectZeroDowntime } from '../support/load';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { startPrometheus } from '../support/prometheus';
@@ -18,39 +19,6 @@ import type { DeploymentSpecInput } from '../../workflows/spec';
 import type { DeploymentResult } from '../../workflows/types';
 
 jest.setTimeout(420_000);
-
-/** The canary's error ratio and the requests it got, over the last 20 s, from the router's own metrics. */
-function errorRate(prometheus: PrometheusServer, overrides: Record<string, unknown> = {}) {
-  const canary = 'backend="{{args.canary}}"';
-  return {
-    templates: {
-      'error-rate': {
-        metrics: [
-          {
-            name: 'error-rate',
-            provider: {
-              prometheus: {
-                address: prometheus.url,
-                query:
-                  `sum(rate(cutover_router_requests_total{${canary},code_class="5xx"}[20s])) / ` +
-                  `sum(rate(cutover_router_requests_total{${canary}}[20s]))`,
-                samples: `sum(increase(cutover_router_requests_total{${canary}}[20s]))`,
-              },
-            },
-            interval: '4s',
-            initialDelay: '3s',
-            count: 2,
-            minSamples: 20,
-            successCondition: 'result < 0.05',
-            failureCondition: 'result >= 0.05',
-            ...overrides,
-          },
-        ],
-      },
-    },
-    insufficientSamples: { deadline: '1m', policy: 'fail' },
-  };
-}
 
 function canarySpec(
   f: Fixture,
@@ -72,7 +40,7 @@ function canarySpec(
       ],
       abortScaleDownDelay: '2s',
     },
-    analysis: errorRate(prometheus),
+    analysis: errorRateAnalysis(prometheus.url),
   } as DeploymentSpecInput;
 }
 
@@ -165,20 +133,8 @@ describe('canary with analysis on the local router and a real Prometheus', () =>
     for (const m of f.modules) for (let i = 0; i < 20; i++) expect(await f.versionOf(m)).toBe('1.0.0');
 
     // Strict accounting, the injected errors aside: nothing else failed, nothing unanswered, no other version.
-    const injected = 'HTTP 500 from 2.0.0-bad';
-    const during = report.phases.find((p) => p.phase === 'during');
-    expect(during?.errors[injected] ?? 0).toBeGreaterThan(0);
-    for (const phase of report.phases) {
-      const others = Object.entries(phase.errors).filter(([key]) => key !== injected);
-      expect({ phase: phase.phase, others, unfinished: phase.unfinished }).toEqual({
-        phase: phase.phase,
-        others: [],
-        unfinished: 0,
-      });
-    }
-    const after = report.phases.find((p) => p.phase === 'after');
-    expect(after?.failed).toBe(0);
-    expect(Object.keys(after?.byVersion ?? {})).toEqual(['1.0.0']);
+
+    expectOnlyInjectedErrors(report, 'HTTP 500 from 2.0.0-bad', '1.0.0');
   });
 
   /** A rolling update of 2 replicas, one at a time, analysed with the same template after its first batch. */
@@ -193,7 +149,7 @@ describe('canary with analysis on the local router and a real Prometheus', () =>
           steps: [{ afterBatch: 1, analysis: { templates: ['error-rate'] } }],
         },
       }),
-      analysis: errorRate(prometheus),
+      analysis: errorRateAnalysis(prometheus.url),
     } as DeploymentSpecInput;
   }
 
@@ -227,18 +183,6 @@ describe('canary with analysis on the local router and a real Prometheus', () =>
     expect(result.reason).toMatch(/^analysis after batch 1\/2 failed: error-rate/);
     expect(result.liveVersion).toBe('1.0.0');
     for (const m of f.modules) for (let i = 0; i < 20; i++) expect(await f.versionOf(m)).toBe('1.0.0');
-    const injected = 'HTTP 500 from 2.0.0-bad';
-    expect(report.phases.find((p) => p.phase === 'during')?.errors[injected] ?? 0).toBeGreaterThan(0);
-    for (const phase of report.phases) {
-      const others = Object.entries(phase.errors).filter(([key]) => key !== injected);
-      expect({ phase: phase.phase, others, unfinished: phase.unfinished }).toEqual({
-        phase: phase.phase,
-        others: [],
-        unfinished: 0,
-      });
-    }
-    const after = report.phases.find((p) => p.phase === 'after');
-    expect(after?.failed).toBe(0);
-    expect(Object.keys(after?.byVersion ?? {})).toEqual(['1.0.0']);
+    expectOnlyInjectedErrors(report, 'HTTP 500 from 2.0.0-bad', '1.0.0');
   });
 });

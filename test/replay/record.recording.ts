@@ -26,6 +26,7 @@ import {
 import type { HookDirs, HookParams, RunningHookServer } from '../support/hooks';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
+import { errorRateAnalysis } from '../support/analysis';
 import { startPrometheus } from '../support/prometheus';
 import type { PrometheusServer } from '../support/prometheus';
 import { pythonSpec } from '../support/python-app';
@@ -384,46 +385,20 @@ describe('record canary histories (local router, a real Prometheus scraping its 
    * rollout ends, for background analysis; `or vector(0)` so a canary without a 5xx still has data).
    */
   function analysis() {
-    const canary = 'backend="{{args.canary}}"';
-    const errors = `cutover_router_requests_total{${canary},code_class="5xx"}`;
-    return {
-      templates: {
-        'error-rate': {
-          metrics: [
-            {
-              name: 'error-rate',
-              provider: {
-                prometheus: {
-                  address: prometheus.url,
-                  query: `sum(rate(${errors}[20s])) / sum(rate(cutover_router_requests_total{${canary}}[20s]))`,
-                  samples: `sum(increase(cutover_router_requests_total{${canary}}[20s]))`,
-                },
-              },
-              interval: '3s',
-              initialDelay: '3s',
-              count: 2,
-              minSamples: 20,
-              successCondition: 'result < 0.05',
-              failureCondition: 'result >= 0.05',
-            },
-          ],
+    const base = errorRateAnalysis(prometheus.url, { interval: '3s' });
+    const errors = 'cutover_router_requests_total{backend="{{args.canary}}",code_class="5xx"}';
+    base.templates['server-errors'] = {
+      metrics: [
+        {
+          name: 'server-errors',
+          provider: { prometheus: { address: prometheus.url, query: `sum(increase(${errors}[20s])) or vector(0)` } },
+          interval: '3s',
+          count: 0,
+          failureCondition: 'result > 50',
         },
-        'server-errors': {
-          metrics: [
-            {
-              name: 'server-errors',
-              provider: {
-                prometheus: { address: prometheus.url, query: `sum(increase(${errors}[20s])) or vector(0)` },
-              },
-              interval: '3s',
-              count: 0,
-              failureCondition: 'result > 50',
-            },
-          ],
-        },
-      },
-      insufficientSamples: { deadline: '1m', policy: 'fail' },
+      ],
     };
+    return base;
   }
 
   function canarySpec(version: string, strategy: Record<string, unknown>, env: Record<string, string> = {}) {

@@ -49,3 +49,24 @@ export async function underLoad<T>(load: Load, work: () => Promise<T>): Promise<
     await load.stop();
   }
 }
+
+/**
+ * A bad version's strict accounting: its own injected errors (`injected`, e.g. "HTTP 500 from 2.0.0-bad") did occur
+ * while it took traffic, and nothing else failed or went unanswered in any phase; afterwards only `stable` answers.
+ */
+export function expectOnlyInjectedErrors(report: LoadReport, injected: string, stable: string): void {
+  process.stdout.write(`${expect.getState().currentTestName ?? 'load'}\n${formatLoadReport(report)}\n`);
+  const during = report.phases.find((p) => p.phase === 'during');
+  expect(during?.errors[injected] ?? 0).toBeGreaterThan(0);
+  for (const phase of report.phases) {
+    const others = Object.entries(phase.errors).filter(([key]) => key !== injected);
+    expect({ phase: phase.phase, others, unfinished: phase.unfinished }).toEqual({
+      phase: phase.phase,
+      others: [],
+      unfinished: 0,
+    });
+  }
+  const after = report.phases.find((p) => p.phase === 'after');
+  expect(after?.failed).toBe(0);
+  expect(Object.keys(after?.byVersion ?? {})).toEqual([stable]);
+}

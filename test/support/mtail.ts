@@ -4,12 +4,12 @@
  * nginx. Its own temp dir (the program, mtail.log), a free loopback port; `host` is what Prometheus scrapes
  * (startPrometheus({ targets: [mtail.host] })). Mirrors test/support/prometheus.ts.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnServer } from './server-process';
+import { freePort } from './temporal';
 import { parseEnvFile, toolsEnvFile } from '../../scripts/tools';
 
 const INSTALL_HINT = 'run `bash scripts/provision.sh --with mtail`, or set MTAIL_BIN';
@@ -68,14 +68,6 @@ export interface MtailServer {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** `name{a="x",b="y"} 3` lines (label values as mtail writes them: no escapes in ours). */
 export function parseMetrics(text: string): Series[] {
   const out: Series[] = [];
@@ -110,8 +102,7 @@ export async function startMtail(opts: { log: string; program?: string; dir?: st
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const log = fs.openSync(logFile, 'a');
-  const child = spawn(
+  const { child, stop } = spawnServer(
     bin,
     [
       '--progs',
@@ -125,17 +116,9 @@ export async function startMtail(opts: { log: string; program?: string; dir?: st
       '--emit_prog_label=false',
       '--logtostderr',
     ],
-    { stdio: ['ignore', log, log] },
+    logFile,
+    () => ownDir && fs.rmSync(dir, { recursive: true, force: true }),
   );
-  fs.closeSync(log);
-  child.on('error', () => undefined); // a failed spawn shows up below as "did not answer"
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-  };
 
   const fetchMetrics = async (): Promise<string> => {
     const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });

@@ -3,12 +3,12 @@
  * temporary config that scrapes the given targets every second, its own TSDB in a temp dir, a free loopback port.
  * `query()` is Prometheus' HTTP API (`/api/v1/query`), answered as instant-vector samples.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnServer } from './server-process';
+import { freePort } from './temporal';
 
 const INSTALL_HINT = 'run `bash scripts/provision.sh --with prometheus`, or set PROMETHEUS_BIN';
 
@@ -50,14 +50,6 @@ export interface PrometheusServer {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 interface ApiAnswer {
   status: 'success' | 'error';
   error?: string;
@@ -84,8 +76,7 @@ export async function startPrometheus(opts: { targets: string[]; dir?: string })
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const log = fs.openSync(logFile, 'a');
-  const child = spawn(
+  const { child, stop } = spawnServer(
     bin,
     [
       `--config.file=${configFile}`,
@@ -93,17 +84,9 @@ export async function startPrometheus(opts: { targets: string[]; dir?: string })
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', log, log] },
+    logFile,
+    () => ownDir && fs.rmSync(dir, { recursive: true, force: true }),
   );
-  fs.closeSync(log);
-  child.on('error', () => undefined); // a failed spawn shows up below as "did not become ready"
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-  };
 
   const deadline = Date.now() + 30_000;
   for (;;) {
