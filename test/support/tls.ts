@@ -131,7 +131,8 @@ export function makeTestPki(dir: string): TestPki {
  * nginx as a gRPC proxy with TLS and required client certificates. The settings that matter for Temporal (see
  * docs/operations.md): HTTP/2 on the TLS listener (gRPC needs it); grpc_read_timeout/grpc_send_timeout above the
  * workers' long polls (~70 s; nginx's 60 s default cuts every idle poll with a 504); no request-body limit (a
- * deployment spec or history can exceed nginx's 1 MB default); keepalive_requests raised (HTTP/2 connections are
+ * deployment spec or history can exceed nginx's 1 MB default); keepalive_timeout for idle HTTP/2 connections
+ * (http2_idle_timeout is obsolete since 1.19.7); keepalive_requests raised (HTTP/2 connections are
  * otherwise closed after 1000 calls; a worker makes that many in minutes); upstream keepalive (one HTTP/2
  * connection to the frontend reused, not one per call).
  */
@@ -178,7 +179,6 @@ http {
         client_max_body_size 0;
         keepalive_requests 100000;
         keepalive_timeout 300s;
-        http2_idle_timeout 300s;
 
         location / {
             grpc_pass grpc://temporal_frontend;
