@@ -27,7 +27,7 @@ lint:
 # The tests drive real nginx, mtail and a real Chromium (Debian packages), a real Kubernetes API server (binaries built
 # by scripts/build-k8s.sh into ~/.cache/cutover: ~18 min the first time, instant when cached) and Toxiproxy for the
 # fault tests (go install, ~20 s the first time), so `make test` provisions them too.
-TEST_PROVISION_ARGS ?= --with nginx,chromium,k8s,toxiproxy,prometheus,mtail
+TEST_PROVISION_ARGS ?= --with nginx,chromium,k8s,toxiproxy,prometheus,mtail,compose
 
 test:
 	bash scripts/provision.sh $(TEST_PROVISION_ARGS) $(PROVISION_ARGS)

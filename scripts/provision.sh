@@ -11,6 +11,8 @@
 #                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
 #   scripts/provision.sh --with toxiproxy    ... plus Toxiproxy (TCP fault injection for the fault tests), built with
 #                                            `go install` from the Go module proxy (~20 s the first time, then cached)
+#   scripts/provision.sh --with compose      ... plus Debian's docker-compose (/usr/bin/docker-compose: the tests run
+#                                            `docker-compose config` on docker-compose.yml; no Docker engine is needed)
 #   scripts/provision.sh --without moto       skip the moto (AWS API) server
 #
 # Idempotent and fast when everything is present: it only checks, and prints what it finds.
@@ -53,7 +55,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -77,6 +79,7 @@ while [[ $# -gt 0 ]]; do
           WITH_TOXIPROXY=1
           continue
         fi
+        [[ "$pkg" == compose ]] && pkg=docker-compose # Debian's package of the Compose tool
         [[ "$pkg" =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "not a Debian package name: '$pkg'"
         APT_PACKAGES+=("$pkg")
       done
@@ -152,6 +155,18 @@ done
 if deb_installed mtail && /usr/bin/mtail --version >/dev/null 2>&1; then
   mtail_bin=/usr/bin/mtail
   log "mtail: using $mtail_bin ($(/usr/bin/mtail --version 2>&1 | head -n1))"
+fi
+
+# docker-compose: test/tooling/docker-compose.test.ts runs `docker-compose config` (it parses and validates the file;
+# no engine is contacted). Recorded in tools.env whenever the package is installed, like mtail.
+compose_bin=""
+for pkg in "${APT_PACKAGES[@]}"; do
+  [[ $pkg == docker-compose ]] || continue
+  /usr/bin/docker-compose version >/dev/null 2>&1 || die "docker-compose: /usr/bin/docker-compose does not run"
+done
+if deb_installed docker-compose && /usr/bin/docker-compose version >/dev/null 2>&1; then
+  compose_bin=/usr/bin/docker-compose
+  log "docker-compose: using $compose_bin ($(/usr/bin/docker-compose version --short 2>&1 | head -n1))"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -320,6 +335,7 @@ new_env="$(
   [[ -n $moto_bin ]] && printf 'MOTO_SERVER_BIN=%s\n' "$moto_bin"
   [[ -n $toxiproxy_bin ]] && printf 'TOXIPROXY_SERVER_BIN=%s\n' "$toxiproxy_bin"
   [[ -n $mtail_bin ]] && printf 'MTAIL_BIN=%s\n' "$mtail_bin"
+  [[ -n $compose_bin ]] && printf 'DOCKER_COMPOSE_BIN=%s\n' "$compose_bin"
   true
 )"
 if [[ -f $ENV_FILE ]] && [[ "$(cat "$ENV_FILE")" == "$new_env" ]]; then
