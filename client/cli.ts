@@ -68,9 +68,11 @@ export function buildProgram(deps: CliDeps = defaultCliDeps, result: { code: num
       'after',
       `
 Examples:
+  cutover dev                                              (Temporal + UI, router, platform server, worker; Ctrl-C stops)
   cutover validate examples/specs/blue-green.yaml
   cutover deploy examples/specs/blue-green.yaml --watch
   cutover status deploy-production-shop --watch
+  cutover status deploy-production-shop --watch --until-approval   (returns at the gate)
   cutover approve deploy-production-shop --by alice --version 2.0.0
   cutover promote deploy-production-shop --by alice --version 2.0.0
   cutover rollback deploy-production-shop --by alice --reason "checkout errors"
