@@ -15,6 +15,8 @@ import { deploymentIdArg, fileArg, labelArg } from './cli/args';
 import { CliError, EXIT, print, withClient } from './cli/context';
 import type { CliDeps } from './cli/context';
 import { addDecisionCommands } from './cli/decisions';
+import { addDevCommand } from './cli/dev';
+import { addRouterCommand } from './cli/router';
 import { addHookCommands } from './cli/hooks';
 import { readValidSpec } from './cli/spec-file';
 import { formatHookDeadline } from './outsystems/deadline';
@@ -35,12 +37,14 @@ export const defaultCliDeps: CliDeps = {
   err: (text) => process.stderr.write(text),
 };
 
-async function watchUntilDone(client: CutoverClient, id: string): Promise<number> {
+/** `untilApproval`: also stop (exit 0) once the deployment waits for an approval. */
+async function watchUntilDone(client: CutoverClient, id: string, untilApproval = false): Promise<number> {
   const printer = new ProgressPrinter();
   let last: Awaited<ReturnType<CutoverClient['status']>> | undefined;
   for await (const status of client.watch(id)) {
     printer.update(status);
     last = status;
+    if (untilApproval && status.approval.pending && !status.outcome) return EXIT.ok;
   }
   return last?.outcome === 'succeeded' ? EXIT.ok : EXIT.deploymentFailed;
 }
@@ -64,9 +68,11 @@ export function buildProgram(deps: CliDeps = defaultCliDeps, result: { code: num
       'after',
       `
 Examples:
+  cutover dev                                              (Temporal + UI, router, platform server, worker; Ctrl-C stops)
   cutover validate examples/specs/blue-green.yaml
   cutover deploy examples/specs/blue-green.yaml --watch
   cutover status deploy-production-shop --watch
+  cutover status deploy-production-shop --watch --until-approval   (returns at the gate)
   cutover approve deploy-production-shop --by alice --version 2.0.0
   cutover promote deploy-production-shop --by alice --version 2.0.0
   cutover rollback deploy-production-shop --by alice --reason "checkout errors"
@@ -121,15 +127,18 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
     .description('phase, steps, replicas, live color and pending approval of a deployment')
     .argument('<deploymentId>', 'the deployment (cutover list shows them)', deploymentIdArg)
     .option('--watch', 'live progress until the deployment ends')
+    .option('--until-approval', 'with --watch: stop (exit 0) once it waits for an approval, if it does before it ends')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
+    .action(async (id: string, opts: { watch?: boolean; untilApproval?: boolean; json?: boolean }) => {
+      if (opts.untilApproval && !opts.watch) throw new CliError('--until-approval needs --watch', EXIT.badInput);
       result.code = await withClient(deps, async (client) => {
-        if (opts.watch && !opts.json) return watchUntilDone(client, id);
+        if (opts.watch && !opts.json) return watchUntilDone(client, id, opts.untilApproval);
         if (opts.watch) {
           let last;
           for await (const status of client.watch(id)) {
             deps.out(`${JSON.stringify(status)}\n`);
             last = status;
+            if (opts.untilApproval && status.approval.pending && !status.outcome) return EXIT.ok;
           }
           return last?.outcome === 'succeeded' ? EXIT.ok : EXIT.deploymentFailed;
         }
@@ -161,6 +170,8 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
 
   addDecisionCommands(program, deps);
   addHookCommands(program, deps);
+  addDevCommand(program, deps, result);
+  addRouterCommand(program, deps);
 
   program
     .command('worker')

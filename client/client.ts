@@ -4,7 +4,7 @@
  * edge, before anything starts.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import {
   abortSignal,
   approveSignal,
@@ -32,9 +32,18 @@ import { closableRetry } from './closable-retry';
 import type { ClosableRetry } from './closable-retry';
 import { connectionOptions, temporalConfigFromEnv } from './connection';
 import type { TemporalConfig } from './connection';
+import { retryingSteps } from './retrying';
+import type { RetryingStep } from './retrying';
 
 export type { DeploymentSpec, DeploymentSpecInput } from '../workflows/spec';
 export type { DeploymentResult, DeploymentStatus, Phase } from '../workflows/types';
+export type { RetryingStep } from './retrying';
+
+/**
+ * What `status` and `watch` return: the workflow's status query, plus what only the server knows — the steps being
+ * retried (`retrying`: attempt N of M, last error, next attempt; absent when none is).
+ */
+export type DeploymentStatusView = DeploymentStatus & { retrying?: RetryingStep[] };
 
 /** The spec failed validation; `issues` names every offending field. Nothing was started. */
 export class SpecInvalidError extends Error {
@@ -135,16 +144,27 @@ export class CutoverClient {
     return this.temporal.workflow.getHandle(id);
   }
 
-  async status(id: string): Promise<DeploymentStatus> {
+  async status(id: string): Promise<DeploymentStatusView> {
     const handle = this.handle(id);
-    const [status, hook] = await Promise.all([handle.query(statusQuery), this.hookOf(handle)]);
-    return hook ? { ...status, hook } : status;
+    // The description is an extra (the hook's memo, the retried steps): the status query is what must answer.
+    const [status, description] = await Promise.all([
+      handle.query(statusQuery),
+      handle.describe().catch(() => undefined),
+    ]);
+    const hook = this.hookOf(description);
+    const retrying = retryingSteps(description?.raw.pendingActivities);
+    return { ...status, ...(hook ? { hook } : {}), ...(retrying.length ? { retrying } : {}) };
+  }
+
+  /** The steps a deployment is retrying (from the server's pending activities): attempt, maximum, last error. */
+  async pendingSteps(id: string): Promise<RetryingStep[]> {
+    return retryingSteps((await this.handle(id).describe()).raw.pendingActivities);
   }
 
   /** For a deployment started by an OutSystems hook: its deadline and operation (from the deployment's memo). */
-  private async hookOf(handle: WorkflowHandle): Promise<DeploymentStatus['hook']> {
+  private hookOf(description: WorkflowExecutionDescription | undefined): DeploymentStatus['hook'] {
     try {
-      const memo = (await handle.describe()).memo ?? {};
+      const memo = description?.memo ?? {};
       const { hookDeadline, hookWorkflowId, hookStage, operationId } = memo;
       if (typeof hookDeadline !== 'string' || typeof hookWorkflowId !== 'string') return undefined;
       return {
@@ -265,7 +285,7 @@ export class CutoverClient {
    * Yields the status each time it changes, until the deployment reaches a
    * final phase (polling the `status` query; `intervalMs` between polls).
    */
-  async *watch(id: string, intervalMs = 1000): AsyncGenerator<DeploymentStatus> {
+  async *watch(id: string, intervalMs = 1000): AsyncGenerator<DeploymentStatusView> {
     let last = '';
     for (;;) {
       // A closed workflow still answers queries, so the final status is seen too.

@@ -4,6 +4,20 @@
  * redrawn screen) so the same output reads well in a terminal and in CI logs.
  */
 import type { AnalysisRecord, DeploymentStatus, StepRecord } from '../workflows/types';
+import type { RetryingStep } from './retrying';
+
+/** The status with the steps being retried (client.ts `DeploymentStatusView`; the workflow's query lacks them). */
+type WithRetrying = DeploymentStatus & { retrying?: RetryingStep[] };
+
+/**
+ * "retrying readRoutes: attempt 2 of 10, last error: ... ECONNREFUSED, next attempt at 2026-...Z" — one line per
+ * step being retried; "running" in place of the next attempt's time while that attempt runs.
+ */
+export function formatRetrying(step: RetryingStep): string {
+  const of = step.maximumAttempts ? ` of ${step.maximumAttempts}` : ' (no attempt limit)';
+  const when = step.nextAttemptAt ? `, next attempt at ${step.nextAttemptAt}` : ', running now';
+  return `retrying ${step.activity}: attempt ${step.attempt}${of}, last error: ${step.lastError ?? '(none recorded)'}${when}`;
+}
 
 const MARK: Record<StepRecord['state'], string> = {
   running: '…',
@@ -63,7 +77,9 @@ export class ProgressPrinter {
 
   constructor(private readonly write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {}
 
-  update(status: DeploymentStatus): void {
+  private readonly seenAttempts = new Set<string>();
+
+  update(status: WithRetrying): void {
     // Finished steps and events first, then the phase they led to.
     status.steps.forEach((step, i) => {
       const key = `${i}:${step.name}`;
@@ -104,6 +120,13 @@ export class ProgressPrinter {
         }
       }
     }
+    // Once per new attempt of a retried step (its "running" and "waiting" forms are the same attempt).
+    for (const step of status.retrying ?? []) {
+      const key = `${step.activity}:${step.attempt}`;
+      if (this.seenAttempts.has(key)) continue;
+      this.seenAttempts.add(key);
+      this.write(`  ⟳ ${formatRetrying(step)}`);
+    }
     if (status.phase !== this.phase) {
       this.phase = status.phase;
       const r = status.replicas;
@@ -136,7 +159,7 @@ function liveWhere(status: DeploymentStatus): string {
 }
 
 /** One-screen summary for `cutover status`. */
-export function formatStatus(status: DeploymentStatus): string {
+export function formatStatus(status: WithRetrying): string {
   const lines = [
     `deployment   ${status.deploymentId}`,
     `application  ${status.application} (${status.environment}), ${status.strategy}`,
@@ -168,5 +191,7 @@ export function formatStatus(status: DeploymentStatus): string {
   lines.push('steps');
   for (const step of status.steps)
     lines.push(`  ${MARK[step.state]} ${step.name}${step.detail ? ` — ${step.detail}` : ''}`);
+  // Retried activities belong to the step still running: shown beneath the steps, why it is stuck and for how long.
+  for (const step of status.retrying ?? []) lines.push(`    ⟳ ${formatRetrying(step)}`);
   return lines.join('\n');
 }
