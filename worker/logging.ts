@@ -68,7 +68,7 @@ const TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> =
 /** Copies the workflow id the SDK attaches (workflow and activity lines) to `deploymentId`. */
 function withDeployment(meta: LogMetadata | undefined): Record<string, unknown> {
   if (!meta) return {};
-  const workflowId = meta.workflowId;
+  const workflowId: unknown = meta.workflowId;
   return typeof workflowId === 'string' ? { deploymentId: workflowId, ...meta } : { ...meta };
 }
 

@@ -68,8 +68,9 @@ async function readiness(worker: Worker, connection: NativeConnection): Promise<
       connection.healthService.check({}),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
     ]);
-    // grpc.health.v1 ServingStatus: 1 = SERVING
-    if (answer.status !== 1) return { ready: false, reason: `Temporal health check answered ${String(answer.status)}` };
+    // grpc.health.v1 ServingStatus (@temporalio/proto is only a dev dependency): 1 = SERVING.
+    if (Number(answer.status) !== 1)
+      return { ready: false, reason: `Temporal health check answered ${String(answer.status)}` };
   } catch (err) {
     return { ready: false, reason: `Temporal is not reachable: ${(err as Error).message}` };
   }

@@ -52,7 +52,7 @@ export function registerProbes(app: FastifyInstance, metrics: HookMetrics, clien
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {
       await Promise.race([

@@ -125,8 +125,8 @@ describe('worker metrics', () => {
     expect(during).toBe(1);
     expect(m.inFlight()).toBe(0);
     const info = {} as never;
-    m.sinks.cutoverMetrics.deploymentStarted.fn(info, 'canary');
-    m.sinks.cutoverMetrics.deploymentFinished.fn(info, 'canary', 'rolled-back');
+    await m.sinks.cutoverMetrics.deploymentStarted.fn(info, 'canary');
+    await m.sinks.cutoverMetrics.deploymentFinished.fn(info, 'canary', 'rolled-back');
     expect(m.sinks.cutoverMetrics.deploymentFinished.callDuringReplay).toBe(false);
 
     const text = await m.registry.metrics();
