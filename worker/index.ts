@@ -9,6 +9,7 @@ import { defaultDrivers } from '../activities/drivers';
 import type { Drivers } from '../activities/drivers';
 import { connectionOptions, temporalConfigFromEnv } from '../client/connection';
 import type { TemporalConfig } from '../client/connection';
+import { runOperatedWorker } from './operate';
 
 export interface CutoverWorkerOptions {
   temporal?: Partial<TemporalConfig>;
@@ -21,7 +22,7 @@ export interface CutoverWorkerOptions {
 
 export async function createWorker(
   opts: CutoverWorkerOptions = {},
-): Promise<{ worker: Worker; close: () => Promise<void> }> {
+): Promise<{ worker: Worker; connection: NativeConnection; close: () => Promise<void> }> {
   const config = { ...temporalConfigFromEnv(), ...opts.temporal };
   const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
@@ -37,19 +38,13 @@ export async function createWorker(
       : { workflowsPath: require.resolve('../workflows') }),
     ...opts.options,
   });
-  return { worker, close: () => connection.close() };
+  return { worker, connection, close: () => connection.close() };
 }
 
-/** Runs until SIGINT/SIGTERM (the Temporal SDK's default shutdown signals), then drains and exits. */
+/**
+ * Runs until SIGINT/SIGTERM (the Temporal SDK's default shutdown signals), then drains and exits: JSON logs, metrics,
+ * health endpoints and the graceful shutdown are worker/operate.ts's.
+ */
 export async function runWorker(opts: CutoverWorkerOptions = {}): Promise<void> {
-  const { worker, close } = await createWorker(opts);
-  const config = { ...temporalConfigFromEnv(), ...opts.temporal };
-  console.error(
-    `cutover worker polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace})`,
-  );
-  try {
-    await worker.run();
-  } finally {
-    await close();
-  }
+  await runOperatedWorker(opts, createWorker);
 }

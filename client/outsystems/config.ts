@@ -91,9 +91,11 @@ const hookConfigSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(8480),
+        /** GET /metrics, /healthz and /readyz on the hook port, without the token (docs/operations.md). */
+        probes: z.boolean().default(true),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8480 }),
+      .default({ host: '127.0.0.1', port: 8480, probes: true }),
     auth: authSchema,
     roots: z
       .object({

@@ -16,12 +16,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { HOOK_STAGE_NAMES, HOOK_STAGES, resultFileName } from '../../workflows/outsystems/types';
 import type { HookOperationInput, HookRoots, HookStage } from '../../workflows/outsystems/types';
 import type { CutoverClient } from '../client';
 import { applicationNameFrom, buildOptions, hookTimeout, resolveApplication, specPart } from './config';
 import type { HookConfig } from './config';
 import { HookParamError, parseHookRequest } from './params';
+import { createHookMetrics, registerProbes } from './metrics';
+import type { HookMetrics } from './metrics';
+import { createLogger } from '../../worker/logging';
 import {
   confinePath,
   errorResult,
@@ -37,8 +41,10 @@ export interface HookServerOptions {
   /** The shared secret (read from the source the configuration names). */
   token: string;
   client: CutoverClient;
-  /** One line per call (never the token); default: JSON lines on stderr. */
+  /** One line per call (never the token); default: JSON lines on stderr (pino). */
   log?: (entry: Record<string, unknown>) => void;
+  /** Where the calls are counted (served on GET /metrics unless `server.probes` is false); default: a new registry. */
+  metrics?: HookMetrics;
   /** Upsert search attributes in the deployments (default true). */
   searchAttributes?: boolean;
   /** How often an operation waiting for another one of the same application checks again (tests shorten it). */
@@ -90,10 +96,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The default call log: JSON lines through pino (stderr unless `destination` says otherwise), each entry's fields,
+ * with `deploymentId` where a workflow was started.
+ */
+export function pinoHookLog(destination?: DestinationStream): (entry: Record<string, unknown>) => void {
+  const logger = createLogger({ name: 'cutover-hooks', destination });
+  return (entry) => {
+    const { workflowId, error, ...rest } = entry;
+    const fields = workflowId === undefined ? rest : { deploymentId: workflowId, workflowId, ...rest };
+    if (error === undefined) logger.info(fields, 'hook call');
+    else logger.warn({ ...fields, error }, 'hook call refused or failed');
+  };
+}
+
 /** Builds the server (not listening yet): resolves the roots first, so a misconfigured root fails at start. */
 export async function buildHookServer(options: HookServerOptions): Promise<FastifyInstance> {
   const { config, client } = options;
-  const log = options.log ?? ((entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
+  const log = options.log ?? pinoHookLog();
+  const metrics = options.metrics ?? createHookMetrics();
   const roots: HookRoots = {
     target: await realRoots(config.roots.target, 'target'),
     result: await realRoots(config.roots.result, 'result'),
@@ -105,11 +126,13 @@ export async function buildHookServer(options: HookServerOptions): Promise<Fasti
   // The query string carries the token: Fastify's own request log (full URLs) stays off. No HEAD routes: Fastify
   // would run the GET handler for a HEAD (and start the operation), and HEAD must be free of effects.
   const app = Fastify({ logger: false, exposeHeadRoutes: false });
+  if (config.server.probes) registerProbes(app, metrics, client);
 
   for (const stage of HOOK_STAGE_NAMES) {
     app.get(hookPath(stage), async (request, reply) => {
       const started = Date.now();
       const answer = await handle(stage, request, reply);
+      metrics.observe(stage, reply.statusCode, (Date.now() - started) / 1000);
       log({
         at: new Date().toISOString(),
         hook: stage,

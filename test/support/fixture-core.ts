@@ -236,7 +236,15 @@ export async function createFixtureCore<R extends RouterPart>(
       const log = fs.openSync(path.join(stateDir, 'worker.log'), 'a');
       const script = workerOptions.script ?? path.join(projectRoot(), 'dist', 'worker', 'main.js');
       const child = spawn(process.execPath, [script], {
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, ...workerOptions.env },
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          // Suites run side by side: no fixed metrics ports unless a test asks for them.
+          CUTOVER_METRICS_PORT: '0',
+          CUTOVER_SDK_METRICS_ADDRESS: 'off',
+          ...workerOptions.env,
+        },
         stdio: ['ignore', log, log],
       });
       workerProcesses.push(child);

@@ -47,7 +47,7 @@ describe('hook configuration', () => {
     const c = validateHookConfig(config());
     expect(c.timeouts).toEqual({ build: 1_800_000, run: 1_800_000, configs: 1_800_000, remove: 1_800_000 });
     expect(c.auth.queryParameter).toBe('token');
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 8480 });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8480, probes: true });
   });
 
   test('the example configuration is valid', () => {
