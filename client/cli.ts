@@ -14,6 +14,7 @@ import type { DeploymentStatus } from './client';
 import { deploymentIdArg, fileArg, labelArg } from './cli/args';
 import { CliError, EXIT, print, withClient } from './cli/context';
 import type { CliDeps } from './cli/context';
+import { addCodecServerCommand } from './cli/codec-server';
 import { addDecisionCommands } from './cli/decisions';
 import { addDevCommand } from './cli/dev';
 import { addRouterCommand } from './cli/router';
@@ -172,6 +173,7 @@ Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/no
   addHookCommands(program, deps);
   addDevCommand(program, deps, result);
   addRouterCommand(program, deps);
+  addCodecServerCommand(program, deps);
 
   program
     .command('worker')

@@ -93,7 +93,11 @@ export class CutoverClient {
     const full = { ...temporalConfigFromEnv(), ...config };
     const retry = closableRetry();
     const connection = await Connection.connect({ ...connectionOptions(full), interceptors: [retry.interceptor] });
-    return new CutoverClient(new Client({ connection, namespace: full.namespace }), full, { connection, retry });
+    const dataConverter = { payloadCodecs: full.payloadCodecs ?? [] };
+    return new CutoverClient(new Client({ connection, namespace: full.namespace, dataConverter }), full, {
+      connection,
+      retry,
+    });
   }
 
   /** Wraps an existing Temporal client (the caller keeps ownership of its connection). */

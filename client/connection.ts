@@ -5,6 +5,8 @@
  * environment and never logged.
  */
 import * as fs from 'node:fs';
+import type { PayloadCodec } from '@temporalio/common';
+import { payloadCodecsFromEnv } from '../shared/codec';
 
 export interface TemporalConfig {
   /** host:port of the Temporal frontend (TEMPORAL_ADDRESS, default 127.0.0.1:7233). */
@@ -21,6 +23,8 @@ export interface TemporalConfig {
   };
   /** API key (TEMPORAL_API_KEY, or the content of TEMPORAL_API_KEY_FILE). Implies TLS. */
   apiKey?: string;
+  /** Payload encryption (CUTOVER_CODEC_KEYS or CUTOVER_CODEC_KEYS_FILE; see shared/codec.ts): none when unset. */
+  payloadCodecs?: PayloadCodec[];
 }
 
 function readFileVar(env: NodeJS.ProcessEnv, name: string): Buffer | undefined {
@@ -55,6 +59,7 @@ export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
         }
       : undefined,
     apiKey,
+    payloadCodecs: payloadCodecsFromEnv(env),
   };
 }
 

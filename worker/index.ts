@@ -30,6 +30,8 @@ export async function createWorker(
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     activities: createActivities(opts.drivers ?? defaultDrivers()),
+    // Payload encryption (shared/codec.ts): codecs run outside the workflow sandbox, so the bundle needs nothing.
+    dataConverter: { payloadCodecs: config.payloadCodecs ?? [] },
     // Cancellation (an abort) reaches a heartbeating activity in the answer to its next sent heartbeat: activities
     // heartbeat every second (activities/activity.ts), and none is held back longer, so an abort acts within ~1 s.
     maxHeartbeatThrottleInterval: '1 second',
