@@ -83,6 +83,7 @@ Examples:
 
 Connection (environment): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
   TEMPORAL_TLS_CA / TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (mTLS), TEMPORAL_API_KEY(_FILE).
+Payload encryption: CUTOVER_CODEC_KEYS_FILE or CUTOVER_CODEC_KEYS (docs/operations.md).
 Exit codes: 0 ok, 1 deployment rolled back/failed, 2 bad input, 3 unreachable/not found, 4 refused.`,
     );
 

@@ -34,6 +34,8 @@ export async function withClient<T>(deps: CliDeps, fn: (client: CutoverClient) =
   try {
     client = await deps.connect();
   } catch (err) {
+    // A bad payload-encryption key configuration (shared/codec.ts) is bad input, not an unreachable server.
+    if ((err as Error).name === 'CodecConfigError') throw new CliError((err as Error).message, EXIT.badInput);
     throw new CliError(
       `cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${(err as Error).message}`,
       EXIT.unreachable,
