@@ -99,6 +99,8 @@ export interface DevServerOptions {
   dbFilename?: string;
   /** Seconds to wait until the server is SERVING with the search attributes and the UI answers. Default 60. */
   startTimeoutSeconds?: number;
+  /** More `temporal server start-dev` flags, e.g. `--ui-codec-endpoint <url>`. */
+  extraArgs?: string[];
 }
 
 export interface DevServer {
@@ -236,6 +238,7 @@ async function startOnce(options: DevServerOptions, dir: string): Promise<DevSer
     '--log-level',
     'warn',
     ...CUTOVER_SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...(options.extraArgs ?? []),
   ];
   const logFd = openSync(logFile, 'a');
   const child = spawn(temporalBin, args, { detached: true, stdio: ['ignore', logFd, logFd] });
