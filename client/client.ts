@@ -30,6 +30,7 @@ import type { HookOperationInput, HookOperationResult, HookOperationStatus } fro
 import { hookStatusQuery } from '../workflows/outsystems/messages';
 import { closableRetry } from './closable-retry';
 import type { ClosableRetry } from './closable-retry';
+import { startDetails, startSummary } from './start-summary';
 import { connectionOptions, temporalConfigFromEnv } from './connection';
 import type { TemporalConfig } from './connection';
 import { retryingSteps } from './retrying';
@@ -136,6 +137,9 @@ export class CutoverClient {
         args: [input],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // What the Temporal UI shows of it (client/start-summary.ts): names and counts only, nothing secret.
+        staticSummary: startSummary(spec),
+        staticDetails: startDetails(spec),
       });
       return { deploymentId: id, runId: handle.firstExecutionRunId, spec };
     } catch (err) {

@@ -2,8 +2,15 @@
  * Activity presets shared by every workflow: one retry policy (backoff,
  * permanent errors not retried) and the quick API-call preset. Workflows add
  * their own presets for long, heartbeating work.
+ *
+ * Every activity scheduled through these presets inside a runbook step carries the step's name as its summary (user
+ * metadata on the ScheduleActivityTask command), so the Temporal UI's timeline reads as the runbook: "switch Catalog,
+ * Cart to green", "undo: switch traffic back". The step name travels in an AsyncLocalStorage (the SDK's, which follows
+ * the workflow's promises), so steps running side by side (a post-promotion analysis during the rollback window)
+ * each label their own activities. Summaries are metadata: replay compares an activity's type and id, not them.
  */
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, AsyncLocalStorage, proxyActivities } from '@temporalio/workflow';
+import type { ActivityInterfaceFor, ActivityOptions } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../activities/errors';
@@ -28,7 +35,7 @@ export const LIVENESS_TIMEOUT = '15 seconds';
  * Router and platform API calls: short, retried with backoff. An abort waits
  * for a running call to finish, so compensation never races it.
  */
-export const quickApiCall = proxyActivities<Activities>({
+export const quickApiCall = summarised({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: LIVENESS_TIMEOUT,
   retry,
@@ -42,10 +49,55 @@ export const quickApiCall = proxyActivities<Activities>({
  * within about a second (activities/activity.ts), so compensation never races it.
  */
 export function budgeted(startToCloseMs: number, maximumAttempts = retry.maximumAttempts) {
-  return proxyActivities<Activities>({
+  return summarised({
     startToCloseTimeout: Math.ceil(startToCloseMs),
     heartbeatTimeout: LIVENESS_TIMEOUT,
     retry: { ...retry, maximumAttempts },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
+}
+
+/** The UI shows a summary on one line; a longer one is cut with an ellipsis (step names are far shorter). */
+export const MAX_SUMMARY_LENGTH = 200;
+
+const currentSummary = new AsyncLocalStorage<string>();
+
+/** Runs `body` with `summary` as the summary of every activity it schedules through these presets. */
+export function withSummary<T>(summary: string, body: () => Promise<T>): Promise<T> {
+  return currentSummary.run(oneLine(summary), body);
+}
+
+/** The summary activities scheduled here and now get (the innermost step's), if any. */
+export function activitySummary(): string | undefined {
+  return currentSummary.getStore();
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > MAX_SUMMARY_LENGTH ? `${line.slice(0, MAX_SUMMARY_LENGTH - 1)}…` : line;
+}
+
+/** proxyActivities, each call carrying the current step's summary (a call outside any step goes as before). */
+function summarised(options: ActivityOptions): ActivityInterfaceFor<Activities> {
+  const proxy = proxyActivities<Activities>(options);
+  return new Proxy(proxy, {
+    get(target, name, receiver): unknown {
+      const activity = Reflect.get(target, name, receiver) as unknown;
+      if (typeof name !== 'string' || typeof activity !== 'function') return activity;
+      const scheduled = activity as SchedulableActivity;
+      const call = (...args: unknown[]) => {
+        const summary = currentSummary.getStore();
+        return summary === undefined ? scheduled(...args) : scheduled.executeWithOptions({ summary }, args);
+      };
+      return Object.assign(call, {
+        executeWithOptions: (o: ActivityOptions, a: unknown[]) => scheduled.executeWithOptions(o, a),
+      });
+    },
+  });
+}
+
+/** One activity of a proxy, untyped: what summarised() wraps. */
+interface SchedulableActivity {
+  (...args: unknown[]): Promise<unknown>;
+  executeWithOptions(this: void, options: ActivityOptions, args: unknown[]): Promise<unknown>;
 }

@@ -11,7 +11,7 @@
  * (run.ts), discovery and adoption (discover.ts), a batch's steps (batch.ts), the pauses (gates.ts), rollback
  * (rollback.ts), continue-as-new (continue-as-new.ts) and the end (end.ts).
  */
-import { ContinueAsNew, setCurrentDetails } from '@temporalio/workflow';
+import { ContinueAsNew } from '@temporalio/workflow';
 import { specFor } from './parse-spec';
 import type { BatchPlan } from './rolling-math';
 import { describeFailure } from './runbook';
@@ -80,7 +80,7 @@ async function runBatch(run: RollingRun, plan: BatchPlan, batch: number): Promis
   const { book } = run;
   const label = `${book.rollingBack ? 'rollback ' : ''}batch ${batch}/${book.batches}`;
   const counts = book.counts();
-  setCurrentDetails(
+  run.tracker.note(
     `${label}: take out ${plan.retireFirst}, launch ${plan.launch}, retire ${plan.retireAfter} after` +
       ` (${counts.from} to replace, ${counts.to} done)`,
   );

@@ -5,6 +5,7 @@
  * scope, so an abort still cleans up.
  */
 import { CancellationScope, log } from '@temporalio/workflow';
+import { withSummary } from './activity-presets';
 
 export interface Compensation {
   name: string;
@@ -50,7 +51,8 @@ export class Compensations {
       while (this.stack.length) {
         const next = this.stack.pop() as Compensation;
         try {
-          await next.undo();
+          // Its activities read as the undo in the Temporal UI's timeline.
+          await withSummary(`undo: ${next.name}`, next.undo);
           report.undone.push(next.name);
           onStep?.(next.name, true);
         } catch (err) {

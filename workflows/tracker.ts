@@ -2,8 +2,14 @@
  * The deployment's visible state: phase (mirrored into a search attribute),
  * named steps with their timing, and a bounded list of notable events.
  * Everything here is deterministic workflow state; the `status` query reads it.
+ *
+ * The Temporal UI is the operator's console too: every activity a step schedules carries the step's name as its
+ * summary (activity-presets.ts), and the workflow's current details (workflows/current-details.ts) are re-rendered
+ * whenever the phase, a step, the gate or the events change. Neither is a new command: replay is unaffected.
  */
-import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { withSummary } from './activity-presets';
+import { renderCurrentDetails } from './current-details';
 import type { DeploymentSpec } from './spec';
 import { applicationKey, environmentKey, phaseKey, strategyKey, versionKey } from './search-attributes';
 import type { DeploymentStatus, Phase, StepRecord } from './types';
@@ -18,6 +24,8 @@ export interface TrackerOptions {
 
 export class DeploymentTracker {
   readonly status: DeploymentStatus;
+  /** What the strategy says it is doing now, beyond the step (a rolling batch's plan); shown in the details. */
+  private noted?: string;
 
   constructor(
     spec: DeploymentSpec,
@@ -54,12 +62,25 @@ export class DeploymentTracker {
         { key: phaseKey, value: 'Validating' },
       ]);
     }
+    this.showDetails();
   }
 
   /** A continued run (continue-as-new) carries on with the status the previous run left, phase included. */
   resume(previous: DeploymentStatus): void {
     Object.assign(this.status, previous);
     if (this.options.searchAttributes) upsertSearchAttributes([{ key: phaseKey, value: previous.phase }]);
+    this.showDetails();
+  }
+
+  /** A line on what the strategy is doing now (e.g. a rolling batch's plan), kept in the details until replaced. */
+  note(text: string): void {
+    this.noted = text;
+    this.showDetails();
+  }
+
+  /** Renders the status into the workflow's current details (the UI's "Current Details"; not a command). */
+  showDetails(): void {
+    setCurrentDetails(renderCurrentDetails(this.status, this.noted));
   }
 
   setPhase(phase: Phase): void {
@@ -67,20 +88,26 @@ export class DeploymentTracker {
     this.status.phase = phase;
     if (this.options.searchAttributes) upsertSearchAttributes([{ key: phaseKey, value: phase }]);
     log.info('phase', { phase });
+    this.showDetails();
   }
 
   event(message: string): void {
     this.status.events.push({ at: new Date().toISOString(), message });
     if (this.status.events.length > MAX_EVENTS) this.status.events.splice(0, this.status.events.length - MAX_EVENTS);
+    this.showDetails();
   }
 
-  /** Runs one named step of the runbook, recording when it ran and how it ended. */
+  /**
+   * Runs one named step of the runbook, recording when it ran and how it ended; the activities it schedules carry
+   * its name as their summary.
+   */
   async step<T>(name: string, body: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
     const record: StepRecord = { name, state: 'running', startedAt: new Date().toISOString() };
     this.status.steps.push(record);
     if (this.status.steps.length > MAX_STEPS) this.status.steps.splice(0, this.status.steps.length - MAX_STEPS);
+    this.showDetails();
     try {
-      const result = await body();
+      const result = await withSummary(name, body);
       record.state = 'done';
       record.detail = detail?.(result);
       return result;
@@ -90,12 +117,14 @@ export class DeploymentTracker {
       throw err;
     } finally {
       record.endedAt = new Date().toISOString();
+      this.showDetails();
     }
   }
 
   skip(name: string, why: string): void {
     const now = new Date().toISOString();
     this.status.steps.push({ name, state: 'skipped', startedAt: now, endedAt: now, detail: why });
+    this.showDetails();
   }
 
   compensated(name: string, ok: boolean, error?: string): void {
@@ -107,5 +136,6 @@ export class DeploymentTracker {
       endedAt: now,
       detail: error,
     });
+    this.showDetails();
   }
 }

@@ -1,5 +1,5 @@
 /** How a rolling update ends: succeeded (the result), or rolled back / failed (the workflow fails with the result). */
-import { ApplicationFailure, allHandlersFinished, condition, setCurrentDetails } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition } from '@temporalio/workflow';
 import type { DeploymentResult, Outcome } from '../types';
 import type { RollingRun } from './run';
 
@@ -16,7 +16,7 @@ export async function finish(run: RollingRun, outcome: Outcome, reason?: string)
   tracker.event(
     outcome === 'succeeded' ? `${run.spec.version} is live: ${serving}` : `${outcome}: ${reason ?? ''}; ${serving}`,
   );
-  setCurrentDetails(`${outcome}: ${serving}`);
+  tracker.note(`${outcome}: ${serving}`);
   await condition(allHandlersFinished);
   return { outcome, reason, liveColor: null, liveVersion: status.liveVersion, status };
 }
