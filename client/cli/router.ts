@@ -9,18 +9,14 @@ import type { Command } from 'commander';
 import { fileArg, hostArg, portArg } from './args';
 import { assertPortsFree, untilSignal } from './dev';
 import type { CliDeps } from './context';
+import type { RouterServerOptions } from '../../activities/drivers/local/router-server';
 
 export const ROUTER_DEFAULTS = { port: 18080, adminPort: 18081, stateFile: '.cutover/router.json' } as const;
 
-interface RouterOptions {
-  port: number;
-  adminPort: number;
-  host?: string;
-  stateFile: string;
-  defaultTarget: string;
-  previewHeader?: string;
-  sticky?: boolean;
-}
+type RouterOptions = Pick<
+  RouterServerOptions,
+  'port' | 'adminPort' | 'host' | 'stateFile' | 'defaultTarget' | 'previewHeader' | 'sticky'
+>;
 
 function urlArg(value: string): string {
   let url: URL;

@@ -12,8 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { CODEC_KEYS_FILE_ENV } from '../../shared/codec';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
@@ -22,7 +22,6 @@ import type { DevServer } from '../support/temporal';
 
 const CLI = path.join(__dirname, '..', '..', 'bin', 'cutover.js');
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'ui');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SPEC_MARKER = `ui-spec-MARKER-${randomBytes(4).toString('hex')}`;
 
 let dir: string;
@@ -53,10 +52,7 @@ beforeAll(async () => {
   server = await startDevServer({ uiPort, extraArgs: ['--ui-codec-endpoint', `http://127.0.0.1:${codecPort}`] });
   f = await createFixture('uicodec', ['Catalog'], { temporalAddress: server.address });
   await f.startInProcessWorker();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

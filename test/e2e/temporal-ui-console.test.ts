@@ -7,15 +7,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { approveSignal } from '../../workflows/messages';
 import { createFixture } from '../support/local-fixture';
 import type { Fixture } from '../support/local-fixture';
 import { temporalUiUrl } from '../support/temporal';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'ui');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let page: Page;
@@ -63,19 +62,7 @@ async function openWorkflow(workflowId: string, tab = 'User Metadata'): Promise<
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
   f = await createFixture('ui-console');
   await f.startInProcessWorker();
