@@ -100,7 +100,7 @@ export function startLoad(options: LoadOptions): Load {
 
   let stopped: Promise<LoadReport> | undefined;
   const waitForRequests = (minimum = MIN_REQUESTS_PER_PHASE, waitMs = 60_000): Promise<void> =>
-    recorder.waitForRequests(minimum, kinds, waitMs);
+    recorder.waitForRequests(minimum, kinds, waitMs, clients);
   return {
     get currentPhase() {
       return recorder.phase;

@@ -172,16 +172,27 @@ export class LoadRecorder {
 
   /**
    * Resolves once the current phase has `minimum` requests with an outcome, and has started at least one request
-   * of each kind in `kinds`; rejects after `timeoutMs`, saying what is missing.
+   * of each kind in `kinds` and from each client class in `clients` (the verdict requires both of every phase);
+   * rejects after `timeoutMs`, saying what is missing.
    */
-  waitForRequests(minimum: number, kinds: readonly RequestKind[], timeoutMs: number): Promise<void> {
+  waitForRequests(
+    minimum: number,
+    kinds: readonly RequestKind[],
+    timeoutMs: number,
+    clients: readonly LoadClient[] = [],
+  ): Promise<void> {
     const phase = this.phase;
     const missing = (): string | undefined => {
       const mine = this.records.filter((r) => r.phase === phase);
       const finished = mine.filter((r) => r.outcome).length;
       const absent = kinds.filter((k) => !mine.some((r) => r.plan.kind === k));
-      if (finished >= minimum && absent.length === 0) return undefined;
-      return `${finished}/${minimum} finished${absent.length ? `, no ${absent.join(' or ')} request started` : ''}`;
+      const silent = clients.filter((c) => !mine.some((r) => r.client === c));
+      if (finished >= minimum && absent.length === 0 && silent.length === 0) return undefined;
+      return (
+        `${finished}/${minimum} finished` +
+        (absent.length ? `, no ${absent.join(' or ')} request started` : '') +
+        (silent.length ? `, no request from ${silent.join(' or ')}` : '')
+      );
     };
     return new Promise((resolve, reject) => {
       const check = (): void => {

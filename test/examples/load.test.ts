@@ -84,6 +84,32 @@ describe('judgeLoad', () => {
   });
 });
 
+describe('LoadRecorder.waitForRequests', () => {
+  test('waits for a request from every client class, not only for the minimum and every kind', async () => {
+    const planner = new TrafficPlanner({ paths: ['/A/'] });
+    const recorder = new LoadRecorder('after');
+    for (let k = 0; k < 20; k++) recorder.finish(recorder.start(planner.nextOrdinary(), 'undici'), ok('2'));
+    let resolved = false;
+    const waiting = recorder.waitForRequests(20, ['get'], 5_000, ['undici', 'autocannon']).then(() => {
+      resolved = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolved).toBe(false);
+    recorder.finish(recorder.start(planner.nextOrdinary(), 'autocannon'), ok('2'));
+    await waiting;
+    expect(resolved).toBe(true);
+  });
+
+  test('names the silent client class when it times out', async () => {
+    const planner = new TrafficPlanner({ paths: ['/A/'] });
+    const recorder = new LoadRecorder('after');
+    for (let k = 0; k < 20; k++) recorder.finish(recorder.start(planner.nextOrdinary(), 'undici'), ok('2'));
+    await expect(recorder.waitForRequests(20, ['get'], 50, ['undici', 'autocannon'])).rejects.toThrow(
+      'load phase "after": 20/20 finished, no request from autocannon within 50 ms',
+    );
+  });
+});
+
 describe('judgeAnswer', () => {
   const planner = new TrafficPlanner({ paths: ['/A/'], postEvery: 1 });
   const answer = (status: number, headers: Record<string, string>, body = '{}') => ({
