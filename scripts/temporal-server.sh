@@ -23,7 +23,7 @@ ADDRESS="127.0.0.1:$PORT"
 DB_FILE="$DATA_DIR/temporal.db"
 LOG_FILE="$DATA_DIR/temporal.log"
 PID_FILE="$DATA_DIR/temporal.pid"
-# The search attributes Cutover's workflows set (keep in sync with test/support/global-setup.ts).
+# The search attributes Cutover's workflows set (keep in sync with scripts/dev-server.ts).
 SEARCH_ATTRIBUTES=(
   CutoverApplication=Keyword
   CutoverEnvironment=Keyword
