@@ -3,6 +3,7 @@
  * to start deployments and act on them. Specs are validated here, at the
  * edge, before anything starts.
  */
+import { failureConverter } from '../shared/encrypted-failures';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import {
@@ -94,7 +95,9 @@ export class CutoverClient {
     const full = { ...temporalConfigFromEnv(), ...config };
     const retry = closableRetry();
     const connection = await Connection.connect({ ...connectionOptions(full), interceptors: [retry.interceptor] });
-    const dataConverter = { payloadCodecs: full.payloadCodecs ?? [] };
+    const payloadCodecs = full.payloadCodecs ?? [];
+    // With encryption on, failure messages are sealed too: the worker's converter (shared/encrypted-failures.ts).
+    const dataConverter = { payloadCodecs, ...(payloadCodecs.length ? { failureConverter } : {}) };
     return new CutoverClient(new Client({ connection, namespace: full.namespace, dataConverter }), full, {
       connection,
       retry,

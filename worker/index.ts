@@ -20,6 +20,11 @@ export interface CutoverWorkerOptions {
   options?: Partial<WorkerOptions>;
 }
 
+/** The failure converter module that seals failure messages (`dataConverter.failureConverterPath`). */
+export function encryptedFailuresPath(): string {
+  return require.resolve('../shared/encrypted-failures');
+}
+
 export async function createWorker(
   opts: CutoverWorkerOptions = {},
 ): Promise<{ worker: Worker; connection: NativeConnection; close: () => Promise<void> }> {
@@ -30,8 +35,13 @@ export async function createWorker(
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     activities: createActivities(opts.drivers ?? defaultDrivers()),
-    // Payload encryption (shared/codec.ts): codecs run outside the workflow sandbox, so the bundle needs nothing.
-    dataConverter: { payloadCodecs: config.payloadCodecs ?? [] },
+    // Payload encryption (shared/codec.ts): codecs run outside the workflow sandbox. With it on, failure messages and
+    // stack traces are sealed too (shared/encrypted-failures.ts); that converter is bundled into the sandbox, so a
+    // prebuilt workflowBundle must have been made with the same failureConverterPath (encryptedFailuresPath).
+    dataConverter: {
+      payloadCodecs: config.payloadCodecs ?? [],
+      ...(config.payloadCodecs?.length ? { failureConverterPath: encryptedFailuresPath() } : {}),
+    },
     // Cancellation (an abort) reaches a heartbeating activity in the answer to its next sent heartbeat: activities
     // heartbeat every second (activities/activity.ts), and none is held back longer, so an abort acts within ~1 s.
     maxHeartbeatThrottleInterval: '1 second',

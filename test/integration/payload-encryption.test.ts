@@ -25,6 +25,7 @@ import type { Fixture } from '../support/local-fixture';
 
 const CLI = path.join(__dirname, '..', '..', 'bin', 'cutover.js');
 const SPEC_MARKER = `spec-value-MARKER-${randomBytes(4).toString('hex')}`;
+const FAILURE_MARKER = `failure-MARKER-${randomBytes(4).toString('hex')}`;
 const COMMENT_MARKER = `approval-comment-MARKER-${randomBytes(4).toString('hex')}`;
 const UI_ORIGIN = 'http://localhost:8233';
 const TOKEN = randomBytes(16).toString('hex');
@@ -142,6 +143,33 @@ describe('payload encryption: the history holds ciphertext, the CLI and the code
     expect(blind.status).not.toBe(0);
     expect(blind.stderr).toMatch(/binary\/encrypted/);
     expect(blind.stdout).not.toContain(COMMENT_MARKER);
+  });
+
+  test('a failed deployment: the failure messages are sealed too, and the client still reads them', async () => {
+    // The health path (here with a token in its query) is a spec value that the probe's error message repeats.
+    const failing = await f.deploy('3.0.0', {
+      env: { SAMPLE_HEALTH: 'fail' },
+      health: { path: `/{module}/_ping.html?token=${FAILURE_MARKER}`, deadline: '3s' },
+    });
+    const result = await f.result(failing);
+    expect(result.outcome).not.toBe('succeeded');
+    const history = (await raw.workflow.getHandle(failing).fetchHistory()).events ?? [];
+    const failures = history.filter((e) => e.activityTaskFailedEventAttributes);
+    expect(failures.length).toBeGreaterThan(0);
+    // The Temporal service keeps the failure, but only as "Encoded failure" with the message in a sealed payload.
+    for (const e of failures) {
+      const failure = e.activityTaskFailedEventAttributes?.failure;
+      expect(failure?.message).toBe('Encoded failure');
+      expect(Buffer.from(failure?.encodedAttributes?.metadata?.[METADATA_ENCODING_KEY] ?? []).toString()).toBe(
+        'binary/encrypted',
+      );
+    }
+    const bytes = Buffer.from(temporal.api.history.v1.History.encode({ events: history }).finish());
+    expect(bytes.includes(FAILURE_MARKER)).toBe(false);
+    // The CLI, with the keys, shows the reason with the marker in it.
+    const status = await cutover(['status', failing, '--json'], env);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toContain(FAILURE_MARKER);
   });
 
   describe('cutover codec-server', () => {
