@@ -25,6 +25,8 @@ export interface LocalStack {
   publicUrl: string;
   adminUrl: string;
   platformServerUrl: string;
+  /** The processes it started, for a supervisor to watch (`cutover dev` stops everything when one dies). */
+  processes: { name: string; child: ChildProcess }[];
   stop(): Promise<void>;
 }
 
@@ -142,6 +144,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     publicUrl: `http://127.0.0.1:${info.port}`,
     adminUrl: `http://127.0.0.1:${info.adminPort}`,
     platformServerUrl,
+    processes: [
+      { name: 'the router', child: router },
+      { name: 'the stand-in platform server', child: platformServer },
+    ],
     stop: async () => {
       await stopChild(router);
       await stopChild(platformServer);

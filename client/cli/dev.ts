@@ -384,6 +384,7 @@ export async function runDev(opts: DevOptions, deps: CliDeps): Promise<number> {
       platformServerEnv: { PORT: String(opts.platformPort) },
     });
     stops.push(() => stack.stop());
+    for (const { name, child } of stack.processes) watch(name, child);
     stops.push(() => retireReplicas(replicaDir, deps)); // after the worker stops, before the router does
 
     const env = { ...process.env, TEMPORAL_ADDRESS: temporal.address, CUTOVER_STATE_DIR: replicaDir };
@@ -398,6 +399,7 @@ export async function runDev(opts: DevOptions, deps: CliDeps): Promise<number> {
     stops.push(() => stopChild(worker.child, 20_000));
     watch('the worker', worker.child);
 
+    const watched = [temporal.child, worker.child, ...stack.processes.map((p) => p.child)];
     let hookLine = '';
     if (opts.hooks) {
       const hooks = await spawnReady(
@@ -410,9 +412,10 @@ export async function runDev(opts: DevOptions, deps: CliDeps): Promise<number> {
       );
       stops.push(() => stopChild(hooks.child, 10_000));
       watch('the hook server', hooks.child);
+      watched.push(hooks.child);
       hookLine = `  hook server      ${/serving on ([^;\s]+)/.exec(hooks.line)?.[1] ?? hooks.line}`;
     }
-    startWatchdog([temporal.child?.pid, worker.child.pid].filter((pid): pid is number => typeof pid === 'number'));
+    startWatchdog(watched.map((child) => child?.pid).filter((pid): pid is number => typeof pid === 'number'));
 
     deps.out(
       [
