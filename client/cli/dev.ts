@@ -19,24 +19,16 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import { CUTOVER_SEARCH_ATTRIBUTES } from '../../scripts/dev-server';
 import { connectionOptions, temporalConfigFromEnv } from '../connection';
 import type { TemporalConfig } from '../connection';
 import { fileArg, labelArg, portArg } from './args';
 import { CliError, EXIT } from './context';
 import type { CliDeps } from './context';
-
-/** The search attributes Cutover's workflows set (as scripts/temporal-server.sh and docker-compose.yml register). */
-const SEARCH_ATTRIBUTES = [
-  'CutoverApplication',
-  'CutoverEnvironment',
-  'CutoverStrategy',
-  'CutoverVersion',
-  'CutoverPhase',
-];
+import { alive, spawnReady, startWatchdog, stopChild } from './dev-processes';
 
 export interface DevOptions {
   /** The router's public port (examples/specs/blue-green.yaml: router.publicUrl). */
@@ -123,7 +115,7 @@ async function temporalAnswers(config: TemporalConfig): Promise<{ ok: boolean; m
       const { customAttributes } = await connection.operatorService.listSearchAttributes({
         namespace: config.namespace,
       });
-      return { ok: true, missing: SEARCH_ATTRIBUTES.filter((name) => customAttributes?.[name] === undefined) };
+      return { ok: true, missing: CUTOVER_SEARCH_ATTRIBUTES.filter((name) => customAttributes?.[name] === undefined) };
     } catch {
       return { ok: true, missing: [] }; // a cloud namespace may not let us list them: assume they are there
     }
@@ -132,78 +124,6 @@ async function temporalAnswers(config: TemporalConfig): Promise<{ ok: boolean; m
   } finally {
     await connection?.close().catch(() => undefined);
   }
-}
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-/** SIGTERM to the child's process group (or the child), SIGKILL after `graceMs`; resolves once it has exited. */
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (!alive(child) || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, sig);
-    } catch {
-      child.kill(sig);
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Writes each line of `stream` to `write` with `prefix`, and resolves `waitFor` once a line matches it. */
-function prefixLines(
-  stream: NodeJS.ReadableStream,
-  prefix: string,
-  write: (text: string) => void,
-  onLine?: (line: string) => void,
-): void {
-  readline.createInterface({ input: stream }).on('line', (line) => {
-    write(`${prefix} ${line}\n`);
-    onLine?.(line);
-  });
-}
-
-/**
- * Spawns a node script in its own process group (a Ctrl-C reaches only `cutover dev`, which stops them in order),
- * prefixes its output, and resolves once a line matches `ready` — or rejects if it exits first or not within the time.
- */
-function spawnReady(
-  name: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-  timeoutMs: number,
-  deps: CliDeps,
-): Promise<{ child: ChildProcess; line: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      child.kill('SIGKILL');
-      reject(new CliError(`${name} did not start within ${timeoutMs / 1000} s (its log is above)`, EXIT.unreachable));
-    }, timeoutMs);
-    const onLine = (line: string) => {
-      if (done || !ready.test(line)) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ child, line });
-    };
-    prefixLines(child.stdout, `[${name}]`, deps.err, onLine);
-    prefixLines(child.stderr, `[${name}]`, deps.err, onLine);
-    child.once('exit', (code, sig) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      reject(new CliError(`${name} exited (${sig ?? `code ${code}`}) before it was ready (its log is above)`, 1));
-    });
-  });
 }
 
 interface StartedTemporal {
@@ -271,7 +191,7 @@ async function startTemporal(config: TemporalConfig, opts: DevOptions, deps: Cli
     '--log-level',
     'warn',
     ...(help.includes('--ui-disable-news-fetch') ? ['--ui-disable-news-fetch'] : []),
-    ...SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...CUTOVER_SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
   ];
   const logFile = path.join(opts.stateDir, 'temporal.log');
   const log = fs.openSync(logFile, 'a');
@@ -307,31 +227,6 @@ async function retireReplicas(stateDir: string, deps: CliDeps): Promise<void> {
       deps.err(`[dev] could not retire replica set ${name}: ${(err as Error).message}\n`);
     }
   }
-}
-
-/**
- * A detached shell that, if `cutover dev` itself dies without stopping its children (SIGKILL), stops their process
- * groups; it exits by itself once they are gone.
- */
-const WATCHDOG = `
-owner=$1; shift
-while kill -0 "$owner" 2>/dev/null; do
-  any=; for p in "$@"; do kill -0 "$p" 2>/dev/null && any=1; done
-  [ -n "$any" ] || exit 0
-  sleep 1
-done
-for p in "$@"; do kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
-sleep 10
-for p in "$@"; do kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
-true`;
-
-function startWatchdog(pids: number[]): void {
-  if (!pids.length) return;
-  const dog = spawn('/bin/sh', ['-c', WATCHDOG, 'cutover-dev-watchdog', String(process.pid), ...pids.map(String)], {
-    detached: true,
-    stdio: 'ignore',
-  });
-  dog.unref();
 }
 
 /** Runs `cutover dev` until SIGINT/SIGTERM (resolves with exit 0) or until a part it started dies (exit 1). */
