@@ -517,8 +517,19 @@ async function main(): Promise<void> {
   let closeCutover: (() => Promise<void>) | undefined;
   let noopConnection: NativeConnection | undefined;
   let cleaned: Promise<void> | undefined;
+  const workers: Worker[] = [];
   const cleanup = () =>
     (cleaned ??= (async () => {
+      // Workers first: an activity still launching replicas (Ctrl-C mid-run) is cancelled and has recorded them by the
+      // time its worker stops, so the retire below finds them.
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      const deadline = Date.now() + 20_000;
+      while (
+        workers.some((w) => !['STOPPED', 'FAILED', 'INITIALIZED'].includes(w.getState())) &&
+        Date.now() < deadline
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await client?.close().catch(() => undefined);
       await closeCutover?.().catch(() => undefined);
       await noopConnection?.close().catch(() => undefined);
@@ -549,6 +560,7 @@ async function main(): Promise<void> {
     const cutoverWorker = await createWorker({ temporal: temporalConfig, options: { ...sharedOptions } });
     closeCutover = cutoverWorker.close;
     noopConnection = await NativeConnection.connect({ address: server.address });
+    workers.push(cutoverWorker.worker);
     const noopActivities: NoopActivities = { noop: () => Promise.resolve() };
     const noopWorker = await Worker.create({
       connection: noopConnection,
@@ -557,6 +569,7 @@ async function main(): Promise<void> {
       activities: noopActivities,
       ...sharedOptions,
     });
+    workers.push(noopWorker);
     client = await CutoverClient.connect(temporalConfig);
     const b: Bench = { client, stack, platformDir };
     const m = machine();
