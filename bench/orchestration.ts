@@ -8,15 +8,19 @@
  * Spec settings keep the mandatory waits small and known: health probes every 100 ms, 2 successes in a row (one
  * probe interval per health wait), rollback window 200 ms, automatic approval, no preview, no pauses, minReadySeconds
  * 0; drains end at once (no traffic: the local router counts 0 requests in flight).
- * "What the steps must take" (mandatory) = the timers that fired (rollback window) + one probe interval per health
- * wait + the run time (ActivityTaskStarted → Completed) of the activities that start or stop replicas: the local
- * platform's real process start-up and graceful stop, which no orchestrator can skip. Overhead = wall − mandatory.
+ * "What the steps must take" (mandatory) = the timers (rollback window), as long as they took to fire on this server
+ * (the dev server fires a 200 ms timer after about 1 s; the baseline's identical timer too) + one probe interval per
+ * health wait + the run time (ActivityTaskStarted → Completed) of the activities that start or stop replicas: the
+ * local platform's real process start-up and graceful stop, which no orchestrator can skip. Overhead = wall −
+ * mandatory. Everything else an activity does (HTTP probes, rule writes with fsync and read-back, verification
+ * requests through the router, state-file reads) counts as overhead, as do the workflow tasks between activities.
  *
  * Baseline, in the same run on the same server, with a worker of the same options in the same process: a bare
  * Temporal workflow (bench/workflows/noop.ts, its own bundle and task queue) running as many no-op activities as the
- * Cutover run scheduled (ActivityTaskScheduled events of its history), in the same parallelism shape (the activities
- * one workflow task of the Cutover run scheduled together run side by side; groups run one after the other: both
- * strategies are sequential, so in practice one at a time). Each Cutover run is followed by its baseline run.
+ * Cutover run scheduled (ActivityTaskScheduled events of its history), in the same shape: one step per workflow task
+ * of the Cutover run that scheduled something (its activities and timers side by side), the steps one after the
+ * other (both strategies turn out sequential: one activity at a time). Its per-activity figure is (wall − its timers)
+ * / activities. Each Cutover run is followed by its baseline run.
  *
  * Reports per run: wall time, mandatory waits, overhead, activities, workflow tasks, overhead per activity, baseline
  * per activity and their ratio (goal ≤ 1.2×); medians over the repeats. Plus a per-activity-type breakdown from the
@@ -25,8 +29,8 @@
  *
  * Run: `make build && node dist/bench/orchestration.js [--quick|--full]` (quick by default: 1 repeat; full: 5).
  * Knobs (env): BENCH_REPEATS (repeats per scenario), BENCH_BG_MODULES (20), BENCH_BG_REPLICAS (3),
- * BENCH_ROLLING_REPLICAS (60), BENCH_SEARCH_ATTRIBUTES=0 (deployments without search attributes: one cause of
- * overhead, see docs/benchmarks.md). Writes bench/results/orchestration.json and docs/img/orchestration*.png.
+ * BENCH_ROLLING_REPLICAS (60), BENCH_SEARCH_ATTRIBUTES=0 (deployments without search-attribute upserts),
+ * BENCH_TIMELINE=1 (print every event of each measured history with its time). Writes bench/results/orchestration.json and docs/img/orchestration*.png.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
