@@ -30,7 +30,8 @@
  * Run: `make build && node dist/bench/orchestration.js [--quick|--full]` (quick by default: 1 repeat; full: 5).
  * Knobs (env): BENCH_REPEATS (repeats per scenario), BENCH_BG_MODULES (20), BENCH_BG_REPLICAS (3),
  * BENCH_ROLLING_REPLICAS (60), BENCH_SEARCH_ATTRIBUTES=0 (deployments without search-attribute upserts),
- * BENCH_TIMELINE=1 (print every event of each measured history with its time). Writes bench/results/orchestration.json and docs/img/orchestration*.png.
+ * BENCH_TIMELINE=1 (print every event of each measured history with its time).
+ * Writes bench/results/orchestration.json, docs/img/orchestration-activity-types.png and orchestration-overhead.png.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
