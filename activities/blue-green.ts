@@ -11,6 +11,7 @@ import { activity } from './activity';
 import type { Progress } from './activity';
 import type { Drivers } from './drivers';
 import { ErrorType, permanentFailure } from './errors';
+import { eachLimited } from './limited';
 import type { AwaitHealthyInput, ProvisionInput } from './index';
 import type { Platform, Replica, ReplicaSetState, Slot } from './ports';
 import { slotOf } from './ports';
@@ -106,14 +107,9 @@ export async function probeUntilHealthy(
       throw permanentFailure(ErrorType.PlatformRequestRejected, `replica set ${input.replicaSet} does not exist`);
     }
     const healthyReplicas: Replica[] = [];
-    for (const replica of set.replicas) {
-      let failure: string | undefined;
-      if (!replica.running) failure = `${replica.id} is not running`;
-      for (const p of paths) {
-        if (failure) break;
-        const result = await platform.probe(replica, p, input.health.timeout, progressOf.signal);
-        if (!result.healthy) failure = `${replica.id} ${p}: ${result.reason}`;
-      }
+    const failures = await probeRound(platform, set.replicas, paths, input.health.timeout, progressOf.signal);
+    for (const [i, replica] of set.replicas.entries()) {
+      const failure = failures[i];
       progress.successes[replica.id] = failure ? 0 : (progress.successes[replica.id] ?? 0) + 1;
       if (failure) progress.lastFailure = failure;
       if ((progress.successes[replica.id] ?? 0) >= input.health.successThreshold) healthyReplicas.push(replica);
@@ -129,6 +125,34 @@ export async function probeUntilHealthy(
     }
     await progressOf.sleep(input.health.interval);
   }
+}
+
+/** Health probes of one round in flight at once (replicas × modules: 20 modules × 3 replicas is 60 GETs a round). */
+export const PROBE_CONCURRENCY = 16;
+
+/**
+ * One round of probes: every path of every running replica, PROBE_CONCURRENCY at a time. Answers, per replica, why it
+ * is not healthy (its first failing path, in the order of `paths`), or undefined when every path answered healthy.
+ */
+async function probeRound(
+  platform: Platform,
+  replicas: Replica[],
+  paths: string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<(string | undefined)[]> {
+  const probes = replicas.flatMap((replica, r) => (replica.running ? paths.map((p) => ({ r, replica, p })) : []));
+  const results = await eachLimited(probes, PROBE_CONCURRENCY, ({ replica, p }) =>
+    platform.probe(replica, p, timeoutMs, signal),
+  );
+  const failures: (string | undefined)[] = replicas.map((replica) =>
+    replica.running ? undefined : `${replica.id} is not running`,
+  );
+  probes.forEach(({ r, replica, p }, i) => {
+    const result = results[i];
+    if (failures[r] === undefined && result && !result.healthy) failures[r] = `${replica.id} ${p}: ${result.reason}`;
+  });
+  return failures;
 }
 
 export function createBlueGreenActivities(drivers: Drivers) {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { PROBE_CONCURRENCY } from '../../activities/blue-green';
 import type { ProbeProgress } from '../../activities/blue-green';
 import { newLocalPlatformDriver } from '../../activities/drivers/local';
 import { ErrorType } from '../../activities/errors';
@@ -144,6 +145,38 @@ describe('a retried health wait resumes from its last heartbeat', () => {
     expect([failure.type, failure.nonRetryable]).toEqual([ErrorType.ReplicasUnhealthy, true]);
     expect(failure.message).toMatch(/0\/1 replicas of shop-2-0-0-green healthy by the deadline; last failure: .*503/);
     expect(heartbeats.at(-1)?.successes).toEqual({ 'shop-2-0-0-green-0': 0 });
+  });
+
+  test('a round probes replicas and modules side by side, at most PROBE_CONCURRENCY at once; a failure names the first failing module', async () => {
+    const { platform, activities } = world();
+    await platform.ensureReplicaSet(replicaSet(3));
+    const modules = Array.from({ length: 20 }, (_, i) => `M${i}`);
+    let inFlight = 0;
+    let most = 0;
+    const probe = platform.probe.bind(platform);
+    platform.probe = async (replica, p, timeoutMs, signal) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight--;
+      return probe(replica, p, timeoutMs, signal);
+    };
+    // Replica 1 fails on M3 and M7: the failure reported is M3's, whichever answered first (one round: deadline 0).
+    platform.answer = (replica, p) =>
+      replica.id.endsWith('-1') && /\/M[37]\//.test(p)
+        ? { healthy: false, reason: `HTTP 503 ${p}` }
+        : { healthy: true };
+    const failure = await failureOf(
+      inEnv(new MockActivityEnvironment(), activities.awaitReplicaSetHealthy, {
+        ...input(3),
+        modules,
+        health: { ...health, path: '/{module}/_ping' },
+        deadlineAt: 0,
+      }),
+    );
+    expect(failure.type).toBe(ErrorType.ReplicasUnhealthy);
+    expect(failure.message).toMatch(/0\/3 replicas .*last failure: shop-2-0-0-green-1 \/M3\/_ping: HTTP 503/);
+    expect(platform.probes).toHaveLength(3 * 20);
+    expect(most).toBe(PROBE_CONCURRENCY);
   });
 
   test('the activity of runs before the patch (awaitHealthy) resumes the same way and still answers replicas', async () => {
