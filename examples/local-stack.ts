@@ -19,6 +19,8 @@ export interface LocalStackOptions {
   adminPort?: number;
   /** Extra environment for the platform server (e.g. the sample app's SAMPLE_DELIVERY_LOG). */
   platformServerEnv?: Record<string, string>;
+  /** Extra node options for the router process, before its script (e.g. ['--cpu-prof', '--cpu-prof-dir=...']). */
+  routerNodeArgs?: string[];
 }
 
 export interface LocalStack {
@@ -55,17 +57,18 @@ function spawnWithJsonLine<T>(
   env: NodeJS.ProcessEnv,
   logFile: string,
 ): Promise<{ child: ChildProcess; info: T }> {
+  const what = args.find((a) => !a.startsWith('-')) ?? 'node';
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', log] });
     const lines = readline.createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${args[0]} did not start within 20 s (see ${logFile})`));
+      reject(new Error(`${what} did not start within 20 s (see ${logFile})`));
     }, 20_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${args[0]} exited with ${code} before it was ready (see ${logFile})`));
+      reject(new Error(`${what} exited with ${code} before it was ready (see ${logFile})`));
     });
     lines.once('line', (line) => {
       clearTimeout(timer);
@@ -73,7 +76,7 @@ function spawnWithJsonLine<T>(
       try {
         resolve({ child, info: JSON.parse(line) as T });
       } catch {
-        reject(new Error(`${args[0]} printed "${line}" instead of its ready line`));
+        reject(new Error(`${what} printed "${line}" instead of its ready line`));
       }
     });
   });
@@ -126,6 +129,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   const { child: router, info } = await spawnWithJsonLine<{ port: number; adminPort: number }>(
     [
+      ...(opts.routerNodeArgs ?? []),
       distFile('activities/drivers/local/router-main.js'),
       '--port',
       String(opts.routerPort ?? 0),
