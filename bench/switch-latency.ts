@@ -15,15 +15,24 @@
  * The ratio (1)/(2) is what Temporal and the extra activity add. Goal (issue 13): ≤ 50 ms p50 for 20 modules on the
  * local router.
  *
- * nginx reloads once per changed module (`nginx -t`, the keep-alive drain, SIGHUP, wait for the old workers). Its
- * configuration in examples/nginx-stack.ts drains for 4.5 s per reload, so "nginx" is measured with that drain at 1
- * module only (20 and 100 modules would take 90 s and 450 s per switch) and "nginx, drain 0 ms" (the same nginx and
- * driver with `reload.drain: 0`, clearly not the configured one) at every size: the drain's share is the difference.
+ * Columns: p50/p95 of (1); the two activities inside it (publishBackend, switchTraffic: started -> completed); the
+ * driver-only p50/p95 of (2); the ratio of the p50s. (1) minus both activities is Temporal's share: two workflow
+ * tasks and two activity dispatches.
  *
- * Run: `make build && node dist/bench/switch-latency.js` (full: 20 runs per size; 100 modules fewer on nginx).
- * Knobs: BENCH_QUICK=1 (what `make bench` runs: 1 and 20 modules, fewer runs, no nginx with its 4.5 s drain),
- * BENCH_RUNS=N (Temporal runs per size), BENCH_ROUTERS=local,nginx,nginx-drain0,alb (a subset),
- * BENCH_SIZES=1,20,100. Writes bench/results/switch-latency.json and docs/img/switch-latency.png.
+ * nginx reloads once per changed module (`nginx -t`, the keep-alive drain, SIGHUP, wait for the old workers), and the
+ * publish step is one more reload. Its configuration in examples/nginx-stack.ts drains for 4.5 s per reload, so
+ * "nginx (drain 4500 ms)" is measured at 1 module only (20 and 100 modules would take 90 s and 450 s per switch), and
+ * "nginx, drain 0 ms" (the same nginx and driver with `reload.drain: 0`, not the configured one) at 1 and 20 modules:
+ * the drain's share is the difference, 4.5 s per changed module. The ALB gets a fresh load balancer per size and
+ * prints how many listener rules the 100 modules made (AWS's default quota is 100 rules per load balancer; moto
+ * enforces none).
+ *
+ * Run: `make build && node dist/bench/switch-latency.js` (full: runs per router and size in PLANS below, about
+ * 4 minutes on a quiet machine). Knobs: BENCH_QUICK=1 (what `make bench` runs: local at 1 and 20 modules, nginx
+ * drain 0 and ALB at 1 module), BENCH_RUNS=N (Temporal runs per size, overriding PLANS), BENCH_ROUTERS=local,nginx,
+ * nginx-drain0,alb (a subset), BENCH_SIZES=1,20,100 (a subset of PLANS' sizes). Writes
+ * bench/results/switch-latency.json and docs/img/switch-latency.png (p50 against modules, log axes).
+ * BENCH_EAGER=1 starts the dev server with eager activity dispatch on (an experiment on Temporal's share).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -91,6 +100,8 @@ interface Row {
   e2e: number[];
   /** switchTraffic's own time (started -> completed), per counted run. */
   activity: number[];
+  /** the publishBackend activity between the approval and the switch. */
+  publish: number[];
   /** driver alone: setModuleRule × N + readRules (ms). */
   driver: number[];
   /** What the router says after the runs (the ALB's rule count). */
@@ -106,15 +117,34 @@ const eventMs = (e: HistoryEvent | undefined): number => {
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) + ((t.nanos ?? 0) % 1e6) / 1e6;
 };
 
-/** From a finished deployment's history: approval -> switch completed, and the switch activity alone (ms). */
-function switchTimes(events: HistoryEvent[]): { e2e: number; activity: number } {
-  const signaled = events.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve');
-  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'switchTraffic');
+/** started -> completed (ms) of the first activity of one of `names` scheduled after event `afterId`. */
+function activityTime(
+  events: HistoryEvent[],
+  names: string[],
+  afterId: number,
+): { ms: number; completed?: HistoryEvent } {
+  const scheduled = events.find(
+    (e) =>
+      Number(e.eventId) > afterId && names.includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''),
+  );
   const id = Number(scheduled?.eventId ?? -1);
   const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -2) === id);
   const completed = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -2) === id);
-  if (!signaled || !completed) throw new Error('history has no approve signal or no completed switchTraffic');
-  return { e2e: eventMs(completed) - eventMs(signaled), activity: eventMs(completed) - eventMs(started) };
+  return { ms: eventMs(completed) - eventMs(started), completed };
+}
+
+/**
+ * From a finished deployment's history: approval -> switchTraffic completed, switchTraffic alone and the "publish
+ * green backend" activity between them (ms, server clock).
+ */
+function switchTimes(events: HistoryEvent[]): { e2e: number; activity: number; publish: number } {
+  const signaled = events.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve');
+  if (!signaled) throw new Error('history has no approve signal');
+  const switched = activityTime(events, ['switchTraffic'], Number(signaled.eventId));
+  // publishReplicaSet since the bounded-payloads patch, publishBackend before it.
+  const publish = activityTime(events, ['publishReplicaSet', 'publishBackend'], Number(signaled.eventId));
+  if (!switched.completed) throw new Error('history has no completed switchTraffic');
+  return { e2e: eventMs(switched.completed) - eventMs(signaled), activity: switched.ms, publish: publish.ms };
 }
 
 async function main(): Promise<void> {
@@ -133,7 +163,13 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   const rows: Row[] = [];
   try {
-    const server = await startDevServer();
+    // BENCH_EAGER=1: the server hands an activity scheduled by a workflow task straight back to the worker that
+    // completed that task (eager activity dispatch), skipping a poll round trip per activity.
+    const server = await startDevServer(
+      process.env.BENCH_EAGER === '1'
+        ? { extraArgs: ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] }
+        : {},
+    );
     cleanups.push(() => server.stop());
     const platformDir = path.join(dir, 'platform');
     const platform = newLocalPlatformDriver({ stateDir: platformDir });
@@ -165,7 +201,17 @@ async function main(): Promise<void> {
       for (const size of SIZES) {
         const plan = planOf(name, size);
         if (!plan) continue;
-        const row = await measure(rut, size, plan, { client, platformDir });
+        // A size that fails is reported as such; the other rows still print.
+        const row = await measure(rut, size, plan, { client, platformDir }).catch((err: unknown): Row => ({
+          router: rut.name,
+          modules: size,
+          runs: 0,
+          e2e: [],
+          activity: [],
+          publish: [],
+          driver: [],
+          note: `failed: ${err instanceof Error ? err.message : String(err)}`,
+        }));
         if (row.note) process.stdout.write(`${rut.name} × ${size}: ${row.note}\n`);
         rows.push(row);
         const p50 = percentile(row.e2e, 0.5);
@@ -190,6 +236,7 @@ async function main(): Promise<void> {
       'runs',
       'p50 (approval → switched)',
       'p95',
+      'publish activity p50',
       'switch activity p50',
       'driver-only p50',
       'driver-only p95',
@@ -204,6 +251,7 @@ async function main(): Promise<void> {
         r.runs,
         fmt(p50),
         fmt(percentile(r.e2e, 0.95)),
+        fmt(percentile(r.publish, 0.5)),
         fmt(percentile(r.activity, 0.5)),
         fmt(d50),
         fmt(percentile(r.driver, 0.95)),
@@ -224,6 +272,7 @@ async function main(): Promise<void> {
     runs: r.runs,
     p50Ms: round(percentile(r.e2e, 0.5), 2),
     p95Ms: round(percentile(r.e2e, 0.95), 2),
+    publishP50Ms: round(percentile(r.publish, 0.5), 2),
     activityP50Ms: round(percentile(r.activity, 0.5), 2),
     driverP50Ms: round(percentile(r.driver, 0.5), 2),
     driverP95Ms: round(percentile(r.driver, 0.95), 2),
@@ -232,6 +281,7 @@ async function main(): Promise<void> {
   }));
   writeResult('switch-latency', `${quick ? 'BENCH_QUICK=1 ' : ''}node dist/bench/switch-latency.js`, {
     quick,
+    eagerActivities: process.env.BENCH_EAGER === '1',
     seconds: round((Date.now() - started) / 1000),
     rows: figures,
   });
@@ -272,7 +322,7 @@ async function measure(
   const modules = moduleNames(size);
   const { routerSpec, driver, note } = await rut.forSize(size);
   const application = appName(rut.name, size);
-  const row: Row = { router: rut.name, modules: size, runs: plan.runs, e2e: [], activity: [], driver: [] };
+  const row: Row = { router: rut.name, modules: size, runs: plan.runs, e2e: [], activity: [], publish: [], driver: [] };
   // Run 0 is the migration off the platform server (warm-up, not counted); runs 1..N are upgrades blue <-> green.
   for (let k = 0; k <= plan.runs; k++) {
     const version = `1.0.${k}`;
@@ -305,6 +355,7 @@ async function measure(
     const t = switchTimes(events ?? []);
     row.e2e.push(t.e2e);
     row.activity.push(t.activity);
+    row.publish.push(t.publish);
   }
   // The driver alone on the same rules: between the live backend and a second one with the same targets.
   const live = (await driver.readRules(modules))[modules[0] as string]?.backends[0]?.backend;
@@ -367,9 +418,10 @@ async function startRouter(name: string, dir: string, modules: string[]): Promis
       return {
         name: 'alb (moto)',
         plan: (n) => planOf(name, n),
-        // A fresh load balancer per size, as each application would have: the listener holds only this size's rules.
+        // A fresh moto and load balancer per size, as each application would have: the listener holds only its rules.
         async forSize(size) {
-          const world = await createAlbWorld(moto.endpoint, `bench-lb-${size}`);
+          await moto.reset();
+          const world = await createAlbWorld(moto.endpoint);
           const routerSpec = {
             kind: 'aws-alb',
             region: REGION,
