@@ -289,11 +289,11 @@ async function main(): Promise<void> {
     const mine = rows.filter((r) => r.router === router);
     return [
       {
-        name: `${router}: through Temporal (p50)`,
+        name: `${shortName(router)}: Temporal`,
         points: mine.filter((r) => r.e2e.length).map((r) => ({ x: r.modules, y: percentile(r.e2e, 0.5) })),
       },
       {
-        name: `${router}: driver only (p50)`,
+        name: `${shortName(router)}: driver`,
         points: mine.map((r) => ({ x: r.modules, y: percentile(r.driver, 0.5) })),
       },
     ].filter((s) => s.points.length > 0);
@@ -308,6 +308,13 @@ async function main(): Promise<void> {
   });
   process.stdout.write(`total: ${round((Date.now() - started) / 1000)} s\n`);
 }
+
+/** Legend entries short enough for the plot's legend. */
+const shortName = (router: string) =>
+  router
+    .replace(/ \(drain (\d+) ms\)/, ' $1 ms')
+    .replace(', drain 0 ms', ' 0 ms')
+    .replace(' (moto)', '');
 
 function appName(router: string, modules: number): string {
   return `sw-${router.replace(/[^a-z0-9]/g, '')}-${modules}`;
