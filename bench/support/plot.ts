@@ -58,6 +58,8 @@ export function lineChart(
     y: string;
     series: readonly Series[];
     logX?: boolean;
+    /** A log scale on y too (figures spanning several orders of magnitude). */
+    logY?: boolean;
     marks?: readonly { x: number; label: string }[];
   },
 ): Promise<string> {
@@ -72,7 +74,12 @@ export function lineChart(
         title: options.x,
         ...(options.logX ? { scale: { type: 'log' as const } } : {}),
       },
-      y: { field: 'y', type: 'quantitative' as const, title: options.y },
+      y: {
+        field: 'y',
+        type: 'quantitative' as const,
+        title: options.y,
+        ...(options.logY ? { scale: { type: 'log' as const } } : {}),
+      },
       color: { field: 'series', type: 'nominal' as const, title: null },
     },
   };
