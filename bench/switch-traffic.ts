@@ -2,23 +2,26 @@
  * Benchmark: zero downtime with latency — what a deployment does to the latency of the requests going through the
  * router while it runs, for a blue-green, a canary and a rolling update, through the local router and through nginx.
  *
- * Per router: a private Temporal dev server and an in-process worker (default drivers), a platform-server stand-in,
- * the router, and ONE paced load through it for the whole run (undici, `examples/load.ts`: GETs and POSTs on every
- * module, one connection of slow requests). The application is first migrated onto containers (1.0.0, blue-green,
- * not measured); then each strategy deploys the next version: blue-green 1→2, canary 2→3 (25 % → 50 % → 100 %, 1 s
- * pauses), rolling 3→4 (maxSurge 1, maxUnavailable 0; it first adopts the blue-green color's replicas). Each
- * deployment has its own three load phases: "before" (a fixed time with nothing happening), "during" (from the start
- * call to its result) and "after" (a fixed time).
+ * One private Temporal dev server and one worker in its own process (dist/worker/main.js, default drivers: the load
+ * generator's event loop is not the activities'). Per router: a platform-server stand-in, the router, and ONE paced
+ * load through it for the whole run (undici — the client class that honours nginx's `Connection: close` drain —
+ * `examples/load.ts`: GETs and POSTs on both modules, 4 × 50 requests/s, one connection of 1 s slow requests). The
+ * application is first migrated onto containers (1.0.0, blue-green, not measured); then each strategy deploys the next
+ * version, 2 replicas: blue-green 1→2, canary 2→3 (25 % → 50 % → 100 %, 1 s pauses), rolling 3→4 (maxSurge 1,
+ * maxUnavailable 0; it first adopts the blue-green color's replicas: one extra switch, same replicas). Each deployment
+ * has its own load phases: "before" (a fixed time, nothing happening), "during" (start call to result), "after".
  *
  * Baseline: the "before" phase of the same deployment, same load, same run. Goal: p99 during ≤ 1.5× p99 before, and 0
  * failed requests in every phase (failed, unanswered, or answered by a version not expected in that phase).
  *
- * Attribution: every "during" request is attributed, by its start time, to the work going on then — read from the
- * workflow history (each activity from scheduled to closed, on the load's clock): a rule switch (switchTraffic,
- * register/deregister targets) and the `BENCH_WINDOW_MS` after it; another router write (publish/remove a backend:
- * for nginx, a reload too); replica start-up (launch, probe until healthy); verification traffic (verifyTraffic,
- * the canary's split measurement); retirement (drain, stop); or other (discovery, pauses). The table of windows says
- * where the tail comes from; the switch-window p99 against "before" isolates the switch from the CPU of start-up.
+ * Attribution, from the workflow history (each activity from scheduled to closed, mapped onto the load's clock): every
+ * "during" request by the activity running when it started — a rule switch (switchTraffic, register/deregister
+ * targets; it also takes the idle time up to BENCH_WINDOW_MS after it), another router write (publish/remove a backend:
+ * for nginx a reload too), replica start-up (launch, probe until healthy), verification traffic (verifyTraffic, the
+ * canary's split measurement: 1,000 requests, 8 at a time, per weight), retirement (drain, stop), other (discovery,
+ * pauses, workflow tasks). Then the switch windows alone (each switch activity + BENCH_WINDOW_MS, whatever else ran),
+ * split by the version that answered: a tail on the new version only is its cold replicas; on both, the router or the
+ * machine. The machine's CPU (/proc/stat) and the generator's own event-loop delay are recorded beside.
  *
  * Prints Markdown tables (printTable), writes bench/results/switch-traffic.json (writeResult, with every span) and
  * docs/img/switch-traffic-<router>-<strategy>.png (requests and failures per 250 ms, the slowest request per bucket,
@@ -46,14 +49,7 @@ import { projectRoot } from '../examples/local-stack';
 import type { DeploymentSpecInput } from '../workflows/spec';
 import { printTable, ratio, round, writeResult } from './support/results';
 import { switchPlot } from './support/switch-plot';
-import {
-  SPAN_KINDS,
-  activitySpans,
-  attribute,
-  inSwitchWindow,
-  latencyOf,
-  sampleMachineCpu,
-} from './support/switch-windows';
+import { SPAN_KINDS, activitySpans, attribute, inWindow, latencyOf, sampleMachineCpu } from './support/switch-windows';
 import type { ActivitySpan, LatencyFigures, SpanKind } from './support/switch-windows';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -99,6 +95,11 @@ const STRATEGY_SPECS: Record<Strategy, Record<string, unknown>> = {
 interface RouterUnderTest {
   url: string;
   routerSpec: Record<string, unknown>;
+  /**
+   * nginx: when each reload took effect (wall-clock ms: a new set of worker processes seen, polled every 20 ms). Its
+   * rule switches apply then, not over the whole activity (which drains keep-alive connections for 4.5 s first).
+   */
+  reloads?: () => number[];
   stop(): Promise<void>;
 }
 
@@ -124,10 +125,24 @@ async function startRouter(kind: RouterKind, dir: string, application: string): 
   });
   try {
     const nginx = await startNginx({ platformServer: server.replicas[0]?.address ?? '', dir: path.join(dir, 'nginx') });
+    const reloads: number[] = [];
+    let workers = nginx.workers().join(',');
+    const poll = setInterval(() => {
+      const now = nginx.workers();
+      const fresh = now.filter((pid) => !workers.split(',').includes(String(pid)));
+      // nginx starts its new workers one by one: one reload is new pids seen in polls close together.
+      const last = reloads[reloads.length - 1];
+      if (fresh.length > 0 && workers !== '' && (last === undefined || Date.now() - last > 500)) {
+        reloads.push(Date.now());
+      }
+      workers = now.join(',');
+    }, 20);
     return {
       url: nginx.url,
       routerSpec: nginx.routerSpec(),
+      reloads: () => [...reloads],
       stop: async () => {
+        clearInterval(poll);
         await nginx.stop();
         await standIn.retireReplicaSet('platform-server');
       },
@@ -186,6 +201,13 @@ interface Deployment {
   endMs: number;
   afterEndMs: number;
   spans: ActivitySpan[];
+  /** nginx: every reload from the start of "before" to the end of "after" (load-clock ms). */
+  reloads: number[];
+  /**
+   * When the rules switched (load-clock ms): the local router's switch activities (a few tens of ms each); nginx's
+   * reloads during its switch activities (instants).
+   */
+  switchWindows: { startMs: number; endMs: number }[];
 }
 
 interface RouterRun {
@@ -283,6 +305,7 @@ async function runRouter(kind: RouterKind, client: CutoverClient, cleanups: (() 
     const afterEndMs = now();
     // The server's event times and this process's wall clock are the same machine's clock.
     const spans = await activitySpans(client.temporal, run.id, originWall);
+    const reloads = router.reloads?.().map((t) => t - originWall);
     deployments.push({
       router: kind,
       strategy,
@@ -295,6 +318,8 @@ async function runRouter(kind: RouterKind, client: CutoverClient, cleanups: (() 
       endMs,
       afterEndMs,
       spans,
+      reloads: reloads?.filter((t) => t >= beforeMs && t <= afterEndMs) ?? [],
+      switchWindows: switchWindowsOf(spans, reloads),
     });
     process.stdout.write(
       `${kind}: ${strategy} ${live} -> ${to} ${run.outcome} in ${((endMs - startMs) / 1000).toFixed(1)} s` +
@@ -307,6 +332,14 @@ async function runRouter(kind: RouterKind, client: CutoverClient, cleanups: (() 
   const verdict = judgeLoad(report, { versions });
   await close();
   return { router: kind, deployments, report, cpu, problems: verdict.problems } satisfies RouterRun;
+}
+
+function switchWindowsOf(spans: ActivitySpan[], reloads: number[] | undefined): Deployment['switchWindows'] {
+  const switches = spans.filter((s) => s.kind === 'switch');
+  if (!reloads) return switches.map((s) => ({ startMs: s.startMs, endMs: s.endMs }));
+  return reloads
+    .filter((t) => switches.some((s) => t >= s.startMs && t <= s.endMs))
+    .map((t) => ({ startMs: t, endMs: t }));
 }
 
 interface Figures {
@@ -325,6 +358,7 @@ interface Figures {
    */
   switchWindow: { all: LatencyFigures | null; old: LatencyFigures | null; new: LatencyFigures | null };
   switches: number;
+  switchWindows: number;
 }
 
 function figuresOf(run: RouterRun, d: Deployment): Figures {
@@ -343,7 +377,7 @@ function figuresOf(run: RouterRun, d: Deployment): Figures {
   }
   const switches = d.spans.filter((s) => s.kind === 'switch');
   const inSwitch = during.filter((r) =>
-    inSwitchWindow(r.startedMs, switches, { beforeMs: PAD_BEFORE_MS, afterMs: WINDOW_MS }),
+    inWindow(r.startedMs, d.switchWindows, { beforeMs: PAD_BEFORE_MS, afterMs: WINDOW_MS }),
   );
   return {
     router: d.router,
@@ -364,6 +398,7 @@ function figuresOf(run: RouterRun, d: Deployment): Figures {
       new: latencyOf(inSwitch.filter((r) => r.version === d.to)),
     },
     switches: switches.length,
+    switchWindows: d.switchWindows.length,
   };
 }
 
@@ -378,8 +413,8 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
   let interrupted = false;
   const cleanUp = async () => {
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup:', err));
-    cleanups.length = 0;
+    // Newest first; taken off the list at once, so a Ctrl-C during the final clean-up does not run any twice.
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => console.error('cleanup:', err));
   };
   const onSignal = () => {
     if (interrupted) return;
@@ -453,13 +488,15 @@ async function main(): Promise<void> {
     figures.map((f) => [f.router, f.strategy, f.switches, ...SPAN_KINDS.map((k) => cell(f.byWindow[k], f.before))]),
   );
   process.stdout.write(
-    `\nSwitch windows (each switch activity and the ${WINDOW_MS} ms after it, whatever else ran), by the version ` +
-      `that answered: p99 ms (requests) and p99 against "before"\n\n`,
+    `\nSwitch windows (the local router: each switch activity; nginx: each reload during one; and the ` +
+      `${WINDOW_MS} ms after it, whatever else ran), by the version that answered: p99 ms (requests) and p99 ` +
+      `against "before"\n\n`,
   );
   printTable(
     [
       'router',
       'strategy',
+      'windows',
       'p99 before',
       'switch windows',
       'answered by the old version',
@@ -468,6 +505,7 @@ async function main(): Promise<void> {
     figures.map((f) => [
       f.router,
       f.strategy,
+      f.switchWindows,
       ms(f.before, 'p99'),
       cell(f.switchWindow.all, f.before),
       cell(f.switchWindow.old, f.before),
@@ -501,7 +539,14 @@ async function main(): Promise<void> {
     goal: `p99 during <= ${GOAL}x p99 before; 0 failed`,
     figures,
     problems,
-    spans: runs.flatMap((r) => r.deployments.map((d) => ({ router: r.router, strategy: d.strategy, spans: d.spans }))),
+    spans: runs.flatMap((r) =>
+      r.deployments.map((d) => ({
+        router: r.router,
+        strategy: d.strategy,
+        spans: d.spans,
+        switchWindows: d.switchWindows,
+      })),
+    ),
     seconds: round((Date.now() - started) / 1000),
   });
   if (PLOTS) {
@@ -517,6 +562,7 @@ async function main(): Promise<void> {
           deployEndMs: d.endMs,
           toMs: d.afterEndMs,
           spans: d.spans,
+          instants: d.reloads,
           bucketMs: BUCKET_MS,
         });
       }

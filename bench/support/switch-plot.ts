@@ -19,6 +19,8 @@ export interface SwitchPlotInput {
   deployEndMs: number;
   toMs: number;
   spans: readonly ActivitySpan[];
+  /** Load-clock ms of instants to mark with a dotted line (nginx: its reloads). */
+  instants?: readonly number[];
   bucketMs: number;
 }
 
@@ -82,6 +84,11 @@ export function switchPlot(name: string, o: SwitchPlotInput): Promise<string> {
       mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
       encoding: { x: { field: 'x', type: 'quantitative' } },
     },
+    {
+      data: { values: (o.instants ?? []).map((t) => ({ x: sec(t) })) },
+      mark: { type: 'rule', strokeDash: [1, 2], color: 'black' },
+      encoding: { x: { field: 'x', type: 'quantitative' } },
+    },
     ...(withLabels
       ? [
           {
@@ -105,7 +112,9 @@ export function switchPlot(name: string, o: SwitchPlotInput): Promise<string> {
           x: {
             field: 'x',
             type: 'quantitative',
-            title: last ? 's since the "before" phase began (grey: the deployment; dashed: each switch applied)' : null,
+            title: last
+              ? 's since the "before" phase began (grey: the deployment; dashed: each switch applied; dotted: nginx reloads)'
+              : null,
             scale: xScale,
           },
           y: { field: 'y', type: 'quantitative', title },

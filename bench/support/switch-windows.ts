@@ -126,9 +126,13 @@ export function attribute(
   return afterSwitch ? 'switch' : 'other';
 }
 
-/** Whether a request started at `t` is in a switch window: from the switch's start to `afterMs` after its end. */
-export function inSwitchWindow(t: number, spans: readonly ActivitySpan[], pad: { beforeMs: number; afterMs: number }) {
-  return spans.some((s) => s.kind === 'switch' && t >= s.startMs - pad.beforeMs && t <= s.endMs + pad.afterMs);
+/** Whether `t` is in one of the windows, each widened by `beforeMs` before and `afterMs` after. */
+export function inWindow(
+  t: number,
+  windows: readonly { startMs: number; endMs: number }[],
+  pad: { beforeMs: number; afterMs: number },
+): boolean {
+  return windows.some((w) => t >= w.startMs - pad.beforeMs && t <= w.endMs + pad.afterMs);
 }
 
 export interface LatencyFigures {
