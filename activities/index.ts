@@ -229,7 +229,9 @@ export function createActivities(drivers: Drivers) {
       return activity(async () => {
         const router = drivers.router(input.router);
         checkSplit(router, input.backends);
-        for (const module of input.modules) await router.setModuleRule(module, input.backends);
+        // One change where the router can (nginx: one reload and its drain, not one per module).
+        if (router.batch && input.modules.length > 1) await router.batch.setModuleRules(input.modules, input.backends);
+        else for (const module of input.modules) await router.setModuleRule(module, input.backends);
         const after = await router.readRules(input.modules);
         const wrong = input.modules.filter((m) => !after[m] || !sameBackends(after[m].backends, input.backends));
         if (wrong.length) {

@@ -156,6 +156,8 @@ export interface Router {
   readonly inFlight?: InFlightCounts;
   /** Splitting one module's traffic between backends by weight; without it, rules of one backend only. */
   readonly weights?: WeightedRules;
+  /** Setting many modules' rules as one change (a switch); without it, one module at a time. */
+  readonly batch?: BatchRules;
   /** Sending requests through the load balancer to see the split; without it, a canary's split is not measured. */
   readonly sampling?: TrafficSampling;
 }
@@ -189,6 +191,15 @@ export interface PreviewRoutes {
 export interface InFlightCounts {
   /** Requests still in flight to a target. */
   count(target: string): Promise<number>;
+}
+
+/**
+ * Changing many modules' rules in one change: one nginx reload (with its drain) instead of one per module. Without it
+ * a switch sets the rules one module at a time.
+ */
+export interface BatchRules {
+  /** Points every given module's explicit rule at these backends, as one change (as setModuleRule does for one). */
+  setModuleRules(modules: string[], backends: WeightedBackend[]): Promise<void>;
 }
 
 export interface WeightedRules {

@@ -13,6 +13,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CutoverError, ErrorType } from '../../errors';
 import type {
+  BatchRules,
   ModuleRule,
   PreviewRoutes,
   Router,
@@ -82,6 +83,10 @@ export class NginxRouter implements Router {
     setRule: (module, backend) => this.setPreviewRule(module, backend),
     removeRule: (module) => this.removePreviewRule(module),
   };
+  /** A switch of many modules is one reload (one drain), checked through nginx for each module. */
+  readonly batch: BatchRules = {
+    setModuleRules: (modules, backends) => this.setModuleRules(modules, backends),
+  };
   /** split_clients percentages: every backend of a split has at least 1 of the 100. */
   readonly weights: WeightedRules = { maxBackends: 100 };
   readonly sampling: TrafficSampling = {
@@ -122,6 +127,20 @@ export class NginxRouter implements Router {
         changes: this.moduleChanges({ ...state, backends }),
         check: { module, backends: backends.filter((b) => b.weight > 0).map((b) => b.backend) },
       };
+    });
+  }
+
+  private async setModuleRules(modules: string[], backends: WeightedBackend[]): Promise<void> {
+    checkWeights(backends);
+    await this.locked(async () => {
+      for (const b of backends) await this.requireBackend(b.backend);
+      const serving = backends.filter((b) => b.weight > 0).map((b) => b.backend);
+      const changes: FileChange[] = [];
+      for (const module of modules) {
+        const state = (await this.readModule(module)) ?? { module, backends: [] };
+        changes.push(...this.moduleChanges({ ...state, backends }));
+      }
+      return { changes, checks: modules.map((module) => ({ module, backends: serving })) };
     });
   }
 
@@ -221,14 +240,16 @@ export class NginxRouter implements Router {
    * Under the lock: compute the changes from the files on disk, apply them with `nginx -t`, reload (or, when nothing
    * changed, wait for a reload of an earlier attempt to finish), then check the routing through nginx.
    */
-  private async locked(plan: () => Promise<{ changes: FileChange[]; check?: RoutingCheck }>): Promise<void> {
+  private async locked(
+    plan: () => Promise<{ changes: FileChange[]; check?: RoutingCheck; checks?: RoutingCheck[] }>,
+  ): Promise<void> {
     await fs.mkdir(this.config.confDir, { recursive: true });
     const lockFile = path.join(this.config.confDir, '.cutover.lock');
     // Present while files are written but not yet reloaded (a reload failed): the next change reloads even if
     // its own files are already in place.
     const pendingFile = path.join(this.config.confDir, '.cutover.reload-pending');
     await withLock(lockFile, { waitMs: 45_000, staleMs: 120_000 }, async () => {
-      const { changes, check } = await plan();
+      const { changes, check, checks = [] } = await plan();
       const pending = (await readOptional(pendingFile)) !== null;
       if (changes.length === 0 && !pending) return;
       const changed = await applyChecked(this.config.confDir, [...this.layoutChanges(), ...changes], () =>
@@ -241,7 +262,7 @@ export class NginxRouter implements Router {
       } else {
         await this.control.settle();
       }
-      if (check) await this.checkRouting(check);
+      for (const c of check ? [check, ...checks] : checks) await this.checkRouting(c);
     });
   }
 

@@ -237,6 +237,21 @@ describe('atomic changes, checked by nginx -t', () => {
     expect(fs.existsSync(path.join(nginx.confDir, '.cutover.reload-pending'))).toBe(false);
   });
 
+  test('a switch of every module at once is one reload, checked through nginx for each module', async () => {
+    for (const m of MODULES) await driver.setModuleRule(m, [{ backend: 'shop-blue', weight: 100 }]);
+    const sighups = () => (fs.readFileSync(nginx.errorLog, 'utf8').match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
+    const before = sighups();
+    await driver.batch!.setModuleRules(MODULES, [{ backend: 'shop-green', weight: 100 }]);
+    expect(sighups()).toBe(before + 1);
+    for (const m of MODULES) expect(await get(`${nginx.url}/${m}/`)).toMatchObject({ backend: 'shop-green' });
+    await driver.batch!.setModuleRules(MODULES, [{ backend: 'shop-green', weight: 100 }]); // a retry: nothing to do
+    expect(sighups()).toBe(before + 1);
+    await expect(driver.batch!.setModuleRules(MODULES, [{ backend: 'shop-nope', weight: 100 }])).rejects.toMatchObject({
+      name: 'RouterRequestRejectedError',
+    });
+    for (const m of MODULES) await driver.setModuleRule(m, [{ backend: 'shop-blue', weight: 100 }]);
+  });
+
   test('a retried change finds its files written: no second reload', async () => {
     await driver.setModuleRule('Shop', [{ backend: 'shop-blue', weight: 100 }]);
     const workers = nginx.workers();
