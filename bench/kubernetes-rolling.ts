@@ -390,10 +390,9 @@ async function nativeRollout(c: Cluster, replicas: number, surge: string | numbe
 // ---- Cutover ----
 
 /** The Router port with nothing behind it: targets and rules in memory; the time spent in its calls is summed. */
-function memoryRouter(): { router: Router; stats: { busyMs: number; calls: number } } {
+function memoryRouter(stats: { busyMs: number; calls: number }): Router {
   const backends = new Map<string, Set<string>>();
   const rules = new Map<string, ModuleRule>();
-  const stats = { busyMs: 0, calls: 0 };
   const timed =
     <A extends unknown[], T>(f: (...args: A) => T) =>
     (...args: A): Promise<T> => {
@@ -439,7 +438,7 @@ function memoryRouter(): { router: Router; stats: { busyMs: number; calls: numbe
       detail: `${module}: the benchmark's in-memory router sends no request`,
     })),
   };
-  return { router, stats };
+  return router;
 }
 
 interface HistoryRun {
@@ -473,7 +472,7 @@ interface CutoverRun extends Measured {
 async function cutoverRollout(
   c: Cluster,
   client: CutoverClient,
-  router: ReturnType<typeof memoryRouter>['stats'],
+  router: { busyMs: number; calls: number },
   replicas: number,
   surge: string | number,
   unavail: string | number,
@@ -494,8 +493,8 @@ async function cutoverRollout(
       kubeconfig: c.kubeconfig,
       gracePeriod: '1s',
     },
-    // Validated as a local router; the worker's drivers hand every router section the in-memory stand-in.
-    router: { kind: 'local', adminUrl: 'http://127.0.0.1:9', publicUrl: 'http://127.0.0.1:9' },
+    // Validated as a local router; the worker's drivers hand each router section its own in-memory stand-in.
+    router: { kind: 'local', adminUrl: `http://127.0.0.1:9/${application}`, publicUrl: 'http://127.0.0.1:9' },
     strategy: { type: 'rolling', maxSurge: surge, maxUnavailable: unavail, drainTimeout: '0s' },
     health: { interval: '100ms', timeout: '2s', successThreshold: 1, deadline: '300s' },
   });
@@ -584,11 +583,19 @@ async function main(): Promise<void> {
       }),
     ]);
     const taskQueue = `bench-kube-${process.pid}`;
-    const { router: memRouter, stats: router } = memoryRouter();
+    // One in-memory router per router section (each application's spec names its own), the time summed over all.
+    const router = { busyMs: 0, calls: 0 };
+    const routers = new Map<string, Router>();
+    const routerFor = (config: unknown): Router => {
+      const key = JSON.stringify(config);
+      const made = routers.get(key) ?? memoryRouter(router);
+      routers.set(key, made);
+      return made;
+    };
     const defaults = defaultDrivers();
     const { worker, close } = await createWorker({
       temporal: { address: server.address, taskQueue },
-      drivers: { platform: (config) => defaults.platform(config), router: () => memRouter },
+      drivers: { platform: (config) => defaults.platform(config), router: routerFor },
     });
     const running = worker.run();
     cleanups.push(async () => {
@@ -698,8 +705,8 @@ async function main(): Promise<void> {
         x: 'seconds since the update started',
         y: 'Ready pods of the new version',
         series: [
-          { name: 'native Deployment', points: first.native.map((s) => ({ x: s.t, y: s.newReady })) },
-          { name: 'Cutover rolling update', points: first.cutover.map((s) => ({ x: s.t, y: s.newReady })) },
+          { name: 'native', points: first.native.map((s) => ({ x: s.t, y: s.newReady })) },
+          { name: 'Cutover', points: first.cutover.map((s) => ({ x: s.t, y: s.newReady })) },
         ],
       });
     }
