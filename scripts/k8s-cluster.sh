@@ -23,6 +23,11 @@
 #   CUTOVER_K8S_NODE_TAINT=1  give them kwok's documented taint kwok.x-k8s.io/node=fake:NoSchedule
 #                             (then pods need a toleration; default: no taint, so plain
 #                             Deployments schedule onto them as they would on real nodes)
+#   CUTOVER_K8S_EXTRA_CONFIG  a YAML file whose documents are appended to the kwokctl configuration,
+#                             e.g. kwok Stage objects (pods Ready after a delay: bench/kubernetes-rolling.ts);
+#                             giving any Stage replaces all of kwok's default stages, nodes' included
+#   CUTOVER_K8S_DISABLE_QPS_LIMITS=1  kwokctl --disable-qps-limits (controller manager, scheduler and
+#                             kwok without client-side rate limits)
 #
 # Written on start: $CUTOVER_DATA_DIR/kubeconfig (client certificate, server https://127.0.0.1:PORT).
 # It never touches ~/.kube/config.
@@ -215,6 +220,10 @@ options:
   bindAddress: 127.0.0.1
   kubectlBinary: $BIN_DIR/kubectl
 EOF
+  if [[ -n ${CUTOVER_K8S_EXTRA_CONFIG:-} ]]; then
+    printf -- '---\n' >>"$KWOK_WORKDIR/kwokctl.yaml"
+    cat "$CUTOVER_K8S_EXTRA_CONFIG" >>"$KWOK_WORKDIR/kwokctl.yaml"
+  fi
   local args=(
     create cluster
     --config "$KWOK_WORKDIR/kwokctl.yaml"
@@ -229,6 +238,7 @@ EOF
     --timeout "${START_TIMEOUT}s"
   )
   [[ -n ${CUTOVER_K8S_PORT:-} ]] && args+=(--kube-apiserver-port "$CUTOVER_K8S_PORT")
+  [[ ${CUTOVER_K8S_DISABLE_QPS_LIMITS:-0} == 1 ]] && args+=(--disable-qps-limits)
   PATH="$BIN_DIR:$PATH" "$KWOKCTL" "${args[@]}" >"$KWOK_WORKDIR/kwokctl-create.log" 2>&1 || {
     cat "$KWOK_WORKDIR/kwokctl-create.log" >&2
     die "kwokctl create cluster failed (logs: $CLUSTER_DIR/logs)"

@@ -92,6 +92,9 @@ function checkCount(replicas: number): void {
 export class KubernetesPlatform implements Platform {
   readonly kind = 'kubernetes';
   private readonly graceSeconds: number;
+  /** Per replica set: the desired-count sync waiting to start, and the last one started (see syncDesired). */
+  private readonly queuedSyncs = new Map<string, Promise<void>>();
+  private readonly runningSyncs = new Map<string, Promise<void>>();
 
   constructor(
     private readonly config: KubernetesPlatformConfig,
@@ -330,8 +333,34 @@ export class KubernetesPlatform implements Platform {
     return state;
   }
 
-  /** The desired count follows the pods after a single launch/retire (so a retried call counts once). */
-  private async syncDesired(name: string): Promise<void> {
+  /**
+   * The desired count follows the pods after a single launch/retire (so a retried call counts once). Concurrent
+   * launches and retires of one set (a batch runs them side by side) share their syncs: a call waits for a sync that
+   * starts after it was made (so it counts that call's pod), and every call made while one sync runs shares the next.
+   * Without this, each of N concurrent calls listed the set's pods and rewrote the one record, conflicting with the
+   * others (a batch of 50 launches took seconds of conflict retries); now a batch costs about two syncs per process.
+   */
+  private syncDesired(name: string): Promise<void> {
+    const queued = this.queuedSyncs.get(name);
+    if (queued) return queued; // not started yet: it will see this call's pod
+    const previous = this.runningSyncs.get(name) ?? Promise.resolve();
+    const next: Promise<void> = previous
+      .catch(() => undefined)
+      .then(() => {
+        if (this.queuedSyncs.get(name) === next) this.queuedSyncs.delete(name); // callers from now on need another
+        return this.syncDesiredNow(name);
+      });
+    this.queuedSyncs.set(name, next);
+    this.runningSyncs.set(name, next);
+    next
+      .finally(() => {
+        if (this.runningSyncs.get(name) === next) this.runningSyncs.delete(name);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  private async syncDesiredNow(name: string): Promise<void> {
     const count = (await this.livePods(name)).length;
     await this.updateRecord(name, (s) => (s.desired === count ? s : { ...s, desired: count }));
   }
