@@ -46,11 +46,17 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(nodes: number): Promise<Cluster> {
   const dataDir = path.join(projectRoot(), '.cutover', 'bench-concurrency');
   fs.mkdirSync(dataDir, { recursive: true });
   const script = path.join(projectRoot(), 'scripts', 'k8s-cluster.sh');
-  const env = { ...process.env, CUTOVER_DATA_DIR: dataDir, CUTOVER_K8S_CLUSTER: CLUSTER };
+  // A kwok node takes 110 pods (its default capacity), and the pods of every round stay: enough nodes for all.
+  const env = {
+    ...process.env,
+    CUTOVER_DATA_DIR: dataDir,
+    CUTOVER_K8S_CLUSTER: CLUSTER,
+    CUTOVER_K8S_NODES: String(nodes),
+  };
   const stop = () => run('bash', [script, 'stop'], { env, timeout: 120_000 }).then(() => undefined);
   await stop().catch(() => undefined);
   // Same machine-wide lock as test/support/kwok.ts: kwokctl picks ports at creation.
@@ -117,7 +123,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   const rows: Row[] = [];
   try {
-    const [server, moto, cluster] = await Promise.all([startDevServer(), startMoto(), startCluster()]);
+    const [server, moto, cluster] = await Promise.all([
+      startDevServer(),
+      startMoto(),
+      startCluster(Math.ceil(ns.reduce((a, b) => a + b, 0) / 100) + 1),
+    ]);
     cleanups.push(
       () => server.stop(),
       () => moto.stop(),
