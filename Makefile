@@ -8,7 +8,7 @@ JEST_ARGS ?=
 # Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
 PROVISION_ARGS ?=
 
-.PHONY: provision build lint test demo bench temporal-up temporal-down clean record-histories soak
+.PHONY: provision build lint test demo bench bench-full temporal-up temporal-down clean record-histories soak
 
 provision:
 	bash scripts/provision.sh $(PROVISION_ARGS)
@@ -47,11 +47,27 @@ soak: provision build
 demo: provision build
 	node dist/examples/demo.js
 
-# Benchmarks print figures (ratios against a baseline measured in the same run); see docs/benchmarks.md.
+# Benchmarks print figures (ratios against a baseline measured in the same run), write bench/results/<name>.json and
+# docs/img/*.png; see docs/benchmarks.md. `bench` is the quick set (about 4 minutes on a quiet machine); `bench-full`
+# runs every benchmark at full size, the Kubernetes ones on kwok too (about 40 minutes). Run them on a quiet machine.
 bench: build
 	bash scripts/provision.sh --with nginx
-	node dist/bench/router-overhead.js
+	BENCH_QUICK=1 node dist/bench/router-metrics.js
+	BENCH_QUICK=1 node dist/bench/router-vs-nginx.js
+	node dist/bench/orchestration.js --quick
+	BENCH_QUICK=1 node dist/bench/switch-latency.js
+	BENCH_QUICK=1 node dist/bench/switch-traffic.js
+
+bench-full: build
+	bash scripts/provision.sh --with nginx,k8s
+	node dist/bench/router-metrics.js
+	node dist/bench/router-vs-nginx.js
 	node dist/bench/nginx-reload.js
+	node dist/bench/orchestration.js --full
+	node dist/bench/switch-latency.js
+	node dist/bench/switch-traffic.js
+	BENCH_FULL=1 node dist/bench/concurrency.js
+	BENCH_FULL=1 node dist/bench/kubernetes-rolling.js
 
 temporal-up:
 	bash scripts/temporal-server.sh start
