@@ -109,8 +109,7 @@ export class RollingRun {
     apply: (result: T) => R,
     detail?: (result: R) => string,
   ): Promise<R> {
-    this.refuseOnceAborted();
-    return CancellationScope.nonCancellable(() => this.tracker.step(name, () => this.applied(call, apply), detail));
+    return CancellationScope.nonCancellable(() => this.cancellableMutate(name, call, apply, detail));
   }
 
   /**
