@@ -74,6 +74,11 @@ export type ProbeResult = { healthy: true; detail?: string } | { healthy: false;
 
 export interface Platform {
   readonly kind: string;
+  /**
+   * Optional hint: how many per-replica calls (launch, probe, retire) the activities may have in flight at once
+   * (their lanes). Without it they use their default (LAUNCH_CONCURRENCY).
+   */
+  readonly concurrency?: number;
   /** Creates the replica set with `spec.replicas` replicas, or returns the existing one (idempotent). */
   ensureReplicaSet(spec: ReplicaSetSpec, options?: StartOptions): Promise<ReplicaSetState>;
   /** Sets the desired replica count (launching or retiring the highest-numbered replicas). */

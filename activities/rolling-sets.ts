@@ -18,7 +18,6 @@
  * leaves v1-0, v1-4, v1-5) are filled lowest first.
  */
 import type { HealthCheck, PlatformConfig, RouterConfig } from '../workflows/spec';
-import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
 import { replicaId, replicaIndexIn } from '../workflows/rolling-math';
 import { activity } from './activity';
 import { checkAvailability, healthPaths, startProgress } from './availability';
@@ -26,7 +25,7 @@ import type { AvailabilityProgress } from './availability';
 import { discoverRouting } from './discovery';
 import type { Drivers } from './drivers';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
-import { eachLimited } from './limited';
+import { eachLimited, lanes } from './limited';
 import type { ModuleRule, Platform, Replica, ReplicaSetState, Router, Slot } from './ports';
 import type { RollingDiscoverInput } from './rolling';
 
@@ -90,8 +89,6 @@ export interface AwaitSetInput extends SetsInput {
   startedAt: number;
 }
 
-const CONCURRENCY = LAUNCH_CONCURRENCY;
-
 const canonical = (target: string): string => {
   try {
     return new URL(target).origin;
@@ -154,12 +151,9 @@ export function createRollingSetActivities(drivers: Drivers) {
   const platformOf = (config: PlatformConfig): Platform => drivers.platform({ ...config, env: {} });
 
   async function readSets(platform: Platform, names: readonly string[]): Promise<Map<string, ReplicaSetState>> {
-    const out = new Map<string, ReplicaSetState>();
-    for (const name of new Set(names)) {
-      const state = await platform.getReplicaSet(name);
-      if (state) out.set(name, state);
-    }
-    return out;
+    // Side by side: each is one read of its record and one LIST of its pods.
+    const states = await Promise.all([...new Set(names)].map((name) => platform.getReplicaSet(name)));
+    return new Map(states.filter((s): s is ReplicaSetState => s !== undefined).map((s) => [s.name, s]));
   }
 
   async function summaries(input: SetsInput, names: readonly string[]): Promise<SetSummary[]> {
@@ -253,7 +247,7 @@ export function createRollingSetActivities(drivers: Drivers) {
         const had = state.replicas.length;
         const ids = freeIds(input.set, state.replicas, Math.max(0, input.count - had), input.fromOrdinal ?? 0);
         let done = 0;
-        await eachLimited(ids, CONCURRENCY, async (id) => {
+        await eachLimited(ids, lanes(platform), async (id) => {
           await platform.launchReplica(input.set, id, { signal: heartbeat.signal });
           heartbeat.report({ launched: ++done });
         });
@@ -281,7 +275,7 @@ export function createRollingSetActivities(drivers: Drivers) {
           if (candidates.length < input.count) {
             progress.lastFailure = `${candidates.length} of ${input.count} replicas exist in ${input.set}`;
           }
-          await eachLimited(waiting, CONCURRENCY * 2, async (replica) => {
+          await eachLimited(waiting, lanes(platform) * 2, async (replica) => {
             await checkAvailability(platform, replica.id, replica, '', paths, input, progress, heartbeat.signal);
           });
           heartbeat.report(progress);
@@ -344,7 +338,7 @@ export function createRollingSetActivities(drivers: Drivers) {
           split(name, states.get(name), served).idle.map((r) => ({ set: name, id: r.id })),
         );
         let done = 0;
-        await eachLimited(idle, CONCURRENCY, async (ref) => {
+        await eachLimited(idle, lanes(platform), async (ref) => {
           await platform.retireReplica(ref.set, ref.id);
           heartbeat.report({ retired: ++done });
         });

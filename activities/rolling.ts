@@ -14,8 +14,7 @@ import type { AvailabilityProgress } from './availability';
 import { CutoverError, ErrorType, permanentFailure } from './errors';
 import type { ModuleRule, Platform, Replica, ReplicaSetSpec, ReplicaSetState } from './ports';
 import { discoverRouting } from './discovery';
-import { eachLimited } from './limited';
-import { LAUNCH_CONCURRENCY } from '../workflows/budgets';
+import { eachLimited, lanes } from './limited';
 import { createRollingSetActivities } from './rolling-sets';
 
 /** A replica addressed by its set and id. */
@@ -70,9 +69,6 @@ export interface TargetsInput {
   targets: string[];
 }
 
-/** Launches, probes and retirements in flight at once, per activity (the workflow derives its timeouts from it). */
-const CONCURRENCY = LAUNCH_CONCURRENCY;
-
 /** Targets compare in their canonical form (scheme://host:port) when they are URLs. */
 function listed(list: string[], target: string): boolean {
   let canonical = target;
@@ -120,7 +116,7 @@ export function createRollingActivities(drivers: Drivers) {
       return activity(async (heartbeat) => {
         const platform = platformOf(input.platform);
         let done = 0;
-        return eachLimited(input.ids, CONCURRENCY, async (id) => {
+        return eachLimited(input.ids, lanes(platform), async (id) => {
           const replica = await platform.launchReplica(input.set, id, { signal: heartbeat.signal });
           heartbeat.report({ launched: ++done });
           return replica;
@@ -146,7 +142,7 @@ export function createRollingActivities(drivers: Drivers) {
             for (const replica of set?.replicas ?? []) known.set(`${name}/${replica.id}`, replica);
           }
           const waiting = input.replicas.filter((r) => !progress.available.includes(r.id));
-          await eachLimited(waiting, CONCURRENCY * 2, async (ref) => {
+          await eachLimited(waiting, lanes(platform) * 2, async (ref) => {
             const replica = known.get(`${ref.set}/${ref.id}`);
             const missing = `${ref.id} does not exist in ${ref.set}`;
             await checkAvailability(platform, ref.id, replica, missing, paths, input, progress, heartbeat.signal);
@@ -211,7 +207,7 @@ export function createRollingActivities(drivers: Drivers) {
       return activity(async (heartbeat) => {
         const platform = platformOf(input.platform);
         let done = 0;
-        await eachLimited(input.replicas, CONCURRENCY, async (ref) => {
+        await eachLimited(input.replicas, lanes(platform), async (ref) => {
           await platform.retireReplica(ref.set, ref.id);
           heartbeat.report({ retired: ++done });
         });

@@ -68,6 +68,11 @@ export interface KubeApi {
   listPods(labelSelector: string): Promise<PodInfo[]>;
   /** Deletes with this grace period; false when it was already gone. */
   deletePod(name: string, gracePeriodSeconds: number): Promise<boolean>;
+  /**
+   * Deletes every pod the selector matches, in one request (deletecollection), with this grace period. false when
+   * the API server forbids it (HTTP 403: a Role without deletecollection): the caller deletes them one by one.
+   */
+  deletePods(labelSelector: string, gracePeriodSeconds: number): Promise<boolean>;
   /** Creates the ConfigMap; when it exists already, reads it back instead. */
   createRecord(record: NewRecord): Promise<{ record: RecordInfo; created: boolean }>;
   readRecord(name: string): Promise<RecordInfo | undefined>;

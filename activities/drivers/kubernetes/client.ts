@@ -277,6 +277,17 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
       return deleted !== undefined;
     },
 
+    async deletePods(labelSelector, gracePeriodSeconds) {
+      try {
+        await (await api()).deleteCollectionNamespacedPod({ namespace, labelSelector, gracePeriodSeconds });
+        return true;
+      } catch (err) {
+        if (statusCode(err) === 403) return false;
+        if (err instanceof CutoverError) throw err;
+        throw classify(err, 'deletecollection', `pods (${labelSelector})`);
+      }
+    },
+
     async createRecord(record) {
       try {
         const cm = await (await api()).createNamespacedConfigMap({ namespace, body: toK8sConfigMap(record) });

@@ -8,6 +8,8 @@ export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'cutover';
 export const LABEL_REPLICA_SET = 'cutover.io/replica-set';
+/** A pod's index in its set (`<set>-<index>`): what retiring many replicas of one set selects them by. */
+export const LABEL_REPLICA_INDEX = 'cutover.io/replica-index';
 /** Informational (nothing selects on it); pods and records made before the rename carry `cutover.io/color`. */
 export const LABEL_SLOT = 'cutover.io/slot';
 export const LABEL_VERSION = 'cutover.io/version';
@@ -42,6 +44,23 @@ export function setLabels(set: SetIdentity): Record<string, string> {
     [LABEL_SLOT]: set.slot,
     [LABEL_VERSION]: labelSafe(set.version),
   };
+}
+
+/** Labels of one pod: its set's, and its index when its name has one. */
+export function podLabels(set: SetIdentity, id: string): Record<string, string> {
+  const index = replicaIndexIn(set.name, id);
+  return { ...setLabels(set), ...(index === undefined ? {} : { [LABEL_REPLICA_INDEX]: String(index) }) };
+}
+
+/** Selects the pods of one replica set with these indexes. */
+export function indexSelector(name: string, indexes: number[]): string {
+  return `${setSelector(name)},${LABEL_REPLICA_INDEX} in (${indexes.join(',')})`;
+}
+
+/** The set a replica id `<set>-<index>` names (undefined without an index). */
+export function setOfReplica(id: string): string | undefined {
+  const match = /^(.+)-\d+$/.exec(id);
+  return match?.[1];
 }
 
 /** Selects every replica set record (or pod) of an application. */

@@ -7,6 +7,12 @@
  * Idempotency comes from deterministic names: a retried launch gets 409 AlreadyExists and reads the pod back, never
  * a second copy; deleting a pod or a record that is gone is a no-op.
  *
+ * The driver works a replica set at a time where it can (PerTick): the calls one activity makes side by side (its
+ * lanes) for one set share one read of the set's record (launches) or one labelled LIST of its pods (probes,
+ * retirements), and the retirements of one tick are one `deletecollection` of their pods by label selector (each pod
+ * is labelled with its index; a Role without deletecollection gets per-pod deletes instead). Per-pod calls
+ * (creations, per-pod deletes) go `concurrency` at a time, and the activities size their lanes by it.
+ *
  * Health: `probe: readiness` (default) answers from the pod's Ready condition, as the kubelet's readinessProbe
  * (httpGet on the module's health page) set it — the worker never sends a request to a pod IP, which it usually
  * cannot reach (and on kwok test clusters are fake). `probe: http` GETs the page at the pod IP, for workers inside
@@ -21,14 +27,19 @@ import {
   ANNOTATION_VERSION,
   applicationSelector,
   byIndex,
+  indexSelector,
   LABEL_MANAGED_BY,
+  LABEL_REPLICA_INDEX,
   LABEL_REPLICA_SET,
   MANAGED_BY,
+  podLabels,
   podName,
   setLabels,
+  setOfReplica,
   setSelector,
 } from './naming';
-import { settleAll } from '../settle';
+import { PerTick } from './per-tick';
+import { settleLimited } from '../settle';
 
 export interface KubernetesPlatformConfig {
   namespace: string;
@@ -51,7 +62,14 @@ export interface KubernetesPlatformConfig {
   /** Names only: the ServiceAccount and image pull Secrets must exist in the namespace. */
   serviceAccountName?: string;
   imagePullSecrets?: string[];
+  /** Per-pod API calls in flight at once (creations, per-pod deletes), and the activities' lanes (default 32). */
+  concurrency?: number;
 }
+
+export const DEFAULT_CONCURRENCY = 32;
+const MAX_CONCURRENCY = 256;
+/** Indexes per deletecollection (its label selector is in the URL). */
+const DELETE_CHUNK = 200;
 
 /** The record's data keys (ConfigMap data). */
 const DATA_SPEC = 'spec.json';
@@ -73,6 +91,8 @@ interface SetRecord {
   desired: number;
 }
 
+type RecordChange = (s: { spec: StoredSpec; desired: number }) => { spec: StoredSpec; desired: number };
+
 function notFound(set: string, namespace: string): CutoverError {
   return new CutoverError(
     ErrorType.PlatformRequestRejected,
@@ -89,9 +109,26 @@ function checkCount(replicas: number): void {
   }
 }
 
+function checkConcurrency(concurrency: number): number {
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    throw new CutoverError(
+      ErrorType.PlatformRequestRejected,
+      `concurrency of the Kubernetes platform must be an integer from 1 to ${MAX_CONCURRENCY}, got ${concurrency}`,
+    );
+  }
+  return concurrency;
+}
+
 export class KubernetesPlatform implements Platform {
   readonly kind = 'kubernetes';
+  readonly concurrency: number;
   private readonly graceSeconds: number;
+  /** One read of a set's record for the calls of one tick (launches). */
+  private readonly records = new PerTick<void, SetRecord | undefined>((name) => this.readSet(name));
+  /** One labelled LIST of a set's pods for the calls of one tick (probes, retirements, syncs). */
+  private readonly pods = new PerTick<void, PodInfo[]>((name) => this.api.listPods(setSelector(name)));
+  /** The retirements of one tick, by set: one deletecollection. */
+  private readonly deletions = new PerTick<PodInfo, void>((name, pods) => this.deleteReplicas(name, pods));
   /** Per replica set: the desired-count sync waiting to start, and the last one started (see syncDesired). */
   private readonly queuedSyncs = new Map<string, Promise<void>>();
   private readonly runningSyncs = new Map<string, Promise<void>>();
@@ -101,6 +138,7 @@ export class KubernetesPlatform implements Platform {
     private readonly api: KubeApi,
   ) {
     this.graceSeconds = Math.ceil((config.gracePeriod ?? 30_000) / 1000);
+    this.concurrency = checkConcurrency(config.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   async ensureReplicaSet(given: ReplicaSetSpec): Promise<ReplicaSetState> {
@@ -123,9 +161,11 @@ export class KubernetesPlatform implements Platform {
       set = await this.updateRecord(spec.name, () => ({ spec: stored, desired: spec.replicas }));
     }
     // Replicas beyond spec.replicas (from an earlier scale) are left alone: scaleReplicaSet retires them.
-    await settleAll(
+    await settleLimited(
       'pod creations',
-      Array.from({ length: spec.replicas }, (_, i) => this.createPod(set, podName(spec.name, i))),
+      Array.from({ length: spec.replicas }, (_, i) => podName(spec.name, i)),
+      this.concurrency,
+      (id) => this.createPod(set, id),
     );
     return this.requireState(spec.name);
   }
@@ -133,9 +173,10 @@ export class KubernetesPlatform implements Platform {
   async scaleReplicaSet(name: string, replicas: number): Promise<ReplicaSetState> {
     checkCount(replicas);
     const set = await this.updateRecord(name, (s) => ({ ...s, desired: replicas }));
+    const live = await this.livePods(name);
     const ids = byIndex(
       name,
-      (await this.livePods(name)).map((p) => p.name),
+      live.map((p) => p.name),
     );
     const keep = ids.slice(0, replicas);
     const retire = ids.slice(replicas); // the highest-numbered
@@ -143,15 +184,18 @@ export class KubernetesPlatform implements Platform {
       const id = podName(name, i);
       if (!keep.includes(id) && !retire.includes(id)) keep.push(id);
     }
-    await settleAll<unknown>('pod creations/deletions', [
-      ...keep.map((id) => this.createPod(set, id)),
-      ...retire.map((id) => this.api.deletePod(id, this.graceSeconds)),
+    await Promise.all([
+      settleLimited('pod creations', keep, this.concurrency, (id) => this.createPod(set, id)),
+      this.deleteReplicas(
+        name,
+        live.filter((p) => retire.includes(p.name)),
+      ),
     ]);
     return this.requireState(name);
   }
 
   async launchReplica(name: string, replicaId: string): Promise<Replica> {
-    const set = await this.readSet(name);
+    const set = await this.records.join(name);
     if (!set) throw notFound(name, this.api.namespace);
     const pod = await this.createPod(set, replicaId);
     await this.syncDesired(name);
@@ -159,16 +203,12 @@ export class KubernetesPlatform implements Platform {
   }
 
   async retireReplica(name: string, replicaId: string): Promise<void> {
-    const pod = await this.api.readPod(replicaId);
+    // The set's pods by label: a pod of that name that is not a Cutover replica of this set is not among them, and
+    // is never deleted.
+    const pod = (await this.pods.join(name)).find((p) => p.name === replicaId);
     if (!pod) return; // already gone
-    if (pod.labels[LABEL_REPLICA_SET] !== name || pod.labels[LABEL_MANAGED_BY] !== MANAGED_BY) {
-      throw new CutoverError(
-        ErrorType.PlatformRequestRejected,
-        `pod ${replicaId} in namespace ${this.api.namespace} is not a replica of ${name} managed by Cutover; not deleting it`,
-      );
-    }
-    await this.api.deletePod(replicaId, this.graceSeconds);
-    if (await this.api.readRecord(name)) await this.syncDesired(name);
+    await this.deletions.join(name, pod);
+    await this.syncDesired(name);
   }
 
   async getReplicaSet(name: string): Promise<ReplicaSetState | undefined> {
@@ -193,18 +233,20 @@ export class KubernetesPlatform implements Platform {
   }
 
   async retireReplicaSet(name: string): Promise<void> {
-    const pods = await this.api.listPods(setSelector(name));
-    await settleAll(
-      'pod deletions',
-      pods.filter((p) => !p.terminating).map((p) => this.api.deletePod(p.name, this.graceSeconds)),
-    );
+    if (!(await this.api.deletePods(setSelector(name), this.graceSeconds))) {
+      const pods = (await this.api.listPods(setSelector(name))).filter((p) => !p.terminating);
+      await this.deleteEach(pods);
+    }
     // The record last: its pods would be garbage-collected with it anyway, but with their own grace period.
     await this.api.deleteRecord(name);
   }
 
   async probe(replica: Replica, path: string, timeoutMs: number): Promise<ProbeResult> {
     if ((this.config.probe ?? 'readiness') === 'http') return this.probeHttp(replica, path, timeoutMs);
-    const pod = await this.api.readPod(replica.id);
+    const set = setOfReplica(replica.id);
+    const pod = set
+      ? (await this.pods.join(set)).find((p) => p.name === replica.id)
+      : await this.api.readPod(replica.id);
     const how = 'pod Ready condition from the Kubernetes API (probe: readiness; the kubelet ran the readinessProbe)';
     if (!pod) return { healthy: false, reason: `pod ${replica.id} does not exist; ${how}` };
     if (pod.terminating) return { healthy: false, reason: `pod ${replica.id} is terminating; ${how}` };
@@ -226,6 +268,28 @@ export class KubernetesPlatform implements Platform {
       const reason = err instanceof Error ? err.message : String(err);
       return { healthy: false, reason: `GET ${url} failed: ${reason} (probe: http)` };
     }
+  }
+
+  /**
+   * Deletes these pods of the set: the ones labelled with their index in one deletecollection (per chunk), the
+   * others (pods made before the index label) one by one, and all one by one when deletecollection is forbidden.
+   */
+  private async deleteReplicas(name: string, pods: PodInfo[]): Promise<void> {
+    const indexed = pods.filter((p) => p.labels[LABEL_REPLICA_INDEX] !== undefined);
+    const each = pods.filter((p) => p.labels[LABEL_REPLICA_INDEX] === undefined);
+    for (let i = 0; i < indexed.length; i += DELETE_CHUNK) {
+      const chunk = indexed.slice(i, i + DELETE_CHUNK);
+      const indexes = [...new Set(chunk.map((p) => Number(p.labels[LABEL_REPLICA_INDEX])))];
+      if (!(await this.api.deletePods(indexSelector(name, indexes), this.graceSeconds))) {
+        each.push(...indexed.slice(i));
+        break;
+      }
+    }
+    await this.deleteEach(each);
+  }
+
+  private async deleteEach(pods: PodInfo[]): Promise<void> {
+    await settleLimited('pod deletions', pods, this.concurrency, (p) => this.api.deletePod(p.name, this.graceSeconds));
   }
 
   /** Creates one pod of the set (or reads back the one an earlier attempt created). */
@@ -260,12 +324,10 @@ export class KubernetesPlatform implements Platform {
     };
     return {
       name: id,
-      labels: setLabels({
-        name: set.record.name,
-        application: spec.application,
-        version: spec.version,
-        slot: slotOf(spec),
-      }),
+      labels: podLabels(
+        { name: set.record.name, application: spec.application, version: spec.version, slot: slotOf(spec) },
+        id,
+      ),
       annotations: { [ANNOTATION_VERSION]: spec.version },
       owner: { name: set.record.name, uid: set.record.uid },
       image: config.image.replaceAll('{version}', spec.version),
@@ -305,7 +367,7 @@ export class KubernetesPlatform implements Platform {
   }
 
   private async livePods(name: string): Promise<PodInfo[]> {
-    return (await this.api.listPods(setSelector(name))).filter((p) => !p.terminating);
+    return (await this.pods.join(name)).filter((p) => !p.terminating);
   }
 
   private parse(record: RecordInfo): SetRecord {
@@ -360,19 +422,24 @@ export class KubernetesPlatform implements Platform {
     return next;
   }
 
+  /** A set whose record is gone (retired meanwhile) has nothing to sync. */
   private async syncDesiredNow(name: string): Promise<void> {
     const count = (await this.livePods(name)).length;
-    await this.updateRecord(name, (s) => (s.desired === count ? s : { ...s, desired: count }));
+    await this.updateRecordIfExists(name, (s) => (s.desired === count ? s : { ...s, desired: count }));
   }
 
   /** Read-modify-write of the record, retried on a conflict with another writer. */
-  private async updateRecord(
-    name: string,
-    change: (s: { spec: StoredSpec; desired: number }) => { spec: StoredSpec; desired: number },
-  ): Promise<SetRecord> {
+  private async updateRecord(name: string, change: RecordChange): Promise<SetRecord> {
+    const set = await this.updateRecordIfExists(name, change);
+    if (!set) throw notFound(name, this.api.namespace);
+    return set;
+  }
+
+  /** As updateRecord; undefined when there is no record. */
+  private async updateRecordIfExists(name: string, change: RecordChange): Promise<SetRecord | undefined> {
     for (let attempt = 1; ; attempt++) {
       const set = await this.readSet(name);
-      if (!set) throw notFound(name, this.api.namespace);
+      if (!set) return undefined;
       const next = change({ spec: set.spec, desired: set.desired });
       if (next.desired === set.desired && JSON.stringify(next.spec) === JSON.stringify(set.spec)) return set;
       try {

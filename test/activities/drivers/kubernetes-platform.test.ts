@@ -17,7 +17,16 @@ import type { KubernetesPlatformConfig } from '../../../activities/drivers/kuber
 import { classifyError, ErrorType } from '../../../activities/errors';
 import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
 import { replicaSetName } from '../../../activities/ports';
-import { unprivilegedKubeconfig, useKwokCluster } from '../../support/kwok';
+import { answer, request, startHttpFaultLayer } from '../../support/http-faults';
+import type { HttpFaultLayer } from '../../support/http-faults';
+import {
+  adminTls,
+  k8sStatusBody,
+  kubeconfigForHttpFront,
+  kubeconfigWithRole,
+  unprivilegedKubeconfig,
+  useKwokCluster,
+} from '../../support/kwok';
 import type { KwokCluster } from '../../support/kwok';
 import { freePort } from '../../support/temporal';
 
@@ -106,11 +115,12 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
     });
     const pods = await k.pods(ns);
     expect(pods.map((p) => p.name)).toEqual(state.replicas.map((r) => r.id));
-    for (const pod of pods) {
+    for (const [i, pod] of pods.entries()) {
       expect(pod.labels).toEqual({
         'app.kubernetes.io/name': 'shop',
         'app.kubernetes.io/managed-by': 'cutover',
         'cutover.io/replica-set': spec.name,
+        'cutover.io/replica-index': String(i),
         'cutover.io/slot': 'green',
         'cutover.io/version': '2.0.0-build.7',
       });
@@ -247,6 +257,139 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
     expect(records.items).toEqual([]);
     await expect(platform.retireReplica(spec.name, id(5))).resolves.toBeUndefined();
     await expect(platform.launchReplica(spec.name, id(0))).rejects.toThrow(/replica set ".*" does not exist/);
+  });
+
+  describe('a replica set at a time', () => {
+    let layer: HttpFaultLayer | undefined;
+    afterEach(async () => {
+      await layer?.close();
+      layer = undefined;
+    });
+
+    /** A driver whose requests go through an HTTP layer that logs them (and may answer in the API server's place). */
+    async function logged(k: KwokCluster, ns: string): Promise<{ platform: Platform; layer: HttpFaultLayer }> {
+      const front = await adminTls(k);
+      layer = await startHttpFaultLayer({ url: front.server, tls: front.tls });
+      const kubeconfig = kubeconfigForHttpFront(k, layer.url, `logged-${ns}`);
+      return { platform: newKubernetesDriver(config(k, ns, { kubeconfig })), layer };
+    }
+
+    /** "METHOD path" of the pod requests logged since `from` (query dropped). */
+    function podCalls(l: HttpFaultLayer, ns: string, from: number): string[] {
+      const pods = `/api/v1/namespaces/${ns}/pods`;
+      return l
+        .requests()
+        .slice(from)
+        .filter((r) => r.path.startsWith(pods))
+        .map((r) => `${r.method} ${(r.path.split('?')[0] ?? '').slice(pods.length) || '(collection)'}`);
+    }
+
+    test('retires of one tick are one deletecollection; probes of one tick one LIST; a whole set one deletecollection', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-collection');
+      const { platform, layer: l } = await logged(k, ns);
+      const spec = setSpec('shop', '4.0.0', 6);
+      const id = (i: number) => `${spec.name}-${i}`;
+      await platform.ensureReplicaSet(spec);
+      const state = await awaitAllHealthy(platform, spec.name, 6);
+
+      // When: six probes side by side (an activity's lanes).
+      let from = l.requests().length;
+      const probes = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
+
+      // Then: all healthy, from one labelled LIST of the set's pods (no GET per pod).
+      expect(probes.every((p) => p.healthy)).toBe(true);
+      expect(podCalls(l, ns, from)).toEqual(['GET (collection)']);
+
+      // When: four retirements side by side, each retried once.
+      from = l.requests().length;
+      await Promise.all([2, 3, 4, 5].map((i) => platform.retireReplica(spec.name, id(i))));
+      const deletes = podCalls(l, ns, from).filter((c) => c.startsWith('DELETE'));
+      await Promise.all([2, 3, 4, 5].map((i) => platform.retireReplica(spec.name, id(i))));
+
+      // Then: one deletecollection selecting their indexes, no per-pod delete; the record counts two.
+      expect(deletes).toEqual(['DELETE (collection)']);
+      const selector = new URL(l.requests().find((r) => r.method === 'DELETE')?.path ?? '', 'http://x').searchParams;
+      expect(selector.get('labelSelector')).toBe(
+        `app.kubernetes.io/managed-by=cutover,cutover.io/replica-set=${spec.name},cutover.io/replica-index in (2,3,4,5)`,
+      );
+      expect((await k.pods(ns)).map((p) => p.name)).toEqual([id(0), id(1)]);
+      expect(await platform.getReplicaSet(spec.name)).toMatchObject({ desired: 2 });
+
+      // And: retiring the set is one deletecollection of its pods, then the record.
+      from = l.requests().length;
+      await platform.retireReplicaSet(spec.name);
+      expect(podCalls(l, ns, from)).toEqual(['DELETE (collection)']);
+      expect(await k.pods(ns)).toEqual([]);
+      expect(await platform.getReplicaSet(spec.name)).toBeUndefined();
+    });
+
+    test('deletecollection answered 403 (a Role without it): per-pod deletes instead, and the same outcome', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-collection-403');
+      const { platform, layer: l } = await logged(k, ns);
+      l.inject({
+        name: '403 deletecollection',
+        match: request('DELETE', `/api/v1/namespaces/${ns}/pods`),
+        times: Infinity,
+        effect: answer(
+          403,
+          k8sStatusBody(403, 'Forbidden', 'pods is forbidden: cannot deletecollection resource "pods"'),
+          { 'content-type': 'application/json' },
+        ),
+      });
+      const spec = setSpec('shop', '4.1.0', 4);
+      const id = (i: number) => `${spec.name}-${i}`;
+      await platform.ensureReplicaSet(spec);
+
+      let from = l.requests().length;
+      await Promise.all([2, 3].map((i) => platform.retireReplica(spec.name, id(i))));
+      expect(
+        podCalls(l, ns, from)
+          .filter((c) => c.startsWith('DELETE'))
+          .sort(),
+      ).toEqual(['DELETE (collection)', `DELETE /${id(2)}`, `DELETE /${id(3)}`]);
+      expect((await k.pods(ns)).map((p) => p.name)).toEqual([id(0), id(1)]);
+      expect(await platform.getReplicaSet(spec.name)).toMatchObject({ desired: 2 });
+
+      from = l.requests().length;
+      await platform.retireReplicaSet(spec.name);
+      expect(
+        podCalls(l, ns, from)
+          .filter((c) => c.startsWith('DELETE'))
+          .sort(),
+      ).toEqual(['DELETE (collection)', `DELETE /${id(0)}`, `DELETE /${id(1)}`]);
+      expect(l.hits()['403 deletecollection']).toBe(2);
+      expect(await k.pods(ns)).toEqual([]);
+      expect(await platform.getReplicaSet(spec.name)).toBeUndefined();
+    });
+
+    test('a real Role without deletecollection on pods: retires still work (per pod)', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-no-collection');
+      const kubeconfig = await kubeconfigWithRole(k, ns, 'no-deletecollection', [
+        { resources: ['pods'], verbs: ['get', 'list', 'create', 'delete'] },
+        { resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+      ]);
+      const platform = newKubernetesDriver(config(k, ns, { kubeconfig }));
+      const spec = setSpec('shop', '4.2.0', 3);
+      await platform.ensureReplicaSet(spec);
+      await Promise.all([1, 2].map((i) => platform.retireReplica(spec.name, `${spec.name}-${i}`)));
+      expect((await k.pods(ns)).map((p) => p.name)).toEqual([`${spec.name}-0`]);
+      await platform.retireReplicaSet(spec.name);
+      expect(await k.pods(ns)).toEqual([]);
+    });
+
+    test('concurrency: 32 by default, the platform hint the activities size their lanes by; validated', () => {
+      const k = cluster();
+      expect(newKubernetesDriver(config(k, 'any')).concurrency).toBe(32);
+      expect(newKubernetesDriver(config(k, 'any', { concurrency: 4 })).concurrency).toBe(4);
+      for (const bad of [0, 1.5, 1000]) {
+        expect(() => newKubernetesDriver(config(k, 'any', { concurrency: bad }))).toThrow(
+          /concurrency of the Kubernetes platform must be an integer from 1 to 256/,
+        );
+      }
+    });
   });
 
   test('the spec selects the driver: platform.kind kubernetes', async () => {
