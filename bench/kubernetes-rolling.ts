@@ -63,6 +63,19 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // ---- kwok stages: kwokctl's defaults ("fast" pod stages, node-initialize, node heartbeat with lease), pod-ready delayed
 
 function stagesYaml(delayMs: number): string {
+  // The node's conditions, as both node stages (initialize, heartbeat) write them.
+  const nodeConditions = `      {{ $now := Now }}
+      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $lastTransitionTime | Quote }}
+        message: {{ .message | Quote }}
+        reason: {{ .reason | Quote }}
+        status: {{ .status | Quote }}
+        type: {{ .type | Quote }}
+      {{ end }}
+`;
   const nodeInit = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
@@ -76,18 +89,7 @@ spec:
       values: ['True']
   next:
     statusTemplate: |
-      {{ $now := Now }}
-      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
-      conditions:
-      {{ range NodeConditions }}
-      - lastHeartbeatTime: {{ $now | Quote }}
-        lastTransitionTime: {{ $lastTransitionTime | Quote }}
-        message: {{ .message | Quote }}
-        reason: {{ .reason | Quote }}
-        status: {{ .status | Quote }}
-        type: {{ .type  | Quote}}
-      {{ end }}
-      addresses:
+${nodeConditions}      addresses:
       {{ with NodeIP }}
       - address: {{ . | Quote }}
         type: InternalIP
@@ -130,18 +132,7 @@ spec:
     jitterDurationMilliseconds: 610000
   next:
     statusTemplate: |
-      {{ $now := Now }}
-      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
-      conditions:
-      {{ range NodeConditions }}
-      - lastHeartbeatTime: {{ $now | Quote }}
-        lastTransitionTime: {{ $lastTransitionTime | Quote }}
-        message: {{ .message | Quote }}
-        reason: {{ .reason | Quote }}
-        status: {{ .status | Quote }}
-        type: {{ .type | Quote }}
-      {{ end }}
-`;
+${nodeConditions}`;
   const podReady = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
