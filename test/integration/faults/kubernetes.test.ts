@@ -263,6 +263,47 @@ describe('faults on the Kubernetes API server (kwok)', () => {
     ]);
   });
 
+  test('deletecollection of pods answered 403 (a Role without it) when v1 is retired: per-pod deletes instead, succeeds, v1 pods gone', async () => {
+    // Given: v1 on green (admin), and an HTTP layer that refuses every deletecollection of pods.
+    const k = cluster();
+    f = await createK8sFixture(k, 'fltk8sdc');
+    expect((await f.result(await f.deploy('1.0.0'))).outcome).toBe('succeeded');
+    const { application: app, namespace: ns } = f;
+    const v1 = (await podIdentities(k, ns, app)).map((p) => p.split(' ')[0]);
+    const front = await adminTls(k);
+    link = await faultyLink(toxiproxy(), 'kube-apiserver', { url: front.server, tls: front.tls });
+    f.useKubeconfig(kubeconfigForHttpFront(k, link.url, `faulty-${ns}`));
+    link.http.inject({
+      name: '403 deletecollection pods',
+      match: request('DELETE', `/api/v1/namespaces/${ns}/pods`),
+      times: Infinity,
+      effect: answer(
+        403,
+        k8sStatusBody(403, 'Forbidden', `pods is forbidden: cannot deletecollection resource "pods" in ${ns}`),
+        json,
+      ),
+    });
+
+    // When
+    const id = await f.deploy('2.0.0', { strategy: { rollbackWindow: '1s' } });
+    const result = await f.result(id);
+
+    // Then: succeeded without a retry; the set's deletecollection was refused and each v1 pod deleted by name.
+    expect(result.outcome).toBe('succeeded');
+    expect(link.http.hits()['403 deletecollection pods']).toBeGreaterThanOrEqual(1);
+    expect(retried(await activityRuns(f.client.temporal, id))).toEqual([]);
+    const deletedByName = link.http
+      .requests()
+      .filter((r) => r.method === 'DELETE' && r.path.startsWith(`/api/v1/namespaces/${ns}/pods/`))
+      .map((r) => r.path.split('?')[0]?.split('/').pop())
+      .sort();
+    expect(deletedByName).toEqual([...v1].sort());
+    expect((await podIdentities(k, ns, app)).map((p) => p.split(' ')[0])).toEqual([
+      `${app}-2-0-0-blue-0`,
+      `${app}-2-0-0-blue-1`,
+    ]);
+  });
+
   test('a Role without create on pods (the API server answers 403): fails in one attempt naming the API server and its refusal; rules read back on v1, the new side retired', async () => {
     // Given: v1 on green (admin), and a worker identity that may do everything the driver needs but create pods.
     const k = cluster();
