@@ -68,8 +68,11 @@ export interface KubernetesPlatformConfig {
 
 export const DEFAULT_CONCURRENCY = 32;
 const MAX_CONCURRENCY = 256;
-/** Indexes per deletecollection (its label selector is in the URL). */
-const DELETE_CHUNK = 200;
+/** Retiring many replicas of one set: up to this many deletecollections side by side, of COLLECTION_MIN pods or more. */
+const COLLECTIONS_AT_ONCE = 4;
+const COLLECTION_MIN = 8;
+/** Indexes per deletecollection at most (its label selector is in the URL). */
+const COLLECTION_MAX = 200;
 
 /** The record's data keys (ConfigMap data). */
 const DATA_SPEC = 'spec.json';
@@ -271,21 +274,28 @@ export class KubernetesPlatform implements Platform {
   }
 
   /**
-   * Deletes these pods of the set: the ones labelled with their index in one deletecollection (per chunk), the
-   * others (pods made before the index label) one by one, and all one by one when deletecollection is forbidden.
+   * Deletes these pods of the set: the ones labelled with their index by deletecollection, the others (pods made
+   * before the index label) one by one, and all one by one when deletecollection is forbidden. The API server
+   * deletes a collection's pods one after the other (--delete-collection-workers, default 1), so many pods go in a
+   * few collections side by side (measured on kwok, 50 pods: one collection ~350 ms, four ~210 ms, 50 deletes 32 at
+   * a time ~560 ms).
    */
   private async deleteReplicas(name: string, pods: PodInfo[]): Promise<void> {
     const indexed = pods.filter((p) => p.labels[LABEL_REPLICA_INDEX] !== undefined);
     const each = pods.filter((p) => p.labels[LABEL_REPLICA_INDEX] === undefined);
-    for (let i = 0; i < indexed.length; i += DELETE_CHUNK) {
-      const chunk = indexed.slice(i, i + DELETE_CHUNK);
-      const indexes = [...new Set(chunk.map((p) => Number(p.labels[LABEL_REPLICA_INDEX])))];
-      if (!(await this.api.deletePods(indexSelector(name, indexes), this.graceSeconds))) {
-        each.push(...indexed.slice(i));
-        break;
-      }
-    }
-    await this.deleteEach(each);
+    const parts = Math.max(
+      Math.min(COLLECTIONS_AT_ONCE, Math.ceil(indexed.length / COLLECTION_MIN)),
+      Math.ceil(indexed.length / COLLECTION_MAX),
+    );
+    const collections = Array.from({ length: parts }, (_, c) => indexed.filter((_p, i) => i % parts === c));
+    await Promise.all([
+      ...collections.map(async (collection) => {
+        const indexes = collection.map((p) => Number(p.labels[LABEL_REPLICA_INDEX]));
+        if (await this.api.deletePods(indexSelector(name, indexes), this.graceSeconds)) return;
+        await this.deleteEach(collection); // forbidden (403): a Role without deletecollection
+      }),
+      this.deleteEach(each),
+    ]);
   }
 
   private async deleteEach(pods: PodInfo[]): Promise<void> {
