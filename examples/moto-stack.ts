@@ -178,3 +178,21 @@ export async function createAlbWorld(endpoint: string, name = 'shop-lb'): Promis
     api: newSdkElbV2Api({ region: REGION, endpoint }),
   };
 }
+
+/**
+ * One more HTTP listener on the world's load balancer, on `port` (one per load balancer), whose default action
+ * forwards to the platform target group like the first one's: its ARN.
+ */
+export async function createListener(world: AlbWorld, port: number): Promise<string> {
+  const listener = await world.client.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: world.loadBalancerArn,
+      Protocol: 'HTTP',
+      Port: port,
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: world.platformTargetGroupArn }],
+    }),
+  );
+  const arn = listener.Listeners?.[0]?.ListenerArn;
+  if (!arn) throw new Error(`moto created no listener on port ${port}`);
+  return arn;
+}
