@@ -16,8 +16,10 @@
  *
  * Run: `npx tsc -p tsconfig.build.json && node dist/bench/concurrency.js` (quick: N = 1, 10, 25) or with
  * BENCH_FULL=1 (N = 1, 10, 100, 500). Knobs: BENCH_NS="1,10,25" (overrides the list), the worker's tuning
- * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT, BENCH_MAX_CACHED (unset: createWorker's defaults, worker/tuning.ts, or the
- * CUTOVER_MAX_* variables) and BENCH_POLLERS (pollers per task type; unset: the SDK's).
+ * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT (unset: createWorker's defaults, worker/tuning.ts, or the CUTOVER_MAX_*
+ * variables), BENCH_MAX_CACHED (unset: the largest N) and BENCH_POLLERS (pollers per task type; unset: the SDK's).
+ * The worker's RSS follows the V8 heap limit more than its cache (worker/tuning.ts): `make bench-full` runs this
+ * with --max-old-space-size=HEAP_FILL_IN.
  * Writes bench/results/concurrency.json, docs/img/concurrency-time.png and docs/img/concurrency-memory.png.
  */
 import { execFile } from 'node:child_process';
@@ -88,11 +90,16 @@ async function startCluster(nodes: number): Promise<Cluster> {
 
 const num = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
 
-function tuningFromBenchEnv(): WorkerTuning {
+/**
+ * The cache holds every deployment of the largest round unless BENCH_MAX_CACHED says otherwise: an evicted deployment
+ * replays its history at each task (at N = 500 a cache of 100 doubled the worker's CPU and raised its RSS; see
+ * worker/tuning.ts), and under a heap limit the SDK's default cache shrinks below N (182 on 512 MiB).
+ */
+function tuningFromBenchEnv(ns: number[]): WorkerTuning {
   return {
     maxConcurrentActivityTaskExecutions: num('BENCH_MAX_ACTIVITIES'),
     maxConcurrentWorkflowTaskExecutions: num('BENCH_MAX_WFT'),
-    maxCachedWorkflows: num('BENCH_MAX_CACHED'),
+    maxCachedWorkflows: num('BENCH_MAX_CACHED') ?? Math.max(...ns),
   };
 }
 
@@ -136,7 +143,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const full = process.env.BENCH_FULL === '1';
   const ns = (process.env.BENCH_NS ?? (full ? '1,10,100,500' : '1,10,25')).split(',').map(Number);
-  const tuning = tuningFromBenchEnv();
+  const tuning = tuningFromBenchEnv(ns);
   const workerOptions = pollerOptionsFromEnv();
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -157,11 +164,6 @@ async function main(): Promise<void> {
       () => cluster.stop(),
     );
     const world = await createAlbWorld(moto.endpoint, 'bench-lb');
-    const motoPid = Number(
-      (await run('bash', ['-c', `pgrep -f "moto_server -H 127.0.0.1 -p ${new URL(moto.endpoint).port}"`])).stdout
-        .trim()
-        .split('\n')[0],
-    );
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),
       logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
         temporal: cpu(server.pid),
         apiserver: cpu(pids['kube-apiserver']),
         etcd: cpu(pids.etcd),
-        moto: cpu(motoPid),
+        moto: cpu(moto.pid),
       };
     };
     let round_ = 0;

@@ -4,7 +4,7 @@
  * defaults; `options` (raw WorkerOptions) still wins over all three.
  *
  * Environment (each bad value is an error naming the variable):
- *   CUTOVER_MAX_CACHED_WORKFLOWS           sticky cache size (default 250; 0 = no cache: every task replays)
+ *   CUTOVER_MAX_CACHED_WORKFLOWS           sticky cache size (default the SDK's, from the heap limit; 0 = none)
  *   CUTOVER_MAX_CONCURRENT_WORKFLOW_TASKS  workflow tasks run at once (default 40, the SDK's)
  *   CUTOVER_MAX_CONCURRENT_ACTIVITIES      activities run at once (default 100, the SDK's)
  */
@@ -16,15 +16,18 @@ export type WorkerTuning = Pick<
 >;
 
 /**
- * The SDK sizes its cache from the V8 heap limit (600 workflows per GiB above 200 MiB: 2,310 on a 4 GiB heap), so
- * a worker keeps every deployment it has run a task of until it holds thousands, and its RSS grows with them.
- * bench/concurrency.ts, 500 deployments at once on one worker (docs/benchmarks.md), measured FILLED-IN.
- * A deployment spends its life waiting (on replicas, on probes, on an approval, on a rollback window): one evicted
- * from the cache costs a replay of its own history at its next task, milliseconds for a history of a few hundred
- * events, while an operator's memory limit is a hard wall. 250 bounds the cache's share of memory; raise it with
- * CUTOVER_MAX_CACHED_WORKFLOWS on a worker given more memory and many long-lived deployments.
+ * The cache size has no default of Cutover's: the SDK's stands (600 workflows per GiB of V8 heap above 200 MiB:
+ * 2,310 on a 4 GiB heap, 182 on 512 MiB), because a smaller cache made the worker neither smaller nor faster.
+ * bench/concurrency.ts, 500 deployments at once on one worker (2 loaded cores), peak RSS / total / worker CPU:
+ *   the SDK's (2,310)  1,489 MiB  220 s  101 s
+ *   200                1,572 MiB  210 s   98 s
+ *   100                2,149 MiB  321 s  202 s (every task of an evicted deployment replays its whole history)
+ *   500, heap 640 MiB  1,117 MiB  217 s  116 s (node --max-old-space-size=640)
+ * The RSS follows the V8 heap limit, which V8 fills with garbage before it collects, not the cached deployments:
+ * to bound a worker's memory, bound its heap (NODE_OPTIONS=--max-old-space-size=...) and then set
+ * CUTOVER_MAX_CACHED_WORKFLOWS to at least the deployments it runs at once, or the smaller heap's smaller default
+ * cache makes them replay.
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
 
 /** The SDK's own defaults, named here so that the documented values are the ones in force. */
 export const DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 40;
@@ -56,24 +59,27 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTunin
   return tuning;
 }
 
-/** Defaults, then the environment, then `tuning`; with a cache, workflow tasks never exceed it (the SDK would warn). */
-export function resolveTuning(tuning: WorkerTuning = {}, env: NodeJS.ProcessEnv = process.env): Required<WorkerTuning> {
-  const resolved = {
-    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
+/**
+ * Defaults, then the environment, then `tuning`. With a cache, workflow tasks never exceed it (the SDK would warn and
+ * lower them itself); an unset cache size stays unset, for the SDK to size.
+ */
+export function resolveTuning(tuning: WorkerTuning = {}, env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const resolved: WorkerTuning = {
     maxConcurrentWorkflowTaskExecutions: DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxConcurrentActivityTaskExecutions: DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     ...tuningFromEnv(env),
     ...definedOnly(tuning),
   };
-  if (resolved.maxCachedWorkflows > 0) {
+  const cached = resolved.maxCachedWorkflows;
+  if (cached !== undefined && cached > 0 && resolved.maxConcurrentWorkflowTaskExecutions !== undefined) {
     resolved.maxConcurrentWorkflowTaskExecutions = Math.min(
       resolved.maxConcurrentWorkflowTaskExecutions,
-      Math.max(resolved.maxCachedWorkflows, 2),
+      Math.max(cached, 2),
     );
   }
   return resolved;
 }
 
 function definedOnly(tuning: WorkerTuning): WorkerTuning {
-  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
+  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 }
