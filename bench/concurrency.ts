@@ -19,7 +19,8 @@
  * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT (unset: createWorker's defaults, worker/tuning.ts, or the CUTOVER_MAX_*
  * variables), BENCH_MAX_CACHED (unset: the largest N) and BENCH_POLLERS (pollers per task type; unset: the SDK's).
  * The worker's RSS follows the V8 heap limit more than its cache (worker/tuning.ts): `make bench-full` runs this
- * with --max-old-space-size=HEAP_FILL_IN.
+ * with --max-old-space-size=512, which kept N = 500 under 1 GiB (963 MiB; 640: 1,117 MiB but 217 s against 343 s,
+ * the smaller heap's collections holding up workflow tasks).
  * Writes bench/results/concurrency.json, docs/img/concurrency-time.png and docs/img/concurrency-memory.png.
  */
 import { execFile } from 'node:child_process';

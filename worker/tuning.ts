@@ -23,6 +23,7 @@ export type WorkerTuning = Pick<
  *   200                1,572 MiB  210 s   98 s
  *   100                2,149 MiB  321 s  202 s (every task of an evicted deployment replays its whole history)
  *   500, heap 640 MiB  1,117 MiB  217 s  116 s (node --max-old-space-size=640)
+ *   600, heap 512 MiB    963 MiB  343 s  137 s (its collections hold up workflow tasks)
  * The RSS follows the V8 heap limit, which V8 fills with garbage before it collects, not the cached deployments:
  * to bound a worker's memory, bound its heap (NODE_OPTIONS=--max-old-space-size=...) and then set
  * CUTOVER_MAX_CACHED_WORKFLOWS to at least the deployments it runs at once, or the smaller heap's smaller default
