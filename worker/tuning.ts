@@ -24,6 +24,10 @@ export type WorkerTuning = Pick<
  *   100                2,149 MiB  321 s  202 s (every task of an evicted deployment replays its whole history)
  *   500, heap 640 MiB  1,117 MiB  217 s  116 s (node --max-old-space-size=640)
  *   600, heap 512 MiB    963 MiB  343 s  137 s (its collections hold up workflow tasks)
+ *   600, heap 512 MiB, 500 activities  966 MiB  159 s  115 s
+ * Activity slots mattered more than the cache for the time: a deployment's waits (replicas, probes) hold a slot, so
+ * with 100 the others queue behind them; CUTOVER_MAX_CONCURRENT_ACTIVITIES at the deployments in flight lets them
+ * wait side by side, at the same memory (the runs shared 2 cores with other work, load 4-10: ±30 % on the times).
  * The RSS follows the V8 heap limit, which V8 fills with garbage before it collects, not the cached deployments:
  * to bound a worker's memory, bound its heap (NODE_OPTIONS=--max-old-space-size=...) and then set
  * CUTOVER_MAX_CACHED_WORKFLOWS to at least the deployments it runs at once, or the smaller heap's smaller default
