@@ -66,7 +66,7 @@ bench-full: build
 	node dist/bench/orchestration.js --full
 	node dist/bench/switch-latency.js
 	node dist/bench/switch-traffic.js
-	BENCH_FULL=1 node dist/bench/concurrency.js
+	BENCH_FULL=1 node --max-old-space-size=512 dist/bench/concurrency.js
 	BENCH_FULL=1 node dist/bench/kubernetes-rolling.js
 
 temporal-up:

@@ -2,9 +2,12 @@
  * Benchmark: N blue-green deployments of N different applications started at once on ONE worker (issue 13, item 3).
  *
  * Platform: the Kubernetes driver on a kwok cluster (scripts/k8s-cluster.sh: a real kube-apiserver + etcd, kwok
- * plays the kubelet, so a replica costs an API object, not a process). Router: the ALB driver on moto (one ALB world,
- * one listener; each application has its own module, /M<i>/, so their rules never collide). One replica per
- * deployment, rollbackWindow 0s, readiness probe (pod Ready from the API; the verify step answers not-supported).
+ * plays the kubelet, so a replica costs an API object, not a process). Router: the ALB driver on moto (one load
+ * balancer; each application has its own listener, created before the clock starts, and its own module). One
+ * listener per application, as separate applications would have in AWS: on one shared listener every rule change
+ * of every deployment reads all the others' rules (describeRules) and races them for priorities, and moto (one
+ * Python process) became the slowest part at N = 500. One replica per deployment, rollbackWindow 0s, readiness
+ * probe (pod Ready from the API; the verify step answers not-supported).
  *
  * Baseline: N = 1 in the same run (time per deployment at N against it, and the ratio). For each N it reports total
  * time (start of the first deploy to the last result), worker CPU seconds and peak RSS (the worker runs in this
@@ -12,8 +15,12 @@
  * + etcd CPU and moto CPU (from /proc), to see whether the back ends or the worker bound the total time.
  *
  * Run: `npx tsc -p tsconfig.build.json && node dist/bench/concurrency.js` (quick: N = 1, 10, 25) or with
- * BENCH_FULL=1 (N = 1, 10, 100, 500). Knobs: BENCH_NS="1,10,25" (overrides the list), worker options
- * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT, BENCH_MAX_CACHED, BENCH_POLLERS (unset: the worker's defaults).
+ * BENCH_FULL=1 (N = 1, 10, 100, 500). Knobs: BENCH_NS="1,10,25" (overrides the list), the worker's tuning
+ * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT (unset: createWorker's defaults, worker/tuning.ts, or the CUTOVER_MAX_*
+ * variables), BENCH_MAX_CACHED (unset: the largest N) and BENCH_POLLERS (pollers per task type; unset: the SDK's).
+ * The worker's RSS follows the V8 heap limit more than its cache (worker/tuning.ts): `make bench-full` runs this
+ * with --max-old-space-size=512, which kept N = 500 under 1 GiB (963 MiB; 640: 1,117 MiB but 217 s against 343 s,
+ * the smaller heap's collections holding up workflow tasks).
  * Writes bench/results/concurrency.json, docs/img/concurrency-time.png and docs/img/concurrency-memory.png.
  */
 import { execFile } from 'node:child_process';
@@ -27,12 +34,15 @@ import { defaultDrivers } from '../activities/drivers';
 import type { Drivers } from '../activities/drivers';
 import { newAwsAlbDriver, newSdkElbV2Api } from '../activities/drivers/aws-alb';
 import type { Router } from '../activities/ports';
+import type { AlbWorld } from '../examples/moto-stack';
 import { CutoverClient } from '../client/client';
 import { projectRoot } from '../examples/local-stack';
 import { startDevServer } from '../scripts/dev-server';
-import { createAlbWorld, REGION, startMoto } from '../test/support/moto';
+import { createAlbWorld, createListener, REGION, startMoto } from '../examples/moto-stack';
 import type { DeploymentSpecInput } from '../workflows/spec';
 import { createWorker } from '../worker';
+import type { WorkerTuning } from '../worker';
+import { resolveTuning } from '../worker/tuning';
 import { lineChart } from './support/plot';
 import { printTable, processCpuSeconds, ratio, round, sampleProcess, writeResult } from './support/results';
 
@@ -79,21 +89,41 @@ async function startCluster(nodes: number): Promise<Cluster> {
   };
 }
 
-function workerOptionsFromEnv(): Partial<WorkerOptions> {
-  const num = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
-  const o: Partial<WorkerOptions> = {};
-  const acts = num('BENCH_MAX_ACTIVITIES');
-  const wft = num('BENCH_MAX_WFT');
-  const cached = num('BENCH_MAX_CACHED');
+const num = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+
+/**
+ * The cache holds every deployment of the largest round unless BENCH_MAX_CACHED says otherwise: an evicted deployment
+ * replays its history at each task (at N = 500 a cache of 100 doubled the worker's CPU and raised its RSS; see
+ * worker/tuning.ts), and under a heap limit the SDK's default cache shrinks below N (182 on 512 MiB).
+ */
+function tuningFromBenchEnv(ns: number[]): WorkerTuning {
+  return {
+    maxConcurrentActivityTaskExecutions: num('BENCH_MAX_ACTIVITIES'),
+    maxConcurrentWorkflowTaskExecutions: num('BENCH_MAX_WFT'),
+    maxCachedWorkflows: num('BENCH_MAX_CACHED') ?? Math.max(...ns),
+  };
+}
+
+function pollerOptionsFromEnv(): Partial<WorkerOptions> {
   const pollers = num('BENCH_POLLERS');
-  if (acts !== undefined) o.maxConcurrentActivityTaskExecutions = acts;
-  if (wft !== undefined) o.maxConcurrentWorkflowTaskExecutions = wft;
-  if (cached !== undefined) o.maxCachedWorkflows = cached;
-  if (pollers !== undefined) {
-    o.maxConcurrentWorkflowTaskPolls = pollers;
-    o.maxConcurrentActivityTaskPolls = pollers;
-  }
-  return o;
+  return pollers === undefined
+    ? {}
+    : { maxConcurrentWorkflowTaskPolls: pollers, maxConcurrentActivityTaskPolls: pollers };
+}
+
+/** The listeners' ports: one per application, unique over the run (moto keeps one listener per port). */
+let nextListenerPort = 10_000;
+
+/** `n` listeners on the world's load balancer, a few created at a time. */
+async function createListeners(world: AlbWorld, n: number): Promise<string[]> {
+  const arns: string[] = new Array<string>(n);
+  let next = 0;
+  const createOne = async (): Promise<void> => {
+    for (let i = next++; i < n; i = next++) arns[i] = await createListener(world, nextListenerPort + i);
+  };
+  await Promise.all(Array.from({ length: 4 }, createOne));
+  nextListenerPort += n;
+  return arns;
 }
 
 interface Row {
@@ -114,7 +144,8 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const full = process.env.BENCH_FULL === '1';
   const ns = (process.env.BENCH_NS ?? (full ? '1,10,100,500' : '1,10,25')).split(',').map(Number);
-  const workerOptions = workerOptionsFromEnv();
+  const tuning = tuningFromBenchEnv(ns);
+  const workerOptions = pollerOptionsFromEnv();
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error(err));
@@ -134,11 +165,6 @@ async function main(): Promise<void> {
       () => cluster.stop(),
     );
     const world = await createAlbWorld(moto.endpoint, 'bench-lb');
-    const motoPid = Number(
-      (await run('bash', ['-c', `pgrep -f "moto_server -H 127.0.0.1 -p ${new URL(moto.endpoint).port}"`])).stdout
-        .trim()
-        .split('\n')[0],
-    );
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),
       logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
@@ -161,18 +187,21 @@ async function main(): Promise<void> {
       kubeconfig: cluster.kubeconfig,
       gracePeriod: '1s',
     };
-    const routerSpec = {
+    const routerSpec = (listenerArn: string) => ({
       kind: 'aws-alb',
       region: REGION,
       endpoint: moto.endpoint,
-      listenerArn: world.listenerArn,
+      listenerArn,
       targetGroups: { vpcId: world.vpcId, port: 80, healthCheck: { path: '/_ping.html' } },
-    };
+    });
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-conc-'));
     cleanups.push(() => Promise.resolve(fs.rmSync(stateDir, { recursive: true, force: true })));
     const defaults = defaultDrivers({ localStateDir: stateDir });
     const routers = new Map<string, Router>();
     // The ALB driver on moto (as test/support/alb-fixture.ts builds it); the Kubernetes driver is the default one.
+    // One SDK client for every listener's driver: one region, one set of credentials (defaultDrivers would make a
+    // client per listener, 500 of them at N = 500, which is the worker's memory and not the deployments').
+    const api = newSdkElbV2Api({ region: REGION, endpoint: moto.endpoint });
     const drivers: Drivers = {
       platform: (config) => defaults.platform(config),
       router: (config) => {
@@ -181,7 +210,6 @@ async function main(): Promise<void> {
         let router = routers.get(key);
         if (!router) {
           const { kind: _kind, ...albConfig } = config;
-          const api = newSdkElbV2Api({ region: REGION, endpoint: moto.endpoint });
           router = newAwsAlbDriver(albConfig, { api, pollMs: 100 });
           routers.set(key, router);
         }
@@ -195,7 +223,7 @@ async function main(): Promise<void> {
         temporal: cpu(server.pid),
         apiserver: cpu(pids['kube-apiserver']),
         etcd: cpu(pids.etcd),
-        moto: cpu(motoPid),
+        moto: cpu(moto.pid),
       };
     };
     let round_ = 0;
@@ -206,8 +234,10 @@ async function main(): Promise<void> {
         temporal: { address: server.address, taskQueue },
         workflowBundle: bundle,
         drivers,
+        tuning,
         options: workerOptions,
       });
+      const listeners = await createListeners(world, n);
       const running = worker.run();
       const sampler = sampleProcess(100);
       const before = backends();
@@ -222,7 +252,7 @@ async function main(): Promise<void> {
             modules: [`R${round_}M${i}`],
             replicas: 1,
             platform,
-            router: routerSpec,
+            router: routerSpec(listeners[i] ?? ''),
             strategy: { type: 'blue-green', rollbackWindow: '0s' },
             health: { interval: '200ms', timeout: '2s', successThreshold: 1, deadline: '300s' },
           } as unknown as DeploymentSpecInput;
@@ -285,7 +315,12 @@ async function main(): Promise<void> {
     ]),
   );
   const command = `node dist/bench/concurrency.js${full ? ' (BENCH_FULL=1)' : ''}`;
-  writeResult('concurrency', command, { workerOptions, rows });
+  writeResult('concurrency', command, {
+    tuning: resolveTuning(tuning),
+    workerOptions,
+    router: 'one listener per application',
+    rows,
+  });
   await lineChart('concurrency-time', {
     title: 'N blue-green deployments at once on one worker (kwok + moto)',
     x: 'deployments started at once (N)',

@@ -37,15 +37,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { spawn } from 'node:child_process';
 import { newLocalPlatformDriver } from '../activities/drivers/local';
 import { CutoverClient } from '../client/client';
 import { judgeLoad, startLoad } from '../examples/load';
 import type { Load, LoadReport, RequestResult } from '../examples/load';
 import { startLocalStack } from '../examples/local-stack';
 import { startNginx } from '../examples/nginx-stack';
+import { startWorkerProcess } from '../examples/worker-process';
 import { startDevServer } from '../scripts/dev-server';
-import { projectRoot } from '../examples/local-stack';
 import type { DeploymentSpecInput } from '../workflows/spec';
 import { printTable, ratio, round, writeResult } from './support/results';
 import { switchPlot } from './support/switch-plot';
@@ -154,35 +153,21 @@ async function startRouter(kind: RouterKind, dir: string, application: string): 
 }
 
 /**
- * The worker in a process of its own (dist/worker/main.js, default drivers), as in production: its activities (process
+ * The worker in a process of its own (examples/worker-process.ts), as in production: its activities (process
  * launches, probes, fsyncs, the canary's split measurement) must not share an event loop with the load generator,
  * whose clock measures the latency. It still shares the machine's CPU, which is part of what is measured.
  */
-function startWorkerProcess(address: string, taskQueue: string): { stop(): Promise<void> } {
+function startBenchWorker(address: string, taskQueue: string): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-traffic-worker-'));
-  const log = fs.openSync(path.join(dir, 'worker.log'), 'w');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'worker', 'main.js')], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      CUTOVER_METRICS_PORT: '0',
-      CUTOVER_SDK_METRICS_ADDRESS: 'off',
-      CUTOVER_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', log, log],
+  const worker = startWorkerProcess({
+    address,
+    taskQueue,
+    logFile: path.join(dir, 'worker.log'),
+    env: { CUTOVER_LOG_LEVEL: 'warn' },
   });
-  fs.closeSync(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
-  process.once('exit', kill);
   return {
     async stop() {
-      process.removeListener('exit', kill);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(kill, 15_000);
-      await exited;
-      clearTimeout(timer);
+      await worker.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -430,7 +415,7 @@ async function main(): Promise<void> {
     const server = await startDevServer();
     cleanups.push(() => server.stop());
     const taskQueue = `bench-traffic-${process.pid}`;
-    const worker = startWorkerProcess(server.address, taskQueue);
+    const worker = startBenchWorker(server.address, taskQueue);
     cleanups.push(() => worker.stop());
     const client = await CutoverClient.connect({ address: server.address, taskQueue });
     cleanups.push(() => client.close());

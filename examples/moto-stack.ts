@@ -7,11 +7,6 @@
  * moto routes no traffic and reports every registered target healthy at once; see docs/routers.md for what it
  * cannot show.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
@@ -21,7 +16,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { newSdkElbV2Api } from '../activities/drivers/aws-alb';
 import type { ElbV2Api } from '../activities/drivers/aws-alb';
-import { freePort } from '../scripts/dev-server';
+import { startPortServer } from '../scripts/port-server';
 import { toolPath } from '../scripts/tools';
 
 export const REGION = 'us-east-1';
@@ -38,61 +33,34 @@ export function useMotoCredentials(): void {
 
 export interface Moto {
   endpoint: string;
+  /** moto_server's process, for its CPU time. */
+  pid: number | undefined;
   /** POST /moto-api/reset: forget every resource. */
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export async function startMoto(): Promise<Moto> {
   useMotoCredentials();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-moto-'));
-  const logFile = path.join(dir, 'moto.log');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const log = fs.openSync(logFile, 'a');
-    const child: ChildProcess = spawn(toolPath('moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
-      stdio: ['ignore', log, log],
-    });
-    fs.closeSync(log);
-    const endpoint = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    let ready = false;
-    while (Date.now() < deadline && child.exitCode === null) {
-      try {
-        const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
-        await res.arrayBuffer();
-        if (res.ok) {
-          ready = true;
-          break;
-        }
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
-    if (ready) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      return {
-        endpoint,
-        reset: async () => {
-          const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-          await res.arrayBuffer();
-        },
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-          await exited;
-          clearTimeout(timer);
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    child.kill('SIGKILL');
-    if (attempt >= 3)
-      throw new Error(`moto_server did not start; log ${logFile}:\n${fs.readFileSync(logFile, 'utf8')}`);
-  }
+  const server = await startPortServer({
+    name: 'moto',
+    bin: toolPath('moto_server'),
+    args: (port) => ['-H', '127.0.0.1', '-p', String(port)],
+    ready: async (url) => {
+      const res = await fetch(`${url}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      return res.ok;
+    },
+  });
+  return {
+    endpoint: server.url,
+    pid: server.child.pid,
+    reset: async () => {
+      const res = await fetch(`${server.url}/moto-api/reset`, { method: 'POST' });
+      await res.arrayBuffer();
+    },
+    stop: () => server.stop(),
+  };
 }
 
 /** An EC2 Query API call (moto does not check signatures; @aws-sdk/client-ec2 is not a dependency). */
@@ -177,4 +145,22 @@ export async function createAlbWorld(endpoint: string, name = 'shop-lb'): Promis
     client,
     api: newSdkElbV2Api({ region: REGION, endpoint }),
   };
+}
+
+/**
+ * One more HTTP listener on the world's load balancer, on `port` (one per load balancer), whose default action
+ * forwards to the platform target group like the first one's: its ARN.
+ */
+export async function createListener(world: AlbWorld, port: number): Promise<string> {
+  const listener = await world.client.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: world.loadBalancerArn,
+      Protocol: 'HTTP',
+      Port: port,
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: world.platformTargetGroupArn }],
+    }),
+  );
+  const arn = listener.Listeners?.[0]?.ListenerArn;
+  if (!arn) throw new Error(`moto created no listener on port ${port}`);
+  return arn;
 }

@@ -10,13 +10,22 @@ import type { Drivers } from '../activities/drivers';
 import { connectionOptions, temporalConfigFromEnv } from '../client/connection';
 import type { TemporalConfig } from '../client/connection';
 import { runOperatedWorker } from './operate';
+import { resolveTuning } from './tuning';
+import type { WorkerTuning } from './tuning';
+
+export type { WorkerTuning } from './tuning';
 
 export interface CutoverWorkerOptions {
   temporal?: Partial<TemporalConfig>;
   drivers?: Drivers;
   /** A prebuilt bundle (tests bundle once per suite); default: bundle ../workflows at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Extra worker options (identity, concurrency...). */
+  /**
+   * Sticky cache size and concurrent workflow tasks and activities, over CUTOVER_MAX_CACHED_WORKFLOWS,
+   * CUTOVER_MAX_CONCURRENT_WORKFLOW_TASKS and CUTOVER_MAX_CONCURRENT_ACTIVITIES, over the defaults (worker/tuning.ts).
+   */
+  tuning?: WorkerTuning;
+  /** Extra worker options (identity, interceptors...); they win over `tuning`. */
   options?: Partial<WorkerOptions>;
 }
 
@@ -29,6 +38,7 @@ export async function createWorker(
   opts: CutoverWorkerOptions = {},
 ): Promise<{ worker: Worker; connection: NativeConnection; close: () => Promise<void> }> {
   const config = { ...temporalConfigFromEnv(), ...opts.temporal };
+  const tuning = resolveTuning(opts.tuning);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
     connection,
@@ -45,6 +55,8 @@ export async function createWorker(
     // Cancellation (an abort) reaches a heartbeating activity in the answer to its next sent heartbeat: activities
     // heartbeat every second (activities/activity.ts), and none is held back longer, so an abort acts within ~1 s.
     maxHeartbeatThrottleInterval: '1 second',
+    // A raw `tuner` in options replaces the slot counts (the SDK refuses both): only the cache size applies then.
+    ...(opts.options?.tuner ? { maxCachedWorkflows: tuning.maxCachedWorkflows } : tuning),
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

@@ -10,6 +10,8 @@
  *   CUTOVER_SHUTDOWN_GRACE          how long in-flight activities may run on after SIGTERM (default 30s)
  *   CUTOVER_APPROVALS_POLL_INTERVAL how often the approvals gauges are refreshed (default 15s)
  *   CUTOVER_LOG_LEVEL               trace | debug | info | warn | error (default info)
+ *   CUTOVER_MAX_CACHED_WORKFLOWS, CUTOVER_MAX_CONCURRENT_WORKFLOW_TASKS, CUTOVER_MAX_CONCURRENT_ACTIVITIES:
+ *                                   the cache and concurrency (worker/tuning.ts)
  */
 import { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
@@ -20,6 +22,7 @@ import { portFromEnv, startOpsServer } from './health';
 import type { Readiness } from './health';
 import { createLogger, logLevelFromEnv, TemporalPinoLogger } from './logging';
 import { createWorkerMetrics } from './metrics';
+import { tuningFromEnv } from './tuning';
 import type { CutoverWorkerOptions } from '.';
 
 export const DEFAULT_METRICS_PORT = 9464;
@@ -91,8 +94,9 @@ export async function runOperatedWorker(opts: CutoverWorkerOptions, createWorker
   const graceMs = durationFromEnv('CUTOVER_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_MS, env);
   const pollMs = durationFromEnv('CUTOVER_APPROVALS_POLL_INTERVAL', DEFAULT_APPROVALS_POLL_MS, env);
   const config = { ...temporalConfigFromEnv(), ...opts.temporal };
-  // Checked here so that a bad address fails before the runtime is installed with it.
+  // Checked here so that a bad address or count fails before the runtime is installed.
   connectionOptions(config);
+  tuningFromEnv(env);
 
   installRuntime(log, sdkMetrics);
   const metrics = createWorkerMetrics();

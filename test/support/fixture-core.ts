@@ -6,7 +6,6 @@
  * fixture that uses this core (local-fixture.ts, nginx-fixture.ts, alb-fixture.ts): what it started, the spec fields
  * and router section it needs, and how to stop it.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,7 +14,8 @@ import type { Drivers } from '../../activities/drivers';
 import { newLocalPlatformDriver } from '../../activities/drivers/local';
 import type { Platform } from '../../activities/ports';
 import { CutoverClient } from '../../client/client';
-import { projectRoot } from '../../examples/local-stack';
+import { startWorkerProcess } from '../../examples/worker-process';
+import type { WorkerProcessOptions as StartWorkerProcessOptions } from '../../examples/worker-process';
 import type { DeploymentSpecInput } from '../../workflows/spec';
 import type { DeploymentResult, DeploymentStatus, Phase } from '../../workflows/types';
 import { createWorker } from '../../worker';
@@ -88,11 +88,8 @@ export interface PlatformPart {
   spec: () => Record<string, unknown>;
 }
 
-export interface WorkerProcessOptions {
-  /** The script to run instead of dist/worker/main.js (it reads the same TEMPORAL_* variables). */
-  script?: string;
-  env?: Record<string, string>;
-}
+/** Another script, extra environment: the rest (Temporal address, task queue, log) is the fixture's. */
+export type WorkerProcessOptions = Pick<StartWorkerProcessOptions, 'script' | 'env'>;
 
 export interface LiveReplica {
   id: string;
@@ -233,19 +230,11 @@ export async function createFixtureCore<R extends RouterPart>(
       inProcess = undefined;
     },
     async startWorkerProcess(workerOptions = {}) {
-      const log = fs.openSync(path.join(stateDir, 'worker.log'), 'a');
-      const script = workerOptions.script ?? path.join(projectRoot(), 'dist', 'worker', 'main.js');
-      const child = spawn(process.execPath, [script], {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: address,
-          TEMPORAL_TASK_QUEUE: taskQueue,
-          // Suites run side by side: no fixed metrics ports unless a test asks for them.
-          CUTOVER_METRICS_PORT: '0',
-          CUTOVER_SDK_METRICS_ADDRESS: 'off',
-          ...workerOptions.env,
-        },
-        stdio: ['ignore', log, log],
+      const { child } = startWorkerProcess({
+        address,
+        taskQueue,
+        logFile: path.join(stateDir, 'worker.log'),
+        ...workerOptions,
       });
       workerProcesses.push(child);
       return child;

@@ -10,13 +10,8 @@
  * It sees bytes only, so it passes TLS through untouched, and it cannot answer with an HTTP status (http-faults.ts
  * does that).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { startPortServer } from '../../scripts/port-server';
 import { toolPath } from '../../scripts/tools';
-import { freePort } from './temporal';
 
 export type ToxicType = 'reset_peer' | 'timeout' | 'latency' | 'bandwidth' | 'limit_data' | 'slow_close';
 
@@ -48,8 +43,6 @@ export interface Toxiproxy {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function api(apiUrl: string, method: string, urlPath: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${apiUrl}${urlPath}`, {
     method,
@@ -61,66 +54,43 @@ async function api(apiUrl: string, method: string, urlPath: string, body?: unkno
 }
 
 export async function startToxiproxy(): Promise<Toxiproxy> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-toxiproxy-'));
-  const logFile = path.join(dir, 'toxiproxy.log');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const log = fs.openSync(logFile, 'a');
-    const child: ChildProcess = spawn(toolPath('toxiproxy-server'), ['-host', '127.0.0.1', '-port', String(port)], {
-      stdio: ['ignore', log, log],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    });
-    fs.closeSync(log);
-    const apiUrl = `http://127.0.0.1:${port}`;
-    let ready = false;
-    for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      try {
-        await api(apiUrl, 'GET', '/version');
-        ready = true;
-        break;
-      } catch {
-        await sleep(100);
-      }
-    }
-    if (ready) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const server = await startPortServer({
+    name: 'toxiproxy-server',
+    bin: toolPath('toxiproxy-server'),
+    args: (port) => ['-host', '127.0.0.1', '-port', String(port)],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    ready: async (url) => {
+      await api(url, 'GET', '/version');
+      return true;
+    },
+    timeoutMs: 10_000,
+  });
+  const apiUrl = server.url;
+  return {
+    apiUrl,
+    async proxy(name, upstream) {
+      const created = (await api(apiUrl, 'POST', '/proxies', { name, listen: '127.0.0.1:0', upstream })) as {
+        listen: string;
+      };
+      const base = `/proxies/${encodeURIComponent(name)}`;
       return {
-        apiUrl,
-        async proxy(name, upstream) {
-          const created = (await api(apiUrl, 'POST', '/proxies', { name, listen: '127.0.0.1:0', upstream })) as {
-            listen: string;
-          };
-          const base = `/proxies/${encodeURIComponent(name)}`;
-          return {
-            name,
-            listen: created.listen,
-            addToxic: async (toxic) => {
-              await api(apiUrl, 'POST', `${base}/toxics`, { toxicity: 1, ...toxic });
-            },
-            removeToxic: async (toxic) => {
-              const res = await fetch(`${apiUrl}${base}/toxics/${encodeURIComponent(toxic)}`, { method: 'DELETE' });
-              await res.arrayBuffer();
-              if (!res.ok && res.status !== 404) throw new Error(`Toxiproxy: removing ${toxic} answered ${res.status}`);
-            },
-            delete: async () => {
-              await api(apiUrl, 'DELETE', base);
-            },
-          };
+        name,
+        listen: created.listen,
+        addToxic: async (toxic) => {
+          await api(apiUrl, 'POST', `${base}/toxics`, { toxicity: 1, ...toxic });
         },
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-          await exited;
-          clearTimeout(timer);
-          fs.rmSync(dir, { recursive: true, force: true });
+        removeToxic: async (toxic) => {
+          const res = await fetch(`${apiUrl}${base}/toxics/${encodeURIComponent(toxic)}`, { method: 'DELETE' });
+          await res.arrayBuffer();
+          if (!res.ok && res.status !== 404) throw new Error(`Toxiproxy: removing ${toxic} answered ${res.status}`);
+        },
+        delete: async () => {
+          await api(apiUrl, 'DELETE', base);
         },
       };
-    }
-    child.kill('SIGKILL');
-    if (attempt >= 3) {
-      throw new Error(`toxiproxy-server did not start; log ${logFile}:\n${fs.readFileSync(logFile, 'utf8')}`);
-    }
-  }
+    },
+    stop: () => server.stop(),
+  };
 }
 
 /** One Toxiproxy for the calling test file: started in beforeAll, stopped in afterAll. */
