@@ -23,6 +23,7 @@
 #                        containerd's root, the kubelet's root, logs (logs/*.log)
 #   CUTOVER_NODE_RUN     runtime directory (default /run/cutover-node): sockets, containerd state
 #   CUTOVER_CACHE        binary/image cache root (default $HOME/.cache/cutover)
+#   CUTOVER_NODE_RUNC    the runc binary containerd runs (default runc on containerd's PATH)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -153,6 +154,11 @@ state = "$RUN/containerd"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "cutover.local/pause:3.10.2"
+  # This machine withholds CAP_SYS_RESOURCE even from root (CapEff 000001fffeffffff: bit 24 is
+  # clear), so no process may lower its oom_score_adj. The CRI plugin gives every sandbox -998 and
+  # runc then fails with "can't get final child's PID from pipe: EOF" (its nsexec log:
+  # "failed to update /proc/self/oom_score_adj: Permission denied"). Clamp to containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -160,6 +166,8 @@ state = "$RUN/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        BinaryName = "${CUTOVER_NODE_RUNC:-runc}"
+        Root = "$RUN/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
@@ -252,6 +260,7 @@ start() {
     --bind-address 127.0.0.1 --advertise-address "$NODE_IP" --secure-port "$API_PORT" \
     --tls-cert-file "$STATE/pki/apiserver.crt" --tls-private-key-file "$STATE/pki/apiserver.key" \
     --token-auth-file "$STATE/pki/tokens.csv" --authorization-mode Node,RBAC \
+    --kubelet-preferred-address-types InternalIP \
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$STATE/pki/sa.pub" \
     --service-account-signing-key-file "$STATE/pki/sa.key"
@@ -330,7 +339,8 @@ stop() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
   # kube-proxy's iptables rules.
   if [[ -x $BIN_DIR/kube-proxy ]]; then "$BIN_DIR/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
-  rm -rf "$STATE/cni/ipam"
+  # A throwaway cluster: the next start begins empty (no stale Ready node, no old pods).
+  rm -rf "$STATE/cni/ipam" "$STATE/etcd" "$STATE/kubelet" "$RUN/runc"
   log "stopped"
 }
 
