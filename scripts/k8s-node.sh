@@ -339,6 +339,28 @@ stop() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
   # kube-proxy's iptables rules.
   if [[ -x $BIN_DIR/kube-proxy ]]; then "$BIN_DIR/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  # What the kubelet itself adds (kube-proxy --cleanup leaves it): KUBE-FIREWALL jumped to from
+  # INPUT/OUTPUT (drops non-loopback-sourced packets to 127.0.0.0/8), KUBE-KUBELET-CANARY and
+  # KUBE-IPTABLES-HINT, in IPv4 and IPv6.
+  local ipt table chain
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for chain in INPUT OUTPUT; do
+      while "$ipt" -t filter -D "$chain" -j KUBE-FIREWALL 2>/dev/null; do :; done
+    done
+    for table in filter nat mangle; do
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$table" -F "$chain" 2>/dev/null && "$ipt" -t "$table" -X "$chain" 2>/dev/null
+      done
+    done
+  done
+  # The kubelet's cgroups (cgroupfs driver, cgroup v1): /kubepods/... in every hierarchy, leaves first.
+  local cg
+  for cg in /sys/fs/cgroup/*/kubepods; do
+    [[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  # containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its state directory.
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
   # A throwaway cluster: the next start begins empty (no stale Ready node, no old pods).
   rm -rf "$STATE/cni/ipam" "$STATE/etcd" "$STATE/kubelet" "$RUN/runc"
   log "stopped"
@@ -398,10 +420,28 @@ EOF
   log "curl http://$cip/Web/hello (Service ClusterIP, kube-proxy)"
   curl -sS --max-time 5 "http://$cip/Web/hello" || log "ClusterIP not reachable from the host"
   echo
-  log "deleting pod $pod: preStop sleep 2 s, then SIGTERM"
-  local ms0=$(($(date +%s%N) / 1000000))
-  kubectl delete pod "$pod" --wait=true
-  log "pod $pod gone after $(($(date +%s%N) / 1000000 - ms0)) ms"
+  # Graceful termination: a request in flight (6 s) when the pod is deleted must be answered.
+  # The kubelet runs preStop (sleep 2 s), then sends SIGTERM; the app stops accepting, finishes
+  # the request (Connection: close) and exits 0, well inside terminationGracePeriodSeconds.
+  local tmp ms0
+  tmp="$(mktemp -d)"
+  kubectl logs -f "$pod" >"$tmp/app.log" 2>&1 &
+  local logs_pid=$!
+  ms0=$(($(date +%s%N) / 1000000))
+  curl -sS -o "$tmp/body" -w '%{http_code} after %{time_total} s\n' -H 'x-sample-delay-ms: 6000' \
+    -H 'x-request-id: in-flight-1' --max-time 20 "http://$ip:8080/Web/slow" >"$tmp/curl" 2>&1 &
+  local curl_pid=$!
+  sleep 0.5
+  log "deleting pod $pod with a 6 s request in flight (preStop sleep 2 s, then SIGTERM)"
+  kubectl delete pod "$pod" --wait=false
+  wait "$curl_pid" || true
+  log "in-flight request: $(cat "$tmp/curl") $(cat "$tmp/body")"
+  kubectl wait --for=delete "pod/$pod" --timeout 60s >/dev/null
+  log "pod $pod gone $(($(date +%s%N) / 1000000 - ms0)) ms after the request started"
+  kill "$logs_pid" 2>/dev/null || true
+  log "app log:"
+  sed 's/^/    /' "$tmp/app.log"
+  rm -rf "$tmp"
   kubectl rollout status deployment/smoke --timeout 120s
   kubectl delete service smoke
   kubectl delete deployment smoke --wait=true
