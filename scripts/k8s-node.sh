@@ -286,6 +286,8 @@ start() {
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 2
   daemon kube-proxy "$BIN_DIR/kube-proxy" --config "$STATE/kube-proxy-config.yaml"
   wait_for "node $NODE_NAME Ready" 180 node_ready
+  # Pods are refused until the controller manager has made the namespace's service account.
+  wait_for "serviceaccount default/default" 60 kubectl get serviceaccount default
   log "node Ready $((SECONDS - t_node)) s after the kubelet started; start took $((SECONDS - t_all)) s in all"
 }
 
