@@ -291,19 +291,23 @@ start() {
   log "node Ready $((SECONDS - t_node)) s after the kubelet started; start took $((SECONDS - t_all)) s in all"
 }
 
+# alive PID: running (a zombie waiting for this machine's init to reap it counts as gone).
+alive() { [[ -r /proc/$1/stat ]] && [[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
 # Stop one daemon (SIGTERM, then SIGKILL after 15 s).
 stop_daemon() {
   local name=$1 pid i
   [[ -f $PIDS/$name ]] || return 0
   pid="$(cat "$PIDS/$name")"
   if kill -0 "$pid" 2>/dev/null; then
+    local ms0=$(($(date +%s%N) / 1000000))
     kill "$pid"
-    for ((i = 0; i < 75; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
+    for ((i = 0; i < 150; i++)); do
+      alive "$pid" || break
+      sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    log "$name stopped"
+    alive "$pid" && kill -9 "$pid"
+    log "$name stopped ($(($(date +%s%N) / 1000000 - ms0)) ms)"
   fi
   rm -f "$PIDS/$name"
 }
