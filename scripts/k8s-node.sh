@@ -424,8 +424,18 @@ EOF
   local cip
   cip="$(kubectl get service smoke -o jsonpath='{.spec.clusterIP}')"
   log "curl http://$cip/Web/hello (Service ClusterIP, kube-proxy)"
-  curl -sS --max-time 5 "http://$cip/Web/hello" || log "ClusterIP not reachable from the host"
-  echo
+  # kube-proxy writes the Service's rules a moment after its endpoints appear (iptables
+  # minSyncPeriod 1 s): retry for up to 15 s.
+  local i
+  for ((i = 0; i < 75; i++)); do
+    if curl -sS --max-time 1 "http://$cip/Web/hello" 2>/dev/null; then
+      echo
+      log "ClusterIP answered after $i retries (0.2 s apart)"
+      break
+    fi
+    sleep 0.2
+  done
+  ((i < 75)) || log "ClusterIP not reachable from the host after 15 s"
   # Graceful termination: a request in flight (6 s) when the pod is deleted must be answered.
   # The kubelet runs preStop (sleep 2 s), then sends SIGTERM; the app stops accepting, finishes
   # the request (Connection: close) and exits 0, well inside terminationGracePeriodSeconds.
