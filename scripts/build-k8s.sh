@@ -3,10 +3,13 @@
 #
 #   scripts/build-k8s.sh            build whatever is missing, then exit; a fast no-op when all are present
 #   scripts/build-k8s.sh --print    print the bin directory (after building what is missing)
+#   scripts/build-k8s.sh --node     also build kubelet and kube-proxy (a real node, see
+#                                   docs/kubernetes-real-node.md); combines with --print
 #
 # Into ${CUTOVER_CACHE:-$HOME/.cache/cutover}/k8s/v1.36.3/bin/ (outside the repo):
 #   kube-apiserver, kube-controller-manager, kube-scheduler,  k8s.io/kubernetes v1.36.3
 #   kubectl
+#   kubelet, kube-proxy (only with --node)                     k8s.io/kubernetes v1.36.3
 #   etcd                                                       go.etcd.io/etcd/server/v3 v3.6.16
 #   kwok, kwokctl                                              sigs.k8s.io/kwok v0.8.0
 #
@@ -46,13 +49,20 @@ die() {
 }
 
 PRINT=0
-case "${1:-}" in
-  "") ;;
-  --print) PRINT=1 ;;
-  *) die "usage: $0 [--print]" ;;
-esac
+NODE=0
+for arg in "$@"; do
+  case "$arg" in
+    --print) PRINT=1 ;;
+    --node) NODE=1 ;;
+    *) die "usage: $0 [--print] [--node]" ;;
+  esac
+done
 
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
+# The node binaries get a wrapper module of their own (src/kubernetes-node), so that building
+# them never re-resolves the control-plane module the kwok test cluster uses.
+NODE_BINARIES=(kubelet kube-proxy)
+((NODE)) && BINARIES+=("${NODE_BINARIES[@]}")
 
 missing=()
 for b in "${BINARIES[@]}"; do
@@ -194,16 +204,20 @@ EOF
 fi
 
 # --- Kubernetes -------------------------------------------------------------------------------
-k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-if need "${k8s_bins[@]}"; then
-  d="$SRC_DIR/kubernetes"
+# k8s_module DIR BINARY...: the wrapper module in DIR requiring k8s.io/kubernetes with the
+# commands BINARY... as its tools, then build each missing one.
+k8s_module() {
+  local d=$1
+  shift
   mkdir -p "$d"
   # The staging modules: exactly those k8s.io/kubernetes itself replaces with ./staging/... paths.
   log "reading k8s.io/kubernetes@$K8S_VERSION go.mod ..."
+  local kmod_json kmod_gomod godebug m b
   kmod_json="$(cd "$d" && gor mod download -json "k8s.io/kubernetes@$K8S_VERSION")" ||
     die "the module proxy did not serve k8s.io/kubernetes@$K8S_VERSION"
   kmod_gomod="$(printf '%s\n' "$kmod_json" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
   [[ -f $kmod_gomod ]] || die "no go.mod for k8s.io/kubernetes@$K8S_VERSION in the module cache"
+  local staging
   mapfile -t staging < <(awk '
     /^replace[[:space:]]*\(/ { inblock = 1; next }
     inblock && /^\)/ { inblock = 0; next }
@@ -213,16 +227,13 @@ if need "${k8s_bins[@]}"; then
   ((${#staging[@]} > 0)) || die "found no staging replace lines in $kmod_gomod"
   godebug="$(grep -E '^godebug ' "$kmod_gomod" || true)"
   {
-    printf 'module cutover.local/k8s-test-binaries/kubernetes\n\ngo 1.26.0\n\n'
+    printf 'module cutover.local/k8s-test-binaries/%s\n\ngo 1.26.0\n\n' "$(basename "$d")"
     [[ -n $godebug ]] && printf '%s\n\n' "$godebug"
     printf 'require k8s.io/kubernetes %s\n\n' "$K8S_VERSION"
     printf 'replace (\n'
     for m in "${staging[@]}"; do printf '\t%s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
     printf ')\n\ntool (\n'
-    printf '\tk8s.io/kubernetes/cmd/kube-apiserver\n'
-    printf '\tk8s.io/kubernetes/cmd/kube-controller-manager\n'
-    printf '\tk8s.io/kubernetes/cmd/kube-scheduler\n'
-    printf '\tk8s.io/kubernetes/cmd/kubectl\n'
+    for b in "$@"; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$b"; done
     printf ')\n'
   } >"$d/go.mod.in.new"
   log "${#staging[@]} staging modules replaced with $STAGING_VERSION"
@@ -230,6 +241,7 @@ if need "${k8s_bins[@]}"; then
 
   # As hack/lib/version.sh does (gitCommit/gitTreeState are left out: there is no git tree),
   # so `--version` prints v1.36.3 and kwokctl picks the right flags.
+  local minor major build_date k8s_ldflags p
   minor="${K8S_VERSION#v*.}"
   minor="${minor%%.*}"
   major="${K8S_VERSION#v}"
@@ -241,10 +253,18 @@ if need "${k8s_bins[@]}"; then
     k8s_ldflags+=" -X $p.buildDate=$build_date"
   done
   # The tags the Kubernetes release build uses for non-debug binaries.
-  k8s_tags="selinux,notest,grpcnotrace"
-  for b in "${k8s_bins[@]}"; do
+  local k8s_tags="selinux,notest,grpcnotrace"
+  for b in "$@"; do
     build "$b" "$d" "k8s.io/kubernetes/cmd/$b" "$k8s_ldflags" "$k8s_tags"
   done
+}
+
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+if need "${k8s_bins[@]}"; then
+  k8s_module "$SRC_DIR/kubernetes" "${k8s_bins[@]}"
+fi
+if ((NODE)) && need "${NODE_BINARIES[@]}"; then
+  k8s_module "$SRC_DIR/kubernetes-node" "${NODE_BINARIES[@]}"
 fi
 
 log "done in $((SECONDS - T_ALL)) s; binaries in $BIN_DIR"

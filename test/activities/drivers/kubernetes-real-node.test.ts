@@ -1,0 +1,162 @@
+/**
+ * The Kubernetes platform driver on a real node (scripts/k8s-node.sh: kubelet, containerd and runc on this machine,
+ * CNI bridge; docs/kubernetes-real-node.md), where kwok's fake pods cannot go: the sample app's image really runs,
+ * the driver's HTTP probe reaches each pod on its IP, and retiring a replica stops its process gracefully, answering
+ * the request it is serving.
+ *
+ * Opt-in with CUTOVER_K8S_REAL_NODE=1: it needs root and Debian's containerd, runc and containernetworking-plugins,
+ * and it changes the machine while it runs (network namespaces, a bridge, iptables rules, cgroups; `stop` removes
+ * them all).
+ */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
+import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
+import { replicaSetName } from '../../../activities/ports';
+
+jest.setTimeout(120_000);
+
+const run = promisify(execFile);
+const SCRIPTS = path.resolve(__dirname, '..', '..', '..', 'scripts');
+const enabled = process.env.CUTOVER_K8S_REAL_NODE === '1';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function node(command: 'start' | 'stop' | 'env'): Promise<string> {
+  const { stdout } = await run('bash', [path.join(SCRIPTS, 'k8s-node.sh'), command], { timeout: 900_000 });
+  return stdout;
+}
+
+/** The sample app's image reference, from the tarball name build-k8s-node-images.sh prints. */
+async function sampleAppImage(): Promise<string> {
+  const { stdout } = await run('bash', [path.join(SCRIPTS, 'build-k8s-node-images.sh'), '--print']);
+  const tarball = stdout.split('\n').find((line) => /\/sample-app-[0-9a-f]+\.tar$/.test(line));
+  if (!tarball) throw new Error(`no sample-app tarball in: ${stdout}`);
+  return `cutover.local/sample-app:${/sample-app-([0-9a-f]+)\.tar$/.exec(tarball)?.[1]}`;
+}
+
+async function awaitHealthy(platform: Platform, name: string, expected: number): Promise<ReplicaSetState> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const state = await platform.getReplicaSet(name);
+    if (state?.replicas.length === expected && state.replicas.every((r) => r.address && r.running)) {
+      const results = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
+      if (results.every((r) => r.healthy)) return state;
+    }
+    if (Date.now() > deadline) throw new Error(`${name}: not ${expected} healthy replicas: ${JSON.stringify(state)}`);
+    await sleep(250);
+  }
+}
+
+(enabled ? describe : describe.skip)('Kubernetes platform driver (real node: kubelet + containerd)', () => {
+  let kubeconfig = '';
+  let image = '';
+  let core: CoreV1Api;
+  let namespace = '';
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    await node('stop'); // whatever a crashed run left
+    await node('start');
+    process.stderr.write(`[k8s-node] node Ready in ${Date.now() - t0} ms\n`);
+    kubeconfig = /^KUBECONFIG=(.*)$/m.exec(await node('env'))?.[1] ?? '';
+    image = await sampleAppImage();
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    core = kc.makeApiClient(CoreV1Api);
+    namespace = `real-node-${process.pid}`;
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    for (let i = 0; i < 100; i++) {
+      const sas = await core.listNamespacedServiceAccount({ namespace });
+      if (sas.items.some((s) => s.metadata?.name === 'default')) break;
+      await sleep(100);
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    await node('stop');
+  }, 120_000);
+
+  function spec(replicas: number): ReplicaSetSpec {
+    return {
+      name: replicaSetName('shop', '1.0.0', 'green'),
+      application: 'shop',
+      version: '1.0.0',
+      slot: 'green',
+      modules: ['Catalog'],
+      replicas,
+      env: {},
+    };
+  }
+
+  test('replicas run the image, pass the HTTP probe on their pod IPs and answer as themselves', async () => {
+    const platform = newKubernetesDriver({
+      namespace,
+      image,
+      port: 8080,
+      kubeconfig,
+      probe: 'http',
+      gracePeriod: 10_000,
+    });
+    const t0 = Date.now();
+
+    // When: two replicas are ensured.
+    await platform.ensureReplicaSet(spec(2));
+    const state = await awaitHealthy(platform, spec(2).name, 2);
+    process.stderr.write(`[k8s-node] 2 replicas healthy over HTTP ${Date.now() - t0} ms after ensureReplicaSet\n`);
+
+    // Then: each pod IP answers a page request from the host, naming that replica and the version.
+    for (const replica of state.replicas) {
+      expect(replica.address).toMatch(/^http:\/\/10\.244\.0\.\d+:8080$/);
+      const response = await fetch(`${replica.address}/Catalog/products`, { signal: AbortSignal.timeout(5000) });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-cutover-replica')).toBe(replica.id);
+      expect(response.headers.get('x-cutover-version')).toBe('1.0.0');
+      expect(await response.json()).toMatchObject({
+        module: 'Catalog',
+        replica: replica.id,
+        path: '/Catalog/products',
+      });
+    }
+  });
+
+  test('retiring a replica SIGTERMs its process, which answers the request in flight before the pod goes', async () => {
+    const platform = newKubernetesDriver({
+      namespace,
+      image,
+      port: 8080,
+      kubeconfig,
+      probe: 'http',
+      gracePeriod: 10_000,
+    });
+    const state = await awaitHealthy(platform, spec(2).name, 2);
+    const victim = state.replicas[0]!;
+
+    // When: the replica is retired while a 3 s request is in flight on it.
+    const started = Date.now();
+    const inFlight = fetch(`${victim.address}/Catalog/slow`, {
+      headers: { 'x-sample-delay-ms': '3000', 'x-request-id': 'in-flight-1' },
+      signal: AbortSignal.timeout(15_000),
+    });
+    await sleep(300);
+    await platform.retireReplica(spec(2).name, victim.id);
+
+    // Then: the request is answered in full (the app closes the connection after it), and the pod goes once the
+    // process has exited: well before the 10 s grace period would have ended in a SIGKILL.
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(await response.json()).toMatchObject({ requestId: 'in-flight-1', replica: victim.id });
+    for (;;) {
+      const pods = await core.listNamespacedPod({ namespace });
+      if (!pods.items.some((p) => p.metadata?.name === victim.id)) break;
+      await sleep(200);
+    }
+    const goneMs = Date.now() - started;
+    process.stderr.write(`[k8s-node] retired pod gone ${goneMs} ms after its 3 s request started\n`);
+    expect(goneMs).toBeGreaterThanOrEqual(3000);
+    expect(goneMs).toBeLessThan(10_000);
+  });
+});
