@@ -8,7 +8,8 @@ JEST_ARGS ?=
 # Extra arguments for scripts/provision.sh, e.g. make provision PROVISION_ARGS="--with nginx,chromium"
 PROVISION_ARGS ?=
 
-.PHONY: provision build lint test demo bench bench-full temporal-up temporal-down clean record-histories soak
+.PHONY: provision build lint test demo bench bench-full temporal-up temporal-down clean record-histories soak \
+	test-real-node
 
 provision:
 	bash scripts/provision.sh $(PROVISION_ARGS)
@@ -43,6 +44,11 @@ record-histories: provision build
 # worker SIGKILLed at a random point and some with the Temporal server restarted; SOAK_SEED replays a run's choices.
 soak: provision build
 	npx jest --testMatch '**/test/chaos/soak.soak.ts' --testTimeout 86400000
+
+# The Kubernetes driver on a real node (kubelet + containerd + runc on this machine; docs/kubernetes-real-node.md).
+# Needs root; not part of `make test` yet (issue 14).
+test-real-node: provision build
+	npx jest --testMatch '**/test/**/*.realnode.ts'
 
 demo: provision build
 	node dist/examples/demo.js

@@ -4,8 +4,8 @@
  * the driver's HTTP probe reaches each pod on its IP, and retiring a replica stops its process gracefully, answering
  * the request it is serving.
  *
- * Opt-in with CUTOVER_K8S_REAL_NODE=1: it needs root and Debian's containerd, runc and containernetworking-plugins,
- * and it changes the machine while it runs (network namespaces, a bridge, iptables rules, cgroups; `stop` removes
+ * Not part of `make test` yet (issue 14 wires the real node into it): run with `make test-real-node`. It needs root
+ * and Debian's containerd, runc and containernetworking-plugins, and it changes the machine while it runs (network namespaces, a bridge, iptables rules, cgroups; `stop` removes
  * them all).
  */
 import { execFile } from 'node:child_process';
@@ -20,7 +20,6 @@ jest.setTimeout(120_000);
 
 const run = promisify(execFile);
 const SCRIPTS = path.resolve(__dirname, '..', '..', '..', 'scripts');
-const enabled = process.env.CUTOVER_K8S_REAL_NODE === '1';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -50,7 +49,7 @@ async function awaitHealthy(platform: Platform, name: string, expected: number):
   }
 }
 
-(enabled ? describe : describe.skip)('Kubernetes platform driver (real node: kubelet + containerd)', () => {
+describe('Kubernetes platform driver (real node: kubelet + containerd)', () => {
   let kubeconfig = '';
   let image = '';
   let core: CoreV1Api;
