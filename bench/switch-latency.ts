@@ -10,8 +10,10 @@
  *      between: a workflow task, the "publish green backend" activity, another workflow task, then switchTraffic.
  *      The first deployment of each application is a migration off the platform server (rules created, not changed):
  *      it is a warm-up and is not counted.
- *   2. the driver alone (the baseline, the floor): the Router port's setModuleRule for each module then readRules,
- *      called directly from this process, alternating between two backends.
+ *   2. the driver alone (the baseline, the floor): the switch as switchTraffic makes it, called directly from this
+ *      process, alternating between two backends: the Router port's `batch.setModuleRules` for every module at once
+ *      where the router has that capability (local, nginx; for more than one module), else setModuleRule for each
+ *      module; then readRules.
  * The ratio (1)/(2) is what Temporal and the extra activity add. Goal (issue 13): ≤ 50 ms p50 for 20 modules on the
  * local router.
  *
@@ -19,11 +21,11 @@
  * driver-only p50/p95 of (2); the ratio of the p50s. (1) minus both activities is Temporal's share: two workflow
  * tasks and two activity dispatches.
  *
- * nginx reloads once per changed module (`nginx -t`, the keep-alive drain, SIGHUP, wait for the old workers), and the
- * publish step is one more reload. Its configuration in examples/nginx-stack.ts drains for 4.5 s per reload, so
- * "nginx (drain 4500 ms)" is measured at 1 module only (20 and 100 modules would take 90 s and 450 s per switch), and
- * "nginx, drain 0 ms" (the same nginx and driver with `reload.drain: 0`, not the configured one) at 1 and 20 modules:
- * the drain's share is the difference, 4.5 s per changed module. The ALB gets a fresh load balancer per size and
+ * nginx switches every module in one reload (its `batch`: `nginx -t`, the keep-alive drain, SIGHUP, wait for the old
+ * workers), and the publish step is one more reload. Its configuration in examples/nginx-stack.ts drains for 4.5 s per
+ * reload, so "nginx (drain 4500 ms)" is measured at 1 module only (each run waits out two drains, 9 s, whatever the
+ * size), and "nginx, drain 0 ms" (the same nginx and driver with `reload.drain: 0`, not the configured one) at 1 and
+ * 20 modules: the drain's share is the difference, 4.5 s per reload. The ALB gets a fresh load balancer per size and
  * prints how many listener rules the 100 modules made (AWS's default quota is 100 rules per load balancer; moto
  * enforces none).
  *
@@ -70,7 +72,7 @@ interface RouterUnderTest {
   stop(): Promise<void>;
 }
 
-/** Runs per size, quick (`make bench`) and full. nginx changes one module per reload: fewer runs. */
+/** Runs per size, quick (`make bench`) and full. nginx reloads twice per deployment (publish, switch): fewer runs. */
 const PLANS: Record<string, Record<number, [number, number]>> = quick
   ? {
       local: { 1: [5, 10], 20: [5, 10] },
@@ -102,7 +104,7 @@ interface Row {
   activity: number[];
   /** the publishBackend activity between the approval and the switch. */
   publish: number[];
-  /** driver alone: setModuleRule × N + readRules (ms). */
+  /** driver alone: the switch (batch.setModuleRules, or setModuleRule × N without batch) + readRules (ms). */
   driver: number[];
   /** What the router says after the runs (the ALB's rule count). */
   note?: string;
@@ -370,17 +372,22 @@ async function measure(
   const targets = (await driver.describeBackend(live)) ?? [];
   const other = `${application}-other`;
   await driver.ensureBackend(other, targets);
+  // As switchTraffic does it: one change for every module where the router can (its batch capability).
+  const switchAll = async (backend: string): Promise<void> => {
+    const rule = [{ backend, weight: 100 }];
+    if (driver.batch && modules.length > 1) await driver.batch.setModuleRules(modules, rule);
+    else for (const m of modules) await driver.setModuleRule(m, rule);
+  };
   for (let i = 0; i < plan.driverRuns; i++) {
     const backend = i % 2 === 0 ? other : live;
     const t0 = performance.now();
-    for (const m of modules) await driver.setModuleRule(m, [{ backend, weight: 100 }]);
+    await switchAll(backend);
     const after = await driver.readRules(modules);
     const dt = performance.now() - t0;
     if (modules.some((m) => after[m]?.backends[0]?.backend !== backend)) throw new Error('driver read-back mismatch');
     row.driver.push(dt);
   }
-  if (plan.driverRuns % 2 === 1)
-    for (const m of modules) await driver.setModuleRule(m, [{ backend: live, weight: 100 }]);
+  if (plan.driverRuns % 2 === 1) await switchAll(live);
   if (note) row.note = await note();
   return row;
 }

@@ -67,17 +67,15 @@ const target = fc.oneof(
   { weight: 1, arbitrary: hostileValue },
 );
 
+const rule = fc.record({
+  backends: fc.array(fc.record({ backend: names, weight: fc.oneof(fc.integer({ min: 0, max: 100 }), hostileValue) }), {
+    maxLength: 4,
+  }),
+});
+
 const body = fc.oneof(
   { weight: 3, arbitrary: fc.record({ targets: fc.array(target, { maxLength: 5 }) }) },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      backends: fc.array(
-        fc.record({ backend: names, weight: fc.oneof(fc.integer({ min: 0, max: 100 }), hostileValue) }),
-        { maxLength: 4 },
-      ),
-    }),
-  },
+  { weight: 3, arbitrary: rule },
   { weight: 2, arbitrary: fc.record({ backend: names }) },
   {
     weight: 1,
@@ -87,6 +85,13 @@ const body = fc.oneof(
   },
   { weight: 2, arbitrary: hostileValue },
   { weight: 1, arbitrary: fc.dictionary(hostileString, hostileValue, { maxKeys: 4 }) },
+);
+
+/** PUT /rules: many modules' rules (or anything else). */
+const batchBody = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ modules: fc.dictionary(names, rule, { maxKeys: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ modules: fc.dictionary(names, hostileValue, { maxKeys: 3 }) }) },
+  { weight: 1, arbitrary: body },
 );
 
 const routes = fc.constantFrom(
@@ -101,6 +106,7 @@ const routes = fc.constantFrom(
   ['DELETE', '/rules/:n/preview'],
   ['PATCH', '/rules/:n'],
   ['POST', '/rules'],
+  ['PUT', '/rules'],
 ) as fc.Arbitrary<[string, string]>;
 
 /** How the body travels: JSON (as the driver sends it), raw text claiming to be JSON, another type, nothing. */
@@ -122,8 +128,11 @@ describe('router admin API (property-based)', () => {
   test(`${RUNS} fuzzed requests: a 4xx names the field and changes nothing; an accepted change stays consistent`, async () => {
     const counts = { accepted: 0, refused: 0 };
     await fc.assert(
-      fc.asyncProperty(routes, names, body, encoding, hostileString, async ([method, route], name, value, how, raw) => {
+      fc.asyncProperty(routes, names, body, batchBody, encoding, hostileString, async (...args) => {
+        const [[method, route], name, single, batch, how, raw] = args;
+        const value = route === '/rules' ? batch : single;
         const before = JSON.stringify(table.toJson());
+        const writesBefore = table.writes;
         const fileBefore = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
         const url = route.replace(':n', name);
         const payload =
@@ -140,11 +149,13 @@ describe('router admin API (property-based)', () => {
         if (res.statusCode >= 400) {
           counts.refused++;
           expect(JSON.stringify(table.toJson())).toBe(before);
+          expect(table.writes).toBe(writesBefore);
           expect(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined).toBe(fileBefore);
           expect(answer.message?.length).toBeGreaterThan(4);
           if (res.statusCode === 400) {
-            // "targets[0]: ...", "backends[1].weight: ...", "body: ...", "path: ...", "name: ...", "module: ..."
-            expect(answer.message).toMatch(/^(body|path|name|module|targets|backends|backend)(\[\d+\])?[.:[ ]/);
+            // "targets[0]: ...", "backends[1].weight: ...", "body: ...", "path: ...", "name: ...", "module: ...",
+            // "modules.Cart.backends[0].backend: ..."
+            expect(answer.message).toMatch(/^(body|path|name|module|modules|targets|backends|backend)(\[\d+\])?[.:[ ]/);
           }
           return;
         }

@@ -4,16 +4,23 @@
  *   GET    /healthz
  *   GET    /rules                          all backends, module rules and previews
  *   GET    /stats                          {inFlight: {<target>: n}, streams: {<target>: n}, requests, failed, retries,
- *                                            backends: {<backend>: {requests, byClass: {2xx, 3xx, 4xx, 5xx}}}}
+ *                                            backends: {<backend>: {requests, byClass: {2xx, 3xx, 4xx, 5xx}}},
+ *                                            ruleWrites}
  *                                           (streams: long-lived responses, server-sent events, not in inFlight;
  *                                           backends: answers since the start, "default" for the default rule's
- *                                           target, "none" for the 502/504 the router answered itself)
+ *                                           target, "none" for the 502/504 the router answered itself;
+ *                                           ruleWrites: writes of the rule file since the start, one per change)
  *   GET    /metrics                        the same counts and more in Prometheus' text format (router-metrics.ts)
  *   PUT    /backends/:name                 {"targets": [url...]}  create or replace
  *   GET    /backends/:name                 404 if absent
  *   DELETE /backends/:name                 409 while a rule or preview uses it
  *   POST   /backends/:name/register        {"targets": [...]}  add (idempotent; 404 if absent)
  *   POST   /backends/:name/deregister      {"targets": [...]}  remove (idempotent)
+ *   PUT    /rules                          {"modules": {"<module>": {"backends": [{"backend", "weight"}]}, ...}}
+ *                                           many modules' rules as one change (a switch): every rule is checked
+ *                                           first (400 naming the field, e.g. modules.Cart.backends[0].backend,
+ *                                           and nothing changes), then all are written to disk in one write;
+ *                                           an empty "modules" changes nothing (no write). At most 1,000 modules.
  *   PUT    /rules/:module                  {"backends": [{"backend", "weight"}]}  (400 if a backend is unknown)
  *   DELETE /rules/:module                  the default rule serves the module again
  *   PUT    /rules/:module/preview          {"backend"}
@@ -25,6 +32,7 @@
 import { STATUS_CODES } from 'node:http';
 import fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { WeightedBackend } from '../../ports';
 import type { ProxyStats } from './router-proxy';
 import type { RuleTable } from './router-state';
 import {
@@ -35,6 +43,7 @@ import {
   parseOr400,
   previewBodySchema,
   ruleBodySchema,
+  rulesBodySchema,
   targetsBodySchema,
 } from './router-state';
 
@@ -102,6 +111,7 @@ export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarge
       failed: stats.failed,
       retries: stats.retries,
       backends: stats.metrics.tallies(),
+      ruleWrites: table.writes,
     });
   });
 
@@ -138,6 +148,13 @@ export function registerAdmin(app: FastifyInstance, { table, stats, defaultTarge
     const name = param(request, 'name');
     const { targets } = parseOr400(targetsBodySchema, request.body);
     return { name, targets: await table.mutate(mutations.deregister(name, targets)) };
+  });
+
+  app.put('/rules', async (request) => {
+    const { modules } = parseOr400(rulesBodySchema, request.body);
+    const rules = Object.entries(modules).map(([module, rule]): [string, WeightedBackend[]] => [module, rule.backends]);
+    if (rules.length > 0) await table.mutate(mutations.putRules(rules));
+    return { modules };
   });
 
   app.put('/rules/:module', async (request) => {

@@ -1,6 +1,7 @@
 /**
  * The traffic side of the local router: picks a target for every request from
- * the rules in force at that moment and forwards it with undici.
+ * the rules in force at that moment (router-targets.ts) and forwards it with
+ * undici.
  *
  * Zero downtime rests on three things here:
  *  - the target is chosen per request from the current (immutable) rule
@@ -19,29 +20,26 @@
  * Every answer is counted (router-metrics.ts) under the module of the rule
  * that served it and the backend that answered. With stickiness on, a rule
  * that lists several backends pins each client to one of them by a cookie
- * (STICKY_COOKIE, scoped to the module's path): a valid cookie is honoured, a
- * missing or stale one (its backend gone from the rule, at weight 0, or
- * without targets) gets a fresh weighted pick and a new cookie.
+ * (STICKY_COOKIE in router-targets.ts, scoped to the module's path): a valid
+ * cookie is honoured, a missing or stale one (its backend gone from the rule,
+ * at weight 0, or without targets) gets a fresh weighted pick and a new
+ * cookie.
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Agent, Dispatcher } from 'undici';
-import type { WeightedBackend } from '../../ports';
 import { errorCode } from './error-info';
 import { DEFAULT_MODULE, NO_BACKEND, RouterMetrics } from './router-metrics';
 import type { RouteMetrics } from './router-metrics';
 import type { RouterState } from './router-state';
+import { TargetPicker, moduleOf, pinnedBackend, stickyCookie } from './router-targets';
+import type { Candidate } from './router-targets';
 
 export const PREVIEW_HEADER = 'x-cutover-preview';
 export const BACKEND_HEADER = 'x-cutover-backend';
-/** The cookie that pins a client to a backend of a split rule (with stickiness on). */
-export const STICKY_COOKIE = 'cutover-backend';
-const DEFAULT_BACKEND = 'default';
 
 /** At most this many upstream attempts per request. */
 const MAX_ATTEMPTS = 4;
-/** A target that refused a connection is tried last for this long (passive health, like nginx's fail_timeout). */
-const SUSPECT_FOR_MS = 2_000;
 
 /** RFC 9110 idempotent methods: safe to resend even if the first copy may have reached the target. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -116,12 +114,6 @@ export interface ProxyOptions {
   sticky?: boolean;
 }
 
-interface Candidate {
-  target: string;
-  /** Backend name, or "default" for the default rule. */
-  backend: string;
-}
-
 type Attempt = { sent: true } | { sent: false; error: Error; code: string };
 
 /**
@@ -142,67 +134,6 @@ class ClientGone extends EventEmitter {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** First path segment, the module ("/Shop/x?y" -> "Shop"). */
-export function moduleOf(url: string): string {
-  const end = url.slice(1).search(/[/?#]/);
-  return end < 0 ? url.slice(1) : url.slice(1, end + 1);
-}
-
-export class TargetPicker {
-  private readonly roundRobin = new Map<string, number>();
-  private readonly suspectUntil = new Map<string, number>();
-
-  constructor(private readonly defaultTarget: string) {}
-
-  /**
-   * Targets to try, best first: preview backend, or the `pinned` backend (a sticky cookie's) if it is live in the
-   * rule with a weight above 0, else a weighted pick; then the module's other live backends.
-   */
-  candidates(state: RouterState, module: string, preview: boolean, pinned?: string): Candidate[] {
-    const previewBackend = preview ? state.previews.get(module) : undefined;
-    if (previewBackend !== undefined) return this.ordered(state, [previewBackend]);
-    const rule = state.rules.get(module);
-    if (!rule) return [{ target: this.defaultTarget, backend: DEFAULT_BACKEND }];
-    // Weight 0 means "no traffic": such a backend is not even a fallback.
-    const live = rule.filter((w) => w.weight > 0 && (state.backends.get(w.backend)?.length ?? 0) > 0);
-    if (live.length === 1) return this.ordered(state, [(live[0] as WeightedBackend).backend]); // the common case
-    let first = pinned === undefined ? undefined : live.find((w) => w.backend === pinned);
-    if (!first) {
-      let pick = Math.random() * live.reduce((sum, w) => sum + w.weight, 0);
-      first = live.find((w) => (pick -= w.weight) < 0) ?? live[0];
-    }
-    if (!first) return [];
-    const rest = live.filter((w) => w !== first).sort((a, b) => b.weight - a.weight);
-    return this.ordered(state, [first.backend, ...rest.map((w) => w.backend)]);
-  }
-
-  markSuspect(target: string): void {
-    this.suspectUntil.set(target, Date.now() + SUSPECT_FOR_MS);
-  }
-
-  markHealthy(target: string): void {
-    this.suspectUntil.delete(target);
-  }
-
-  /** Round-robin inside each backend; targets that just refused connections go last. */
-  private ordered(state: RouterState, backends: string[]): Candidate[] {
-    const out: Candidate[] = [];
-    backends.forEach((backend, i) => {
-      const targets = state.backends.get(backend) ?? [];
-      if (!targets.length) return;
-      const start = this.roundRobin.get(backend) ?? 0;
-      if (i === 0) this.roundRobin.set(backend, (start + 1) % targets.length);
-      for (let k = 0; k < targets.length; k++) {
-        out.push({ target: targets[(start + k) % targets.length] as string, backend });
-      }
-    });
-    if (this.suspectUntil.size === 0) return out;
-    const now = Date.now();
-    const suspect = (c: Candidate): boolean => (this.suspectUntil.get(c.target) ?? 0) > now;
-    return [...out.filter((c) => !suspect(c)), ...out.filter(suspect)];
-  }
-}
 
 /** The header names a Connection header lists (hop-by-hop for this message); none for most requests. */
 function connectionNamed(value: string | string[] | undefined): string[] | undefined {
@@ -247,28 +178,6 @@ function downstreamHeaders(headers: Dispatcher.ResponseData['headers']): Record<
 /** The module label of a request: its module when its rule or preview route serves it, else the default rule's. */
 function moduleLabel(state: RouterState, module: string, previewRouted: boolean): string {
   return previewRouted || state.rules.has(module) ? module : DEFAULT_MODULE;
-}
-
-/**
- * The backend a sticky cookie names, if the request carries one (the first, as RFC 6265 sends the most specific path
- * first). Written by hand rather than with the `cookie` package: that one is ESM-only since v2, which jest cannot
- * load from this CommonJS project without a transform of its own. Backend names need no decoding ([A-Za-z0-9._-]).
- */
-function pinnedBackend(request: FastifyRequest): string | undefined {
-  const header = request.headers.cookie;
-  if (!header?.includes(STICKY_COOKIE)) return undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim() !== STICKY_COOKIE) continue;
-    const value = pair.slice(eq + 1).trim();
-    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
-  }
-  return undefined;
-}
-
-/** Module and backend names are cookie-safe as they are (moduleNameSchema, backendNameSchema). */
-function stickyCookie(module: string, backend: string): string {
-  return `${STICKY_COOKIE}=${backend}; Path=/${module}/; HttpOnly; SameSite=Lax`;
 }
 
 const secondsSince = (started: number): number => (performance.now() - started) / 1000;

@@ -101,6 +101,29 @@ export const ruleBodySchema = z
     }
   });
 
+/** Modules in one PUT /rules: every module of a switch (a spec has at most 250). */
+export const MAX_BATCH_MODULES = 1_000;
+
+/** PUT /rules: many modules' rules at once, each as PUT /rules/:module takes it. */
+export const rulesBodySchema = z
+  .object({
+    modules: z.record(z.string(), ruleBodySchema, { error: 'expected an object {"<module>": {"backends": [...]}}' }),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const names = Object.keys(body.modules);
+    if (names.length > MAX_BATCH_MODULES) {
+      ctx.addIssue({ code: 'custom', path: ['modules'], message: `at most ${MAX_BATCH_MODULES} modules per request` });
+    }
+    for (const name of names) {
+      const checked = moduleNameSchema.safeParse(name);
+      if (!checked.success) {
+        const message = checked.error.issues[0]?.message ?? 'invalid module name';
+        ctx.addIssue({ code: 'custom', path: ['modules', name], message: `module name ${message}` });
+      }
+    }
+  });
+
 export const previewBodySchema = z.object({ backend: backendNameSchema }).strict();
 
 const persistedSchema = z.object({
@@ -157,6 +180,7 @@ function clone(state: RouterState): MutableRouterState {
 /** The rule set plus its file. Mutations run one at a time and are persisted before they become visible. */
 export class RuleTable {
   private state: RouterState;
+  private writeCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -181,6 +205,11 @@ export class RuleTable {
     return this.state;
   }
 
+  /** Writes of the file since the router started (one per mutation that succeeded; GET /stats "ruleWrites"). */
+  get writes(): number {
+    return this.writeCount;
+  }
+
   toJson(): ReturnType<typeof toJson> {
     return toJson(this.state);
   }
@@ -191,12 +220,21 @@ export class RuleTable {
       const draft = clone(this.state);
       const result = change(draft);
       await writeJsonAtomic(this.file, toJson(draft));
+      this.writeCount++;
       this.state = draft;
       return result;
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+}
+
+/** Refuses (400) a rule naming a backend that does not exist; `field` is where the rule's backends are in the body. */
+function requireBackends(draft: MutableRouterState, backends: readonly WeightedBackend[], field: string): void {
+  const unknown = backends.findIndex((b) => !draft.backends.has(b.backend));
+  if (unknown >= 0) {
+    throw new AdminError(400, `${field}[${unknown}].backend: unknown backend "${backends[unknown]?.backend}"`);
   }
 }
 
@@ -243,12 +281,17 @@ export const mutations = {
 
   putRule(module: string, backends: WeightedBackend[]) {
     return (draft: MutableRouterState): WeightedBackend[] => {
-      const unknown = backends.findIndex((b) => !draft.backends.has(b.backend));
-      if (unknown >= 0) {
-        throw new AdminError(400, `backends[${unknown}].backend: unknown backend "${backends[unknown]?.backend}"`);
-      }
+      requireBackends(draft, backends, 'backends');
       draft.rules.set(module, backends);
       return backends;
+    };
+  },
+
+  /** Every module's rule, or none of them: all are checked before any is set. */
+  putRules(rules: [module: string, backends: WeightedBackend[]][]) {
+    return (draft: MutableRouterState): void => {
+      for (const [module, backends] of rules) requireBackends(draft, backends, `modules.${module}.backends`);
+      for (const [module, backends] of rules) draft.rules.set(module, backends);
     };
   },
 

@@ -11,6 +11,7 @@
  */
 import { CutoverError, ErrorType } from '../../errors';
 import type {
+  BatchRules,
   InFlightCounts,
   ModuleRule,
   PreviewRoutes,
@@ -66,6 +67,10 @@ class LocalRouter implements Router {
     removeRule: (module) => this.removePreviewRule(module),
   };
   readonly inFlight: InFlightCounts = { count: (target) => this.countInFlight(target) };
+  /** A switch of many modules is one admin call and one write of the router's rule file (PUT /rules). */
+  readonly batch: BatchRules = {
+    setModuleRules: (modules, backends) => this.setModuleRules(modules, backends),
+  };
   /** Weights are integers 0..100 and each backend of a split has one above 0: at most 100 of them. */
   readonly weights: WeightedRules = { maxBackends: 100 };
   readonly sampling: TrafficSampling = {
@@ -111,6 +116,13 @@ class LocalRouter implements Router {
 
   async setModuleRule(module: string, backends: WeightedBackend[]): Promise<void> {
     await this.call('PUT', `/rules/${seg(module)}`, { backends });
+  }
+
+  private async setModuleRules(modules: string[], backends: WeightedBackend[]): Promise<void> {
+    const body = { modules: Object.fromEntries(modules.map((module) => [module, { backends }])) };
+    const answer = await this.call('PUT', '/rules', body, [404]);
+    // A router process started before PUT /rules existed has no such route (404): one module at a time, as before.
+    if (answer === undefined) for (const module of modules) await this.setModuleRule(module, backends);
   }
 
   async removeModuleRule(module: string): Promise<void> {

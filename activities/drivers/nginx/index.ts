@@ -7,7 +7,7 @@ import { NginxRouter } from './router';
 import type { NginxRouterConfig } from './router';
 
 export type { NginxRouterConfig } from './router';
-export { prepareConfDir } from './router';
+export { prepareConfDir } from './layout';
 export { DEFAULT_BACKEND, FLAG_FILE } from './render';
 
 export function newNginxDriver(config: NginxRouterConfig): Router {

@@ -28,6 +28,7 @@ import { checkWeights } from '../weights';
 import { describeError } from '../local/error-info';
 import { withLock } from '../local/lock-file';
 import { NginxControl } from './control';
+import { layoutFiles } from './layout';
 import type { NginxControlConfig } from './control';
 import type { FileChange } from './files';
 import { applyChecked, readOptional } from './files';
@@ -35,20 +36,16 @@ import type { BackendState, ModuleState, RenderContext } from './render';
 import {
   CLOSE_LOCATION_FILE,
   DEFAULT_BACKEND,
-  DRAIN_FILE,
-  VARS_FILE,
   backendFile,
   moduleHttpFile,
   moduleLocationFile,
   parseForeignLocation,
   parseState,
   renderBackend,
-  renderCloseLocation,
-  renderDrain,
   renderModuleHttp,
   renderModuleLocation,
-  renderVars,
 } from './render';
+import { canonicalTargets, checkBackendName, isBackendName, unknownBackend } from './validate';
 
 /** The driver's configuration: the spec's `router` section of kind nginx, durations in milliseconds. */
 export interface NginxRouterConfig extends NginxControlConfig {
@@ -63,8 +60,6 @@ export interface NginxRouterConfig extends NginxControlConfig {
    */
   metricsLog?: string;
 }
-
-const BACKEND_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 /** What a module must answer from after a change (checked through nginx). */
 interface RoutingCheck {
@@ -320,7 +315,7 @@ export class NginxRouter implements Router {
   }
 
   private async readBackend(backend: string): Promise<BackendState | undefined> {
-    if (!BACKEND_RE.test(backend)) return undefined;
+    if (!isBackendName(backend)) return undefined;
     const text = await readOptional(path.join(this.config.confDir, backendFile(backend)));
     return text === null ? undefined : parseState<BackendState>(text, 'backend');
   }
@@ -342,66 +337,4 @@ export class NginxRouter implements Router {
     }
     return users;
   }
-}
-
-/** The files every change needs (the keep-alive drain hook, the x-cutover-backend variable, the metrics log format). */
-export function layoutFiles(ctx: RenderContext): FileChange[] {
-  return [
-    { name: VARS_FILE, content: renderVars() },
-    { name: CLOSE_LOCATION_FILE, content: renderCloseLocation(ctx) },
-    { name: DRAIN_FILE, content: renderDrain(ctx) },
-  ];
-}
-
-/**
- * Writes Cutover's layout files into confDir (idempotent; no nginx -t, no reload). Run it before nginx first starts
- * with the include lines: the reload that would otherwise install them cannot drain keep-alive connections yet,
- * because the workers it replaces were started without the hook.
- */
-export async function prepareConfDir(
-  config: Pick<NginxRouterConfig, 'confDir' | 'defaultUpstream' | 'previewHeader' | 'metricsLog'>,
-): Promise<void> {
-  await fs.mkdir(config.confDir, { recursive: true });
-  const ctx: RenderContext = {
-    confDir: config.confDir,
-    defaultUpstream: config.defaultUpstream,
-    previewHeader: config.previewHeader,
-    ...(config.metricsLog ? { metricsLog: config.metricsLog } : {}),
-  };
-  await applyChecked(config.confDir, layoutFiles(ctx), () => Promise.resolve());
-}
-
-function checkBackendName(backend: string): void {
-  if (!BACKEND_RE.test(backend) || backend === DEFAULT_BACKEND) {
-    throw new CutoverError(
-      ErrorType.RouterRequestRejected,
-      `backend name "${backend}": lower-case letters, digits and dashes, not "${DEFAULT_BACKEND}"`,
-    );
-  }
-}
-
-function unknownBackend(backend: string): CutoverError {
-  return new CutoverError(ErrorType.RouterRequestRejected, `unknown backend "${backend}" (publish it first)`);
-}
-
-/** Targets as http://host:port (deduplicated, in order); anything else is refused. */
-function canonicalTargets(targets: string[]): string[] {
-  const out: string[] = [];
-  for (const target of targets) {
-    let url: URL;
-    try {
-      url = new URL(target);
-    } catch {
-      throw new CutoverError(ErrorType.RouterRequestRejected, `target "${target}" is not a URL (http://host:port)`);
-    }
-    if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-      throw new CutoverError(
-        ErrorType.RouterRequestRejected,
-        `target "${target}" must be http://host:port (no path; https upstreams are not supported)`,
-      );
-    }
-    const canonical = url.origin;
-    if (!out.includes(canonical)) out.push(canonical);
-  }
-  return out;
 }

@@ -62,7 +62,8 @@ describe('faults on the local router admin API', () => {
         match: request('PUT', `/backends/${app}-${newColor}`),
         effect: answer(429, json({ message: 'slow down' }), { ...jsonHeaders, 'retry-after': '1' }),
       },
-      { name: 'reset after switching Catalog', match: request('PUT', '/rules/Catalog'), effect: resetAfterApplied() },
+      // The switch sets both modules' rules in one PUT /rules (the driver's batch).
+      { name: 'reset after switching', match: request('PUT', '/rules'), effect: resetAfterApplied() },
       { name: 'black hole on the read-back', match: request('GET', '/rules'), effect: blackHole(3_000) },
       { name: '502 while draining', match: request('GET', '/stats'), effect: answer(502, '<html>bad gateway</html>') },
       {
@@ -177,7 +178,7 @@ describe('faults on the local router admin API', () => {
     {
       status: 403,
       what: 'the switch to the new backend',
-      match: (app: string) => request('PUT', /^\/rules\/\w+$/, `${app}-blue`),
+      match: (app: string) => request('PUT', /^\/rules(\/\w+)?$/, `${app}-blue`),
       message: 'rule changes are frozen by policy',
       failing: 'switchTraffic',
     },
@@ -191,8 +192,8 @@ describe('faults on the local router admin API', () => {
     {
       status: 400,
       what: 'the switch to the new backend',
-      match: (app: string) => request('PUT', /^\/rules\/\w+$/, `${app}-blue`),
-      message: 'backends[0].weight: expected a number',
+      match: (app: string) => request('PUT', /^\/rules(\/\w+)?$/, `${app}-blue`),
+      message: 'modules.Catalog.backends[0].weight: expected a number',
       failing: 'switchTraffic',
     },
   ])(
