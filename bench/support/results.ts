@@ -20,7 +20,7 @@ export interface Machine {
   memoryGiB: number;
   node: string;
   platform: string;
-  /** 1-minute load average when the benchmark started: above about 1 on 2 cores, its figures are noisy. */
+  /** 1-minute load average when the result is written (the benchmark's end, so mostly its own load). */
   loadAverage: number;
 }
 
