@@ -70,8 +70,8 @@ export function collectPodDeliveries(o: {
   /** By pod uid: a pod made again under the same name is another process. */
   const followed = new Map<string, Followed>();
   const failures: string[] = [];
-  /** The reads in progress: stop() aborts their requests and ends their streams. */
-  const reads = new Map<AbortController, PassThrough>();
+  /** The streams of the reads in progress: stop() ends them. */
+  const reads = new Set<PassThrough>();
   let stopped = false;
   let lastLineAt = Date.now();
 
@@ -114,14 +114,14 @@ export function collectPodDeliveries(o: {
       stream.on('close', () => resolve());
       stream.on('error', () => resolve());
     });
-    const controller = await log.log(o.namespace, name, container, stream, {
+    await log.log(o.namespace, name, container, stream, {
       follow,
       timestamps: true,
       ...(skipUpTo ? { sinceTime: skipUpTo } : {}),
     });
-    reads.set(controller, stream);
+    reads.add(stream);
     await ended;
-    reads.delete(controller);
+    reads.delete(stream);
   }
 
   /** This pod (not another of its name) still exists and its container runs. */
@@ -181,10 +181,9 @@ export function collectPodDeliveries(o: {
     problems: () => [...failures],
     stop() {
       stopped = true;
-      for (const [controller, stream] of reads) {
-        controller.abort();
-        stream.destroy(); // an aborted request does not end the stream it was piped to
-      }
+      // Not by aborting the requests: the library pipes the response into our stream without an error handler, so
+      // the abort's error would be uncaught. The responses end when their containers exit (close() retires them).
+      for (const stream of reads) stream.destroy();
     },
   };
 }
