@@ -46,9 +46,13 @@ soak: provision build
 	npx jest --testMatch '**/test/chaos/soak.soak.ts' --testTimeout 86400000
 
 # The Kubernetes driver on a real node (kubelet + containerd + runc on this machine; docs/kubernetes-real-node.md).
-# Needs root; not part of `make test` yet (issue 14).
-test-real-node: provision build
-	npx jest --testMatch '**/test/**/*.realnode.ts'
+# Needs root; not part of `make test` yet (issue 14). Provisions the node's Debian packages, binaries and images first
+# (--with k8s-node), and nginx for the zero-downtime suite. One file at a time (--runInBand): there is one node per
+# machine, and every file starts and stops it.
+test-real-node:
+	bash scripts/provision.sh --with nginx,k8s-node $(PROVISION_ARGS)
+	$(MAKE) build
+	npx jest --runInBand --testMatch '**/test/**/*.realnode.ts' $(JEST_ARGS)
 
 demo: provision build
 	node dist/examples/demo.js

@@ -9,6 +9,11 @@
 #                                            router metrics for canary analysis through nginx; tests start their own)
 #   scripts/provision.sh --with k8s          ... plus the Kubernetes test binaries (scripts/build-k8s.sh: kube-apiserver,
 #                                            etcd, kwok, ... built from Go modules; ~18 min the first time, then cached)
+#   scripts/provision.sh --with k8s-node     ... plus a real single-node cluster's parts (docs/kubernetes-real-node.md):
+#                                            Debian's containerd, runc and containernetworking-plugins (apt-get, only
+#                                            if missing), kubelet and kube-proxy (scripts/build-k8s.sh --node, which
+#                                            also builds what --with k8s does) and the pause and sample-app images
+#                                            (scripts/build-k8s-node-images.sh); each a no-op when present
 #   scripts/provision.sh --with toxiproxy    ... plus Toxiproxy (TCP fault injection for the fault tests), built with
 #                                            `go install` from the Go module proxy (~20 s the first time, then cached)
 #   scripts/provision.sh --with compose      ... plus Debian's docker-compose (/usr/bin/docker-compose: the tests run
@@ -45,6 +50,9 @@ GO_TOXIPROXY="github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
 
 WITH_MOTO=1
 WITH_K8S=0
+WITH_K8S_NODE=0
+# What a real node (scripts/k8s-node.sh) runs besides the binaries scripts/build-k8s.sh --node builds.
+K8S_NODE_PACKAGES=(containerd runc containernetworking-plugins)
 WITH_TOXIPROXY=0
 APT_PACKAGES=()
 
@@ -55,7 +63,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -73,6 +81,11 @@ while [[ $# -gt 0 ]]; do
         [[ -z "$pkg" ]] && continue
         if [[ "$pkg" == k8s ]]; then
           WITH_K8S=1
+          continue
+        fi
+        if [[ "$pkg" == k8s-node ]]; then
+          WITH_K8S_NODE=1
+          APT_PACKAGES+=("${K8S_NODE_PACKAGES[@]}")
           continue
         fi
         if [[ "$pkg" == toxiproxy ]]; then
@@ -176,7 +189,11 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 cd "$REPO_ROOT"
 stamp="node_modules/.package-lock.json"
-if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
+if [[ -L node_modules ]]; then
+  # A worktree sharing another checkout's packages: npm ci would delete them through the link (it did once, emptying
+  # the main checkout's node_modules under every worktree linked to it). Installing is that checkout's business.
+  log "node: node_modules is a link to $(readlink node_modules); not running npm ci through it"
+elif [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
   log "node: running npm ci (node_modules missing or older than package-lock.json)"
   npm ci --no-audit --no-fund
   touch "$stamp"
@@ -290,6 +307,15 @@ fi
 if [[ $WITH_K8S -eq 1 ]]; then
   log "k8s: checking the Kubernetes test binaries (scripts/build-k8s.sh; the first build takes ~18 min)"
   CUTOVER_CACHE="${CUTOVER_CACHE:-$TOOLS}" bash "$REPO_ROOT/scripts/build-k8s.sh" || die "scripts/build-k8s.sh failed"
+fi
+
+# A real node's binaries and images (only with --with k8s-node; the Debian packages were installed above).
+if [[ $WITH_K8S_NODE -eq 1 ]]; then
+  log "k8s-node: checking kubelet, kube-proxy and the node images (the first kubelet build takes 1-15 min)"
+  CUTOVER_CACHE="${CUTOVER_CACHE:-$TOOLS}" bash "$REPO_ROOT/scripts/build-k8s.sh" --node ||
+    die "scripts/build-k8s.sh --node failed"
+  CUTOVER_CACHE="${CUTOVER_CACHE:-$TOOLS}" bash "$REPO_ROOT/scripts/build-k8s-node-images.sh" ||
+    die "scripts/build-k8s-node-images.sh failed"
 fi
 
 # Toxiproxy (only built with --with toxiproxy; recorded whenever the cache holds it, so a later plain

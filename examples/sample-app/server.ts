@@ -33,6 +33,8 @@
  *                             a test appends to the same file (O_APPEND: lines never interleave, and their order
  *                             is the order of the events), so a test can prove that no request was delivered
  *                             twice and that a replica was stopped only once nothing was in flight on it.
+ *                             "-" writes the lines to standard output instead, among the app's own log lines
+ *                             (a pod's container log: test/support/pod-deliveries.ts reads it back).
  *
  * SIGTERM/SIGINT stop it gracefully: no new connections, in-flight requests
  * finish (answered with `Connection: close`), idle keep-alive connections are
@@ -123,12 +125,22 @@ function writeReadyFile(file: string, port: number): void {
   fs.renameSync(tmp, file);
 }
 
-/** Appends events to SAMPLE_DELIVERY_LOG (one write per line on an O_APPEND descriptor); a no-op without it. */
+/**
+ * Appends events to SAMPLE_DELIVERY_LOG (one write per line on an O_APPEND descriptor), or to standard output for
+ * "-" (synchronous for files and pipes on Linux, like log()); a no-op without it.
+ */
 function openDeliveryLog(config: AppConfig): (event: Record<string, unknown>) => void {
   if (!config.deliveryLog) return () => undefined;
+  const line = (event: Record<string, unknown>) =>
+    `${JSON.stringify({ ...event, version: config.version, replica: config.replica })}\n`;
+  if (config.deliveryLog === '-') {
+    return (event) => {
+      process.stdout.write(line(event));
+    };
+  }
   const fd = fs.openSync(config.deliveryLog, 'a');
   return (event) => {
-    fs.writeSync(fd, `${JSON.stringify({ ...event, version: config.version, replica: config.replica })}\n`);
+    fs.writeSync(fd, line(event));
   };
 }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Load } from '../../examples/load';
 import { startSampleApp } from '../activities/drivers/local-support';
 import { createFixtureCore, versionAt } from './fixture-core';
-import type { FixtureBase } from './fixture-core';
+import type { CoreOptions, FixtureBase } from './fixture-core';
 import { startLoad } from './load';
 import { startNginx } from './nginx';
 import type { NginxServer } from './nginx';
@@ -27,8 +27,18 @@ export interface NginxFixture extends FixtureBase {
   liveVersions(): Promise<string[]>;
 }
 
-export async function createNginxFixture(name: string, modules = ['Catalog', 'Cart']): Promise<NginxFixture> {
-  const core = await createFixtureCore({ name, modules, phaseTimeoutMs: 90_000 }, async ({ stateDir, appEnv }) => {
+/** Another platform than the local one for the replicas (e.g. Kubernetes pods on a real node: upstreams on pod IPs). */
+export interface NginxFixtureOptions {
+  platform?: CoreOptions['platform'];
+}
+
+export async function createNginxFixture(
+  name: string,
+  modules = ['Catalog', 'Cart'],
+  { platform }: NginxFixtureOptions = {},
+): Promise<NginxFixture> {
+  const options: CoreOptions = { name, modules, phaseTimeoutMs: 90_000, ...(platform ? { platform } : {}) };
+  const core = await createFixtureCore(options, async ({ stateDir, appEnv }) => {
     const platformServer = await startSampleApp({
       dir: stateDir,
       version: 'platform-server',

@@ -4,37 +4,21 @@
  * the driver's HTTP probe reaches each pod on its IP, and retiring a replica stops its process gracefully, answering
  * the request it is serving.
  *
- * Not part of `make test` yet (issue 14 wires the real node into it): run with `make test-real-node`. It needs root
- * and Debian's containerd, runc and containernetworking-plugins, and it changes the machine while it runs (network namespaces, a bridge, iptables rules, cgroups; `stop` removes
- * them all).
+ * Not part of `make test` (issue 14): run with `make test-real-node`, which provisions the node (root, Debian's
+ * containerd, runc and containernetworking-plugins, the node binaries and images). It changes the machine while it
+ * runs (network namespaces, a bridge, iptables rules, cgroups; the node's `stop` removes them all).
  */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
 import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
 import { replicaSetName } from '../../../activities/ports';
+import { useRealNode } from '../../support/k8s-node';
 
 jest.setTimeout(120_000);
 
-const run = promisify(execFile);
-const SCRIPTS = path.resolve(__dirname, '..', '..', '..', 'scripts');
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function node(command: 'start' | 'stop' | 'env'): Promise<string> {
-  const { stdout } = await run('bash', [path.join(SCRIPTS, 'k8s-node.sh'), command], { timeout: 900_000 });
-  return stdout;
-}
-
-/** The sample app's image reference, from the tarball name build-k8s-node-images.sh prints. */
-async function sampleAppImage(): Promise<string> {
-  const { stdout } = await run('bash', [path.join(SCRIPTS, 'build-k8s-node-images.sh'), '--print']);
-  const tarball = stdout.split('\n').find((line) => /\/sample-app-[0-9a-f]+\.tar$/.test(line));
-  if (!tarball) throw new Error(`no sample-app tarball in: ${stdout}`);
-  return `cutover.local/sample-app:${/sample-app-([0-9a-f]+)\.tar$/.exec(tarball)?.[1]}`;
-}
+const realNode = useRealNode();
 
 async function awaitHealthy(platform: Platform, name: string, expected: number): Promise<ReplicaSetState> {
   const deadline = Date.now() + 60_000;
@@ -56,27 +40,9 @@ describe('Kubernetes platform driver (real node: kubelet + containerd)', () => {
   let namespace = '';
 
   beforeAll(async () => {
-    const t0 = Date.now();
-    await node('stop'); // whatever a crashed run left
-    await node('start');
-    process.stderr.write(`[k8s-node] node Ready in ${Date.now() - t0} ms\n`);
-    kubeconfig = /^KUBECONFIG=(.*)$/m.exec(await node('env'))?.[1] ?? '';
-    image = await sampleAppImage();
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    core = kc.makeApiClient(CoreV1Api);
-    namespace = `real-node-${process.pid}`;
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    for (let i = 0; i < 100; i++) {
-      const sas = await core.listNamespacedServiceAccount({ namespace });
-      if (sas.items.some((s) => s.metadata?.name === 'default')) break;
-      await sleep(100);
-    }
-  }, 900_000);
-
-  afterAll(async () => {
-    await node('stop');
-  }, 120_000);
+    ({ kubeconfig, image, core } = realNode());
+    namespace = await realNode().createNamespace('real-node');
+  });
 
   function spec(replicas: number): ReplicaSetSpec {
     return {
