@@ -19,12 +19,11 @@
  * the cluster network.
  */
 import { CutoverError, ErrorType } from '../../errors';
-import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState, Slot } from '../../ports';
+import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
 import { slotOf, withSlot } from '../../ports';
 import type { KubeApi, PodInfo, PodManifest, RecordInfo } from './api';
 import { ConflictError } from './api';
 import {
-  ANNOTATION_VERSION,
   applicationSelector,
   byIndex,
   indexSelector,
@@ -32,95 +31,33 @@ import {
   LABEL_REPLICA_INDEX,
   LABEL_REPLICA_SET,
   MANAGED_BY,
-  podLabels,
   podName,
   setLabels,
   setOfReplica,
   setSelector,
 } from './naming';
 import { PerTick } from './per-tick';
+import type { KubernetesPlatformConfig, RecordChange, SetRecord, StoredSpec } from './records';
+import {
+  checkConcurrency,
+  checkCount,
+  DATA_DESIRED,
+  DATA_SPEC,
+  DEFAULT_CONCURRENCY,
+  notFound,
+  parseRecord,
+  podManifest,
+} from './records';
+
+export type { KubernetesPlatformConfig } from './records';
+export { DEFAULT_CONCURRENCY } from './records';
 import { settleLimited } from '../settle';
 
-export interface KubernetesPlatformConfig {
-  namespace: string;
-  /** Image of every replica; "{version}" is replaced by the version, e.g. "registry.example.com/shop:{version}". */
-  image: string;
-  /** The port the application listens on in its container. */
-  port: number;
-  /** kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster) and optionally one of its contexts. */
-  kubeconfig?: string;
-  context?: string;
-  /** How probe() decides: the pod's Ready condition from the API (default), or an HTTP GET to the pod IP. */
-  probe?: 'readiness' | 'http';
-  /** Path of the pods' readinessProbe; "{module}" is the first module (default "/{module}/_ping.html"). */
-  readinessPath?: string;
-  /** Grace period of a pod deletion, in ms (default 30 s): SIGTERM, then SIGKILL after this long. */
-  gracePeriod?: number;
-  /** Environment of every replica (non-secret configuration; the replica set's own env wins). */
-  env?: Record<string, string>;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  /** Names only: the ServiceAccount and image pull Secrets must exist in the namespace. */
-  serviceAccountName?: string;
-  imagePullSecrets?: string[];
-  /** Per-pod API calls in flight at once (creations, per-pod deletes), and the activities' lanes (default 32). */
-  concurrency?: number;
-}
-
-export const DEFAULT_CONCURRENCY = 32;
-const MAX_CONCURRENCY = 256;
 /** Retiring many replicas of one set: up to this many deletecollections side by side, of COLLECTION_MIN pods or more. */
 const COLLECTIONS_AT_ONCE = 4;
 const COLLECTION_MIN = 8;
 /** Indexes per deletecollection at most (its label selector is in the URL). */
 const COLLECTION_MAX = 200;
-
-/** The record's data keys (ConfigMap data). */
-const DATA_SPEC = 'spec.json';
-const DATA_DESIRED = 'desired';
-
-interface StoredSpec {
-  application: string;
-  version: string;
-  slot?: Slot;
-  /** Records written before the field was named `slot`. */
-  color?: Slot;
-  modules: string[];
-  env: Record<string, string>;
-}
-
-interface SetRecord {
-  record: RecordInfo;
-  spec: StoredSpec;
-  desired: number;
-}
-
-type RecordChange = (s: { spec: StoredSpec; desired: number }) => { spec: StoredSpec; desired: number };
-
-function notFound(set: string, namespace: string): CutoverError {
-  return new CutoverError(
-    ErrorType.PlatformRequestRejected,
-    `replica set "${set}" does not exist in namespace ${namespace} (no configmap ${set}; ensureReplicaSet creates it)`,
-  );
-}
-
-function checkCount(replicas: number): void {
-  if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new CutoverError(
-      ErrorType.PlatformRequestRejected,
-      `replicas must be a non-negative integer, got ${replicas}`,
-    );
-  }
-}
-
-function checkConcurrency(concurrency: number): number {
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw new CutoverError(
-      ErrorType.PlatformRequestRejected,
-      `concurrency of the Kubernetes platform must be an integer from 1 to ${MAX_CONCURRENCY}, got ${concurrency}`,
-    );
-  }
-  return concurrency;
-}
 
 export class KubernetesPlatform implements Platform {
   readonly kind = 'kubernetes';
@@ -321,36 +258,7 @@ export class KubernetesPlatform implements Platform {
   }
 
   private manifest(set: SetRecord, id: string): PodManifest {
-    const { spec } = set;
-    const { config } = this;
-    const env: Record<string, string> = {
-      ...config.env,
-      ...spec.env,
-      CUTOVER_APP: spec.application,
-      CUTOVER_VERSION: spec.version,
-      CUTOVER_MODULES: spec.modules.join(','),
-      CUTOVER_REPLICA_ID: id,
-      PORT: String(config.port),
-    };
-    return {
-      name: id,
-      labels: podLabels(
-        { name: set.record.name, application: spec.application, version: spec.version, slot: slotOf(spec) },
-        id,
-      ),
-      annotations: { [ANNOTATION_VERSION]: spec.version },
-      owner: { name: set.record.name, uid: set.record.uid },
-      image: config.image.replaceAll('{version}', spec.version),
-      port: config.port,
-      env: Object.entries(env)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, value]) => ({ name, value })),
-      readinessPath: (config.readinessPath ?? '/{module}/_ping.html').replaceAll('{module}', spec.modules[0] ?? ''),
-      ...(config.resources ? { resources: config.resources } : {}),
-      ...(config.serviceAccountName ? { serviceAccountName: config.serviceAccountName } : {}),
-      imagePullSecrets: config.imagePullSecrets ?? [],
-      terminationGracePeriodSeconds: this.graceSeconds,
-    };
+    return podManifest(this.config, this.graceSeconds, set, id);
   }
 
   private toReplica(pod: PodInfo): Replica {
@@ -381,17 +289,7 @@ export class KubernetesPlatform implements Platform {
   }
 
   private parse(record: RecordInfo): SetRecord {
-    let spec: StoredSpec;
-    try {
-      spec = JSON.parse(record.data[DATA_SPEC] ?? '') as StoredSpec;
-    } catch {
-      throw new CutoverError(
-        ErrorType.PlatformRequestRejected,
-        `configmap ${record.name} in namespace ${this.api.namespace} is labelled as a Cutover replica set but holds no valid ${DATA_SPEC}`,
-      );
-    }
-    const desired = Number(record.data[DATA_DESIRED] ?? '0');
-    return { record, spec, desired: Number.isInteger(desired) && desired >= 0 ? desired : 0 };
+    return parseRecord(record, this.api.namespace);
   }
 
   private async readSet(name: string): Promise<SetRecord | undefined> {
