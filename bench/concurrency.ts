@@ -19,8 +19,7 @@
  * BENCH_MAX_ACTIVITIES, BENCH_MAX_WFT (unset: createWorker's defaults, worker/tuning.ts, or the CUTOVER_MAX_*
  * variables), BENCH_MAX_CACHED (unset: the largest N) and BENCH_POLLERS (pollers per task type; unset: the SDK's).
  * The worker's RSS follows the V8 heap limit more than its cache (worker/tuning.ts): `make bench-full` runs this
- * with --max-old-space-size=512, which kept N = 500 under 1 GiB (963 MiB; 640: 1,117 MiB but 217 s against 343 s,
- * the smaller heap's collections holding up workflow tasks).
+ * with --max-old-space-size=512, which kept N = 500 under 1 GiB (855 MiB peak on a quiet machine: docs/benchmarks.md).
  * Writes bench/results/concurrency.json, docs/img/concurrency-time.png and docs/img/concurrency-memory.png.
  */
 import { execFile } from 'node:child_process';
@@ -34,6 +33,7 @@ import { defaultDrivers } from '../activities/drivers';
 import type { Drivers } from '../activities/drivers';
 import { newAwsAlbDriver, newSdkElbV2Api } from '../activities/drivers/aws-alb';
 import type { Router } from '../activities/ports';
+import { eachLimited } from '../activities/limited';
 import type { AlbWorld } from '../examples/moto-stack';
 import { CutoverClient } from '../client/client';
 import { projectRoot } from '../examples/local-stack';
@@ -114,16 +114,15 @@ function pollerOptionsFromEnv(): Partial<WorkerOptions> {
 /** The listeners' ports: one per application, unique over the run (moto keeps one listener per port). */
 let nextListenerPort = 10_000;
 
-/** `n` listeners on the world's load balancer, a few created at a time. */
+/** `n` listeners on the world's load balancer, 4 created at a time. */
 async function createListeners(world: AlbWorld, n: number): Promise<string[]> {
-  const arns: string[] = new Array<string>(n);
-  let next = 0;
-  const createOne = async (): Promise<void> => {
-    for (let i = next++; i < n; i = next++) arns[i] = await createListener(world, nextListenerPort + i);
-  };
-  await Promise.all(Array.from({ length: 4 }, createOne));
+  const first = nextListenerPort;
   nextListenerPort += n;
-  return arns;
+  return eachLimited(
+    Array.from({ length: n }, (_, i) => first + i),
+    4,
+    (port) => createListener(world, port),
+  );
 }
 
 interface Row {

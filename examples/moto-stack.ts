@@ -126,15 +126,7 @@ export async function createAlbWorld(endpoint: string, name = 'shop-lb'): Promis
   await client.send(
     new RegisterTargetsCommand({ TargetGroupArn: platformTargetGroupArn, Targets: [{ Id: '10.0.1.100', Port: 80 }] }),
   );
-  const listener = await client.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: loadBalancerArn,
-      Protocol: 'HTTP',
-      Port: 80,
-      DefaultActions: [{ Type: 'forward', TargetGroupArn: platformTargetGroupArn }],
-    }),
-  );
-  const listenerArn = listener.Listeners?.[0]?.ListenerArn ?? '';
+  const listenerArn = await addListener(client, loadBalancerArn, platformTargetGroupArn, 80);
   return {
     endpoint,
     vpcId,
@@ -151,13 +143,22 @@ export async function createAlbWorld(endpoint: string, name = 'shop-lb'): Promis
  * One more HTTP listener on the world's load balancer, on `port` (one per load balancer), whose default action
  * forwards to the platform target group like the first one's: its ARN.
  */
-export async function createListener(world: AlbWorld, port: number): Promise<string> {
-  const listener = await world.client.send(
+export function createListener(world: AlbWorld, port: number): Promise<string> {
+  return addListener(world.client, world.loadBalancerArn, world.platformTargetGroupArn, port);
+}
+
+async function addListener(
+  client: ElasticLoadBalancingV2Client,
+  loadBalancerArn: string,
+  targetGroupArn: string,
+  port: number,
+): Promise<string> {
+  const listener = await client.send(
     new CreateListenerCommand({
-      LoadBalancerArn: world.loadBalancerArn,
+      LoadBalancerArn: loadBalancerArn,
       Protocol: 'HTTP',
       Port: port,
-      DefaultActions: [{ Type: 'forward', TargetGroupArn: world.platformTargetGroupArn }],
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
     }),
   );
   const arn = listener.Listeners?.[0]?.ListenerArn;

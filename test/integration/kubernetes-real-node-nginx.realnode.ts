@@ -24,6 +24,7 @@ import type { DeliveryEvent } from '../support/delivery-log';
 import { useRealNode } from '../support/k8s-node';
 import type { RealNode } from '../support/k8s-node';
 import { expectZeroDowntime } from '../support/load';
+import type { LoadReport } from '../support/load';
 import { createNginxFixture } from '../support/nginx-fixture';
 import type { NginxFixture } from '../support/nginx-fixture';
 import { collectPodDeliveries, POD_DELIVERY_ENV } from '../support/pod-deliveries';
@@ -92,6 +93,30 @@ function stopped(deliveries: DeliveryEvent[]): string[] {
     .sort();
 }
 
+/**
+ * Both scenarios: migration off the platform server to 1.0.0, then the upgrade to 2.0.0, with no failed or
+ * unfinished request; the kubelet's SIGTERM reached the app of every retired 1.0.0 pod and of no other (the drain
+ * check: nothing was in flight on it then, and nothing reached it after).
+ */
+function expectMigrationThenUpgrade(
+  report: LoadReport,
+  deliveries: DeliveryEvent[],
+  retired: readonly { id: string }[],
+): void {
+  expectZeroDowntime(report, {
+    versions: {
+      before: ['platform-server'],
+      migrating: ['platform-server', '1.0.0'],
+      migrated: ['1.0.0'],
+      upgrading: ['1.0.0', '2.0.0'],
+      after: ['2.0.0'],
+    },
+    slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
+    deliveries,
+  });
+  expect(stopped(deliveries)).toEqual(retired.map((r) => r.id));
+}
+
 /** Waits until the namespace holds exactly `count` pods (terminating ones included): the retired are gone. */
 async function awaitPodCount(node: RealNode, namespace: string, count: number): Promise<string[]> {
   const deadline = Date.now() + 60_000;
@@ -133,20 +158,7 @@ describe('real pods behind nginx (real node: kubelet + containerd + runc)', () =
 
     // Then: nothing failed, and each phase was answered by the versions it should have been.
     expect([first.outcome, second.outcome]).toEqual(['succeeded', 'succeeded']);
-    expectZeroDowntime(report, {
-      versions: {
-        before: ['platform-server'],
-        migrating: ['platform-server', '1.0.0'],
-        migrated: ['1.0.0'],
-        upgrading: ['1.0.0', '2.0.0'],
-        after: ['2.0.0'],
-      },
-      slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
-      deliveries,
-    });
-    // The kubelet's SIGTERM reached the app of every retired pod and of no other (the drain check above: nothing was
-    // in flight on it then, and nothing reached it after).
-    expect(stopped(deliveries)).toEqual(afterFirst.map((r) => r.id));
+    expectMigrationThenUpgrade(report, deliveries, afterFirst);
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
 
     // Then: the live side is two Running pods of 2.0.0, nginx's upstream of that side is their pod IPs, and the
@@ -184,20 +196,7 @@ describe('real pods behind nginx (real node: kubelet + containerd + runc)', () =
     expect([first.outcome, second.outcome]).toEqual(['succeeded', 'succeeded']);
     expect(afterFirst.map((r) => r.version)).toEqual(['1.0.0', '1.0.0', '1.0.0']);
     expect(second.status.rolling).toMatchObject({ batch: 3, batches: 3, old: 0, new: REPLICAS });
-    expectZeroDowntime(report, {
-      versions: {
-        before: ['platform-server'],
-        migrating: ['platform-server', '1.0.0'],
-        migrated: ['1.0.0'],
-        upgrading: ['1.0.0', '2.0.0'],
-        after: ['2.0.0'],
-      },
-      slowAcross: [{ from: '1.0.0', to: '2.0.0' }],
-      deliveries,
-    });
-    // The kubelet's SIGTERM reached the app of every retired pod and of no other (the drain check above: nothing was
-    // in flight on it then, and nothing reached it after).
-    expect(stopped(deliveries)).toEqual(afterFirst.map((r) => r.id));
+    expectMigrationThenUpgrade(report, deliveries, afterFirst);
     for (const m of f.modules) expect(await f.versionOf(m)).toBe('2.0.0');
     const live = await f.liveReplicas();
     expect(live.map((r) => r.version)).toEqual(['2.0.0', '2.0.0', '2.0.0']);

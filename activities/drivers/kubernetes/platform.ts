@@ -21,7 +21,7 @@
 import { CutoverError, ErrorType } from '../../errors';
 import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
 import { slotOf, withSlot } from '../../ports';
-import type { KubeApi, PodInfo, PodManifest, RecordInfo } from './api';
+import type { KubeApi, PodInfo, RecordInfo } from './api';
 import { ConflictError } from './api';
 import {
   applicationSelector,
@@ -49,9 +49,10 @@ import {
   podManifest,
 } from './records';
 
+import { settleLimited } from '../settle';
+
 export type { KubernetesPlatformConfig } from './records';
 export { DEFAULT_CONCURRENCY } from './records';
-import { settleLimited } from '../settle';
 
 /** Retiring many replicas of one set: up to this many deletecollections side by side, of COLLECTION_MIN pods or more. */
 const COLLECTIONS_AT_ONCE = 4;
@@ -174,8 +175,7 @@ export class KubernetesPlatform implements Platform {
 
   async retireReplicaSet(name: string): Promise<void> {
     if (!(await this.api.deletePods(setSelector(name), this.graceSeconds))) {
-      const pods = (await this.api.listPods(setSelector(name))).filter((p) => !p.terminating);
-      await this.deleteEach(pods);
+      await this.deleteEach(await this.livePods(name));
     }
     // The record last: its pods would be garbage-collected with it anyway, but with their own grace period.
     await this.api.deleteRecord(name);
@@ -242,7 +242,7 @@ export class KubernetesPlatform implements Platform {
   /** Creates one pod of the set (or reads back the one an earlier attempt created). */
   private async createPod(set: SetRecord, id: string): Promise<PodInfo> {
     const name = set.record.name;
-    const { pod, created } = await this.api.createPod(this.manifest(set, id));
+    const { pod, created } = await this.api.createPod(podManifest(this.config, this.graceSeconds, set, id));
     if (created) return pod;
     if (pod.labels[LABEL_REPLICA_SET] !== name || pod.labels[LABEL_MANAGED_BY] !== MANAGED_BY) {
       throw new CutoverError(
@@ -255,10 +255,6 @@ export class KubernetesPlatform implements Platform {
       throw new Error(`pod ${id} in namespace ${this.api.namespace} is still terminating; launching it again later`);
     }
     return pod;
-  }
-
-  private manifest(set: SetRecord, id: string): PodManifest {
-    return podManifest(this.config, this.graceSeconds, set, id);
   }
 
   private toReplica(pod: PodInfo): Replica {
