@@ -86,3 +86,18 @@ export function useRealNode(): () => RealNode {
     return started;
   };
 }
+
+/**
+ * Waits until kube-proxy has written the DNAT rule of the Service at `clusterIP` (nat KUBE-SERVICES, written once
+ * the Service has endpoints). Call it before the first request to a new ClusterIP: without the rule the host routes
+ * the address to its default gateway, off this machine.
+ */
+export async function awaitServiceRule(clusterIP: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { stdout } = await run('iptables', ['-w', '-t', 'nat', '-S', 'KUBE-SERVICES']);
+    if (stdout.includes(`-d ${clusterIP}/32 `)) return;
+    if (Date.now() > deadline) throw new Error(`kube-proxy wrote no rule for ${clusterIP} in ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
