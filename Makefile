@@ -26,14 +26,32 @@ lint:
 	exit $$rc
 
 # The tests drive real nginx, mtail and a real Chromium (Debian packages), a real Kubernetes API server (binaries built
-# by scripts/build-k8s.sh into ~/.cache/cutover: ~18 min the first time, instant when cached) and Toxiproxy for the
-# fault tests (go install, ~20 s the first time), so `make test` provisions them too.
-TEST_PROVISION_ARGS ?= --with nginx,chromium,k8s,toxiproxy,prometheus,mtail,compose
+# by scripts/build-k8s.sh into ~/.cache/cutover: ~18 min the first time, instant when cached), Toxiproxy for the
+# fault tests (go install, ~20 s the first time) and a real single-node cluster (kubelet + containerd + runc on this
+# machine, docs/kubernetes-real-node.md: Debian's containerd, runc and CNI plugins, kubelet and kube-proxy built by
+# scripts/build-k8s.sh --node, ~15 min the first time), so `make test` provisions them too.
+#
+# Two jest runs: the main suites (*.test.ts, in parallel), then the real-node suites (*.realnode.ts) one file at a
+# time: there is one node per machine and every file starts and stops it (flock waits for another run's node). Both
+# run even when the first fails; the target fails if either did. The real-node run needs root: REAL_NODE=0 skips it.
+# JEST_ARGS go to the first run, JEST_REAL_NODE_ARGS to the second (CI gives each its own --json report).
+TEST_PROVISION_ARGS ?= --with nginx,chromium,k8s,k8s-node,toxiproxy,prometheus,mtail,compose
+REAL_NODE ?= 1
+JEST_REAL_NODE_ARGS ?=
+REAL_NODE_LOCK ?= /tmp/cutover-real-node.lock
 
 test:
 	bash scripts/provision.sh $(TEST_PROVISION_ARGS) $(PROVISION_ARGS)
 	$(MAKE) build
-	npx jest $(JEST_ARGS)
+	@rc=0; \
+	echo '> npx jest $(JEST_ARGS)'; npx jest $(JEST_ARGS) || rc=1; \
+	if [[ "$(REAL_NODE)" != 0 ]]; then \
+	  echo "> npx jest --runInBand --testMatch '**/test/**/*.realnode.ts' $(JEST_REAL_NODE_ARGS)"; \
+	  flock $(REAL_NODE_LOCK) npx jest --runInBand --testMatch '**/test/**/*.realnode.ts' $(JEST_REAL_NODE_ARGS) || rc=1; \
+	else \
+	  echo '> REAL_NODE=0: the real-node suites (*.realnode.ts) are skipped'; \
+	fi; \
+	exit $$rc
 
 # Records real workflow histories (dev server, local platform and router) into test/replay/histories for the replay
 # suite that `make test` runs. Record after every change to what a workflow commands; never delete the older ones.
@@ -45,14 +63,12 @@ record-histories: provision build
 soak: provision build
 	npx jest --testMatch '**/test/chaos/soak.soak.ts' --testTimeout 86400000
 
-# The Kubernetes driver on a real node (kubelet + containerd + runc on this machine; docs/kubernetes-real-node.md).
-# Needs root; not part of `make test` yet (issue 14). Provisions the node's Debian packages, binaries and images first
-# (--with k8s-node), and nginx for the zero-downtime suite. One file at a time (--runInBand): there is one node per
-# machine, and every file starts and stops it.
+# The real-node suites alone (the second run of `make test`; docs/kubernetes-real-node.md). Needs root. Provisions the
+# node's Debian packages, binaries and images first (--with k8s-node), and nginx for the zero-downtime suite.
 test-real-node:
 	bash scripts/provision.sh --with nginx,k8s-node $(PROVISION_ARGS)
 	$(MAKE) build
-	npx jest --runInBand --testMatch '**/test/**/*.realnode.ts' $(JEST_ARGS)
+	flock $(REAL_NODE_LOCK) npx jest --runInBand --testMatch '**/test/**/*.realnode.ts' $(JEST_ARGS)
 
 demo: provision build
 	node dist/examples/demo.js
