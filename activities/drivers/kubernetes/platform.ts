@@ -74,6 +74,8 @@ const COLLECTION_MIN = 8;
 const COLLECTION_MAX = 200;
 /** Times one replica's pod is replaced after it ended; then it is left ended and reported. */
 export const MAX_REPLACEMENTS = 5;
+/** Creations of a replacement tried before giving up (its predecessor is deleted by then). */
+const REPLACE_CREATE_ATTEMPTS = 4;
 
 /** The pod ended (Failed or Succeeded) and is not being deleted: nothing will ever run in it again. */
 const ended = (pod: PodInfo) => !pod.terminating && (pod.phase === 'Failed' || pod.phase === 'Succeeded');
@@ -340,12 +342,21 @@ export class KubernetesPlatform implements Platform {
     if (!(await this.api.deletePod(pod.name, 0, pod.uid))) return this.api.readPod(pod.name);
     const replacements = replacementsOf(pod) + 1;
     const lastEnd = pod.notReadyReason ?? `ended ${pod.phase}`;
-    const { pod: created } = await this.api.createPod(
-      podManifest(this.config, this.graceSeconds, set, pod.name, {
-        [ANNOTATION_REPLACEMENTS]: String(replacements),
-        [ANNOTATION_LAST_END]: lastEnd.slice(0, 1024),
-      }),
-    );
+    const manifest = podManifest(this.config, this.graceSeconds, set, pod.name, {
+      [ANNOTATION_REPLACEMENTS]: String(replacements),
+      [ANNOTATION_LAST_END]: lastEnd.slice(0, 1024),
+    });
+    // Deleted, so no later call would know to create it again: a transient failure is retried here.
+    let created: PodInfo;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        created = (await this.api.createPod(manifest)).pod;
+        break;
+      } catch (err) {
+        if (err instanceof CutoverError || attempt >= REPLACE_CREATE_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
     warn(`Kubernetes platform: replaced pod ${pod.name} of ${set.record.name}, which ${lastEnd}`, {
       namespace: this.api.namespace,
       pod: pod.name,

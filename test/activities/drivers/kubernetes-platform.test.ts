@@ -494,6 +494,36 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
       return pods[0]!;
     }
 
+    test('a replacement whose creation is answered 503 is created on a second try (its predecessor is gone)', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-ended-503');
+      const front = await adminTls(k);
+      layer = await startHttpFaultLayer({ url: front.server, tls: front.tls });
+      const platform = newKubernetesDriver(
+        config(k, ns, { kubeconfig: kubeconfigForHttpFront(k, layer.url, `ended-503-${ns}`) }),
+      );
+      const spec = setSpec('shop', '6.1.0', 1);
+      await platform.ensureReplicaSet(spec);
+      await awaitAllHealthy(platform, spec.name, 1);
+      const failedUid = await end(k, ns, `${spec.name}-0`, 'Failed');
+      layer.inject({
+        name: '503 create',
+        match: request('POST', `/api/v1/namespaces/${ns}/pods`),
+        times: 1,
+        effect: answer(503, k8sStatusBody(503, 'ServiceUnavailable', 'try again'), {
+          'content-type': 'application/json',
+        }),
+      });
+
+      const state = await platform.getReplicaSet(spec.name);
+
+      expect(layer.hits()['503 create']).toBe(1);
+      expect(state?.replicas.map((r) => r.id)).toEqual([`${spec.name}-0`]);
+      const pod = await podOf(k, ns, `${spec.name}-0`);
+      expect(pod.metadata?.uid).not.toBe(failedUid);
+      expect(pod.metadata?.annotations?.['cutover.io/replacements']).toBe('1');
+    });
+
     test('replaced once under the same name, by two workers at once; then by a launch and a probe; at most 5 times', async () => {
       const k = cluster();
       const ns = await k.createNamespace('k8s-ended');
