@@ -45,7 +45,7 @@ export async function checkAvailability(
 ): Promise<void> {
   let failure: string | undefined;
   if (!replica) failure = missing;
-  else if (!replica.running) failure = `${id} is not running`;
+  else if (!replica.running) failure = `${id} is not running${replica.reason ? ` (${replica.reason})` : ''}`;
   for (const p of paths) {
     if (failure || !replica) break;
     const result = await platform.probe(replica, p, rule.health.timeout, signal);

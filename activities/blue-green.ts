@@ -146,7 +146,7 @@ async function probeRound(
     platform.probe(replica, p, timeoutMs, signal),
   );
   const failures: (string | undefined)[] = replicas.map((replica) =>
-    replica.running ? undefined : `${replica.id} is not running`,
+    replica.running ? undefined : `${replica.id} is not running${replica.reason ? ` (${replica.reason})` : ''}`,
   );
   probes.forEach(({ r, replica, p }, i) => {
     const result = results[i];

@@ -36,6 +36,11 @@ export interface Replica {
   address: string;
   /** Platform's own view: the process/pod is running (not necessarily healthy). */
   running: boolean;
+  /**
+   * Why it is not running, when the platform knows something worth saying (a pod that cannot be scheduled, one that
+   * ended and was replaced); absent while it merely starts.
+   */
+  reason?: string;
 }
 
 export interface ReplicaSetSpec {

@@ -5,6 +5,13 @@
  *   GET /<Module>/_ping.html  -> 200 "OK" while healthy (the OutSystems health page)
  *   any /<Module>/<anything>  -> 200 JSON {application, module, version, replica, path, method, requestId, bodyBytes}
  *   unknown module            -> 404
+ *   GET /_drain               -> marks the replica draining: from then on every answer carries `Connection: close`
+ *                                (keep-alive clients such as a router or kube-proxy'd client open a new connection,
+ *                                to another replica), idle keep-alive connections are closed and the health pages
+ *                                answer 503; it answers 200 {"drained", "inFlight", "waitedMs"} once no other request
+ *                                is in flight, or after SAMPLE_DRAIN_MAX_MS. Made for a Kubernetes preStop hook
+ *                                (`platform.preStop: {httpGet: {path: /_drain}}`): the kubelet sends SIGTERM only
+ *                                after it answered, so the requests in flight finish first.
  *
  * Request headers it honours (what a test's load generator sends):
  *   x-request-id              echoed in the response (header and body) and written to the delivery log
@@ -26,6 +33,8 @@
  *                             healthy): every request whose running count crosses the next multiple of 1/rate
  *   SAMPLE_ADVERTISED_VERSION version reported instead of CUTOVER_VERSION (a mislabelled build:
  *                             healthy, yet post-switch verification must catch it)
+ *   SAMPLE_DRAIN_MAX_MS       the longest GET /_drain waits for the requests in flight (default 20000; keep it
+ *                             below the pod's grace period, which the preStop hook counts against)
  *   SAMPLE_START_LEDGER       a file this process appends "<replica> <pid> <version>" to when it starts (tests count
  *                             the processes a platform started for each replica: a launch that ran twice shows)
  *   SAMPLE_DELIVERY_LOG       a file this replica appends one JSON line to per event: a request carrying
@@ -50,6 +59,8 @@ import * as path from 'node:path';
 const HARD_EXIT_AFTER_MS = 10_000;
 /** The longest x-sample-delay-ms honoured. */
 const MAX_REQUEST_DELAY_MS = 30_000;
+/** How often GET /_drain looks whether the requests in flight have finished. */
+const DRAIN_POLL_MS = 50;
 /** Request bodies are counted, not kept; beyond this size the request is refused. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -66,6 +77,7 @@ interface AppConfig {
   responseDelayMs: number;
   healthyAfterMs: number;
   errorRate: number;
+  drainMaxMs: number;
   startLedger: string | undefined;
   deliveryLog: string | undefined;
 }
@@ -109,6 +121,7 @@ function readConfig(): AppConfig {
     responseDelayMs: nonNegativeInt('SAMPLE_RESPONSE_DELAY_MS', 0),
     healthyAfterMs: nonNegativeInt('SAMPLE_HEALTHY_AFTER_MS', 0),
     errorRate: fraction('SAMPLE_ERROR_RATE'),
+    drainMaxMs: nonNegativeInt('SAMPLE_DRAIN_MAX_MS', 20_000),
     startLedger: process.env.SAMPLE_START_LEDGER || undefined,
     deliveryLog: process.env.SAMPLE_DELIVERY_LOG || undefined,
   };
@@ -153,20 +166,24 @@ function main(): void {
   const config = readConfig();
   const deliveryLog = openDeliveryLog(config);
   let shuttingDown = false;
+  /** GET /_drain was called: answers close their connection, health pages fail. */
+  let draining = false;
+  /** Requests received and not answered yet (GET /_drain itself not counted). */
+  let inFlight = 0;
   let healthChecks = 0;
   let pages = 0;
 
   const startedAt = Date.now();
   const healthy = (): boolean => {
-    if (config.health === 'fail') return false;
+    if (config.health === 'fail' || draining) return false;
     if (Date.now() - startedAt < config.healthyAfterMs) return false;
     if (config.health === 'flaky') return healthChecks++ % 2 === 0;
     return true;
   };
 
   const respond = (req: http.IncomingMessage, res: http.ServerResponse, bodyBytes: number): void => {
-    // After shutdown starts, tell keep-alive clients (the router) not to reuse this connection.
-    if (shuttingDown) res.setHeader('connection', 'close');
+    // After shutdown or a drain starts, tell keep-alive clients (the router) not to reuse this connection.
+    if (shuttingDown || draining) res.setHeader('connection', 'close');
     res.setHeader('x-cutover-version', config.version);
     res.setHeader('x-cutover-replica', config.replica);
     const requestId = headerOf(req, 'x-request-id');
@@ -214,7 +231,37 @@ function main(): void {
     );
   };
 
+  /** GET /_drain: see the header. */
+  const drain = (res: http.ServerResponse): void => {
+    const first = !draining;
+    draining = true;
+    if (first) {
+      deliveryLog({ event: 'draining', inFlight });
+      log(`draining: ${inFlight} request(s) in flight`);
+    }
+    server.closeIdleConnections();
+    const started = Date.now();
+    const answer = (): void => {
+      const waitedMs = Date.now() - started;
+      if (inFlight > 0 && waitedMs < config.drainMaxMs) {
+        setTimeout(answer, DRAIN_POLL_MS);
+        return;
+      }
+      log(`drained: ${inFlight} request(s) still in flight after ${waitedMs} ms`);
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ drained: inFlight === 0, inFlight, waitedMs }));
+    };
+    answer();
+  };
+
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/_drain') {
+      req.resume();
+      drain(res);
+      return;
+    }
+    inFlight++;
+    res.once('close', () => inFlight--);
     const requestId = headerOf(req, 'x-request-id');
     if (requestId !== undefined) {
       deliveryLog({ event: 'received', id: requestId, method: req.method });

@@ -15,13 +15,15 @@ export const DELIVERY_LOG_ENV = 'SAMPLE_DELIVERY_LOG';
 
 export interface DeliveryEvent {
   /** stream-opened / stream-ended: a long-lived connection (the Python application's server-sent events). */
-  event: 'received' | 'answered' | 'aborted' | 'stopping' | 'stream-opened' | 'stream-ended';
+  event: 'received' | 'answered' | 'aborted' | 'stopping' | 'draining' | 'stream-opened' | 'stream-ended';
   /** The request's x-request-id, or the stream's x-stream-id (not on "stopping"). */
   id?: string;
   /** stream-ended: "bye" (ended by the application as it stopped) or "client-gone". */
   how?: string;
   method?: string;
   status?: number;
+  /** draining (GET /_drain): the requests in flight when it began. */
+  inFlight?: number;
   version: string;
   replica: string;
   /** The process (the Python application says): a replica id comes back when a version is deployed again. */

@@ -110,6 +110,36 @@ describe('deployment spec', () => {
       expect(result.spec.platform).toMatchObject({ gracePeriod: 45_000, probe: 'http', context: 'prod-eu' });
     });
 
+    test('readiness, preStop, nodeSelector and tolerations: optional, durations in ms, given as written', () => {
+      const scheduling = {
+        nodeSelector: { 'cutover.test/pool': 'cutover', 'kubernetes.io/os': 'linux', empty: '' },
+        tolerations: [
+          { key: 'cutover.test/dedicated', operator: 'Equal', value: 'cutover', effect: 'NoSchedule' },
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+          { operator: 'Exists' },
+        ],
+      };
+      const result = validateSpec(
+        k8s({
+          readiness: { period: '2s', timeout: '1s', initialDelay: '0s', failureThreshold: 2, successThreshold: 1 },
+          preStop: { sleep: '5s' },
+          gracePeriod: '10s',
+          ...scheduling,
+        }),
+      );
+      if (!result.ok) throw new Error(JSON.stringify(result.issues));
+      expect(result.spec.platform).toMatchObject({
+        readiness: { period: 2000, timeout: 1000, initialDelay: 0, failureThreshold: 2, successThreshold: 1 },
+        preStop: { sleep: 5000 },
+        ...scheduling,
+      });
+      const drain = validateSpec(k8s({ preStop: { httpGet: { path: '/_drain' } } }));
+      if (!drain.ok) throw new Error(JSON.stringify(drain.issues));
+      expect(drain.spec.platform).toMatchObject({ preStop: { httpGet: { path: '/_drain' } } });
+      // A preStop sleep just shorter than the grace period is accepted.
+      expect(validateSpec(k8s({ preStop: { sleep: '29s' } })).ok).toBe(true);
+    });
+
     test.each([
       [{ namespace: undefined }, 'platform.namespace', /expected string/],
       [{ namespace: 'Shop_NS' }, 'platform.namespace', /namespace must be a DNS label/],
@@ -124,6 +154,49 @@ describe('deployment spec', () => {
       [{ resources: { limits: { cpu: 'lots' } } }, 'platform.resources.limits.cpu', /Kubernetes quantity/],
       [{ serviceAccountName: 'Runner!' }, 'platform.serviceAccountName', /DNS label/],
       [{ imagePullSecrets: ['ok', 'Not OK'] }, 'platform.imagePullSecrets.1', /DNS label/],
+      [{ readiness: { period: '2.5s' } }, 'platform.readiness.period', /whole number of seconds/],
+      [{ readiness: { period: '0s' } }, 'platform.readiness.period', /at least 1s/],
+      [{ readiness: { timeout: '2h' } }, 'platform.readiness.timeout', /at most 1h/],
+      [{ readiness: { failureThreshold: 0 } }, 'platform.readiness.failureThreshold', /from 1 to 100/],
+      [{ readiness: { successThreshold: 1.5 } }, 'platform.readiness.successThreshold', /whole number/],
+      [{ readiness: { interval: '5s' } }, 'platform.readiness', /interval/],
+      [{ preStop: { exec: ['sleep', '5'] } }, 'platform.preStop', /preStop must be \{httpGet/],
+      [{ preStop: { httpGet: { path: 'drain' } } }, 'platform.preStop.httpGet.path', /must start with "\/"/],
+      [{ preStop: { sleep: '500ms' } }, 'platform.preStop.sleep', /whole number of seconds/],
+      [
+        { preStop: { sleep: '30s' } },
+        'platform.preStop.sleep',
+        /preStop.sleep \(30s\) must be shorter than gracePeriod \(30s\)/,
+      ],
+      [{ preStop: { sleep: '10s' }, gracePeriod: '5s' }, 'platform.preStop.sleep', /shorter than gracePeriod \(5s\)/],
+      [{ nodeSelector: { 'bad key!': 'x' } }, 'platform.nodeSelector.bad key!', /must be a label key/],
+      [{ nodeSelector: { 'Example.com/pool': 'x' } }, 'platform.nodeSelector.Example.com/pool', /must be a label key/],
+      [{ nodeSelector: { pool: 'x'.repeat(64) } }, 'platform.nodeSelector.pool', /at most 63 characters/],
+      [{ nodeSelector: { pool: '-edge' } }, 'platform.nodeSelector.pool', /begin and end with a letter or digit/],
+      [{ nodeSelector: { pool: 1 } }, 'platform.nodeSelector.pool', /label values are strings/],
+      [
+        { tolerations: [{ key: 'a', operator: 'Exists', value: 'b' }] },
+        'platform.tolerations.0.value',
+        /Exists matches any value/,
+      ],
+      [
+        { tolerations: [{ operator: 'Equal', value: 'b' }] },
+        'platform.tolerations.0.operator',
+        /without a key must have operator Exists/,
+      ],
+      [{ tolerations: [{ key: 'a', operator: 'In' }] }, 'platform.tolerations.0.operator', /"Equal" or "Exists"/],
+      [
+        { tolerations: [{ key: 'a', effect: 'NoRun' }] },
+        'platform.tolerations.0.effect',
+        /"NoSchedule", "PreferNoSchedule" or "NoExecute"/,
+      ],
+      [
+        { tolerations: [{ key: 'a', effect: 'NoSchedule', tolerationSeconds: 5 }] },
+        'platform.tolerations.0.tolerationSeconds',
+        /needs effect NoExecute/,
+      ],
+      [{ tolerations: [{ key: 'a/b/c' }] }, 'platform.tolerations.0.key', /must be a label key/],
+      [{ tolerations: [{ key: 'a', seconds: 1 }] }, 'platform.tolerations.0', /seconds/],
       [{ token: 'abc' }, 'platform', /token/],
       [{ stateDir: '/tmp' }, 'platform', /stateDir/],
     ])('rejects %j naming %s', (platform, field, message) => {

@@ -41,6 +41,121 @@ const quantity = z
   .regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'expected a Kubernetes quantity such as "250m", "1", "512Mi"');
 const resourceList = z.object({ cpu: quantity.optional(), memory: quantity.optional() }).strict();
 
+/** A duration the kubelet takes in whole seconds (probe periods, a preStop sleep), from `minS` to 1h. */
+const wholeSeconds = (what: string, minS: number) =>
+  durationUpTo(3_600_000, '1h')
+    .refine((ms) => ms % 1000 === 0, `${what} must be a whole number of seconds (the kubelet counts seconds)`)
+    .refine((ms) => ms >= minS * 1000, `${what} must be at least ${minS}s`);
+
+const count = (what: string, max: number) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .min(1, `${what} must be from 1 to ${max}`)
+    .max(max, `${what} must be from 1 to ${max}`);
+
+/**
+ * The pods' readinessProbe timing (its path is `readinessPath`). Each field is optional; unset, the kubelet's probe is
+ * as before: every 5 s, Ready after 1 success, not Ready after 3 failures (timeout 1 s, no initial delay: the
+ * kubelet's defaults, not written into the pod).
+ */
+const readinessSchema = z
+  .object({
+    period: wholeSeconds('readiness.period', 1).optional(),
+    timeout: wholeSeconds('readiness.timeout', 1).optional(),
+    initialDelay: wholeSeconds('readiness.initialDelay', 0).optional(),
+    failureThreshold: count('readiness.failureThreshold', 100).optional(),
+    successThreshold: count('readiness.successThreshold', 100).optional(),
+  })
+  .strict();
+
+/**
+ * What the kubelet runs before SIGTERM when a pod is deleted: an HTTP GET on the container port (e.g. the sample
+ * app's /_drain), or a sleep (the lifecycle sleep action, Kubernetes 1.30+). Both count against `gracePeriod`.
+ */
+const preStopSchema = z.union(
+  [
+    z
+      .object({
+        httpGet: z.object({ path: text(1024).startsWith('/', 'preStop.httpGet.path must start with "/"') }).strict(),
+      })
+      .strict(),
+    z.object({ sleep: wholeSeconds('preStop.sleep', 1) }).strict(),
+  ],
+  { error: 'preStop must be {httpGet: {path: "/..."}} or {sleep: "5s"}' },
+);
+
+/** A label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
+const LABEL_NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN_RE.test(prefix))) return false;
+  return name.length <= 63 && LABEL_NAME_RE.test(name);
+}
+const LABEL_KEY_ERROR =
+  'must be a label key: a name of at most 63 letters, digits, "-", "_" or "." (beginning and ending with a letter ' +
+  'or digit), optionally after a DNS prefix and "/" (e.g. "cutover.io/pool")';
+const labelKey = z.string().refine(isLabelKey, LABEL_KEY_ERROR);
+const labelValue = z
+  .string({ error: 'label values are strings' })
+  .max(63, 'a label value must be at most 63 characters')
+  .regex(
+    /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/,
+    'a label value may hold letters, digits, "-", "_" and "." and must begin and end with a letter or digit',
+  );
+
+/** Schedule the pods only on nodes with these labels. */
+const nodeSelectorSchema = z.record(z.string(), labelValue).superRefine((selector, ctx) => {
+  const keys = Object.keys(selector);
+  if (keys.length > 32) ctx.addIssue({ code: 'custom', message: `must have at most 32 entries (has ${keys.length})` });
+  for (const key of keys) {
+    if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" ${LABEL_KEY_ERROR}` });
+  }
+});
+
+/** Taints of nodes the pods may be scheduled on (as Kubernetes' pod spec tolerations). */
+const tolerationSchema = z
+  .object({
+    key: labelKey.optional(),
+    operator: z.enum(['Equal', 'Exists'], { error: 'operator must be "Equal" or "Exists"' }).optional(),
+    value: labelValue.optional(),
+    effect: z
+      .enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], {
+        error: 'effect must be "NoSchedule", "PreferNoSchedule" or "NoExecute"',
+      })
+      .optional(),
+    /** NoExecute only: how long the pod stays on a node after such a taint appears. */
+    tolerationSeconds: z
+      .number({ error: 'tolerationSeconds must be a number' })
+      .int('tolerationSeconds must be a whole number')
+      .min(0, 'tolerationSeconds must be from 0 to 31536000')
+      .max(31_536_000, 'tolerationSeconds must be from 0 to 31536000')
+      .optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.operator === 'Exists' && t.value !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'operator Exists matches any value: give no value' });
+    }
+    if (t.key === undefined && t.operator !== 'Exists') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operator'],
+        message: 'a toleration without a key must have operator Exists',
+      });
+    }
+    if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tolerationSeconds'],
+        message: 'tolerationSeconds needs effect NoExecute',
+      });
+    }
+  });
+
 /**
  * Kubernetes: each replica is one pod `<replicaSet>-<index>` in `namespace`, each replica set one ConfigMap owning
  * its pods. Connection is configuration: a kubeconfig file and context (default $KUBECONFIG / in-cluster); no
@@ -81,7 +196,26 @@ export const kubernetesPlatformSchema = z
     imagePullSecrets: z.array(k8sName('imagePullSecrets entry')).max(10).optional(),
     /** Environment of every pod (non-secret configuration only). */
     env: envSchema.default({}),
+    /** The readinessProbe's timing; unset: as before (every 5 s, 3 failures). */
+    readiness: readinessSchema.optional(),
+    /** Run before SIGTERM when a pod is deleted; shorter than gracePeriod. */
+    preStop: preStopSchema.optional(),
+    /** Node labels the pods must be scheduled on. */
+    nodeSelector: nodeSelectorSchema.optional(),
+    /** Node taints the pods tolerate. */
+    tolerations: z.array(tolerationSchema).max(32, 'must have at most 32 tolerations').optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.preStop && 'sleep' in p.preStop && p.preStop.sleep >= p.gracePeriod) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preStop', 'sleep'],
+        message:
+          `preStop.sleep (${p.preStop.sleep / 1000}s) must be shorter than gracePeriod (${p.gracePeriod / 1000}s): ` +
+          'the sleep counts against the grace period, and the app would be SIGKILLed before it saw SIGTERM',
+      });
+    }
+  });
 
 export const platformSchema = z.discriminatedUnion('kind', [localPlatformSchema, kubernetesPlatformSchema]);

@@ -26,17 +26,43 @@ export interface PodManifest {
   serviceAccountName?: string;
   imagePullSecrets: string[];
   terminationGracePeriodSeconds: number;
+  /** The readinessProbe's timing; a field left out is as before (periodSeconds 5, failureThreshold 3) or the kubelet's. */
+  readiness?: {
+    initialDelaySeconds?: number;
+    periodSeconds?: number;
+    timeoutSeconds?: number;
+    failureThreshold?: number;
+    successThreshold?: number;
+  };
+  /** The container's preStop hook: a GET on the container port, or the lifecycle sleep action. */
+  preStop?: { httpGet: { path: string } } | { sleepSeconds: number };
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+}
+
+/** A pod's toleration of node taints (the pod spec's shape). */
+export interface Toleration {
+  key?: string;
+  operator?: 'Equal' | 'Exists';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
 }
 
 /** A pod as the driver sees it. */
 export interface PodInfo {
   name: string;
+  uid: string;
+  annotations: Record<string, string>;
   labels: Record<string, string>;
   /** Pending | Running | Succeeded | Failed | Unknown. */
   phase: string;
   /** The pod's Ready condition is True. */
   ready: boolean;
-  /** Why it is not Ready (the condition's reason/message), when the API says. */
+  /**
+   * Why it is not Ready, when the API says: why it cannot be scheduled (PodScheduled False), why it ended (a Failed
+   * or Succeeded pod's reason and message, or its container's), else the Ready condition's reason and message.
+   */
   notReadyReason?: string;
   podIP?: string;
   /** Has a deletionTimestamp: being deleted (graceful stop in progress). */
@@ -66,8 +92,11 @@ export interface KubeApi {
   createPod(manifest: PodManifest): Promise<{ pod: PodInfo; created: boolean }>;
   readPod(name: string): Promise<PodInfo | undefined>;
   listPods(labelSelector: string): Promise<PodInfo[]>;
-  /** Deletes with this grace period; false when it was already gone. */
-  deletePod(name: string, gracePeriodSeconds: number): Promise<boolean>;
+  /**
+   * Deletes with this grace period; false when it was already gone, or (with `uid`) when the pod of that name is
+   * another one than that uid (a precondition: never a pod someone else created meanwhile).
+   */
+  deletePod(name: string, gracePeriodSeconds: number, uid?: string): Promise<boolean>;
   /**
    * Deletes every pod the selector matches, in one request (deletecollection), with this grace period. false when
    * the API server forbids it (HTTP 403: a Role without deletecollection): the caller deletes them one by one.

@@ -3,7 +3,7 @@
  * directions: `toK8sPod()`, `fromK8sPod()`, `toK8sConfigMap()`, `fromK8sConfigMap()`. With client.ts, the only files
  * of the driver that see the library's types.
  */
-import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1LifecycleHandler, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import type { NewRecord, PodInfo, PodManifest, RecordInfo } from './api';
 
 export function toK8sPod(m: PodManifest): V1Pod {
@@ -27,31 +27,62 @@ export function toK8sPod(m: PodManifest): V1Pod {
           env: m.env,
           readinessProbe: {
             httpGet: { path: m.readinessPath, port: m.port },
-            periodSeconds: 5,
-            failureThreshold: 3,
+            ...(m.readiness?.initialDelaySeconds !== undefined
+              ? { initialDelaySeconds: m.readiness.initialDelaySeconds }
+              : {}),
+            periodSeconds: m.readiness?.periodSeconds ?? 5,
+            ...(m.readiness?.timeoutSeconds !== undefined ? { timeoutSeconds: m.readiness.timeoutSeconds } : {}),
+            failureThreshold: m.readiness?.failureThreshold ?? 3,
+            ...(m.readiness?.successThreshold !== undefined ? { successThreshold: m.readiness.successThreshold } : {}),
           },
           ...(m.resources ? { resources: m.resources } : {}),
+          ...(m.preStop ? { lifecycle: { preStop: toPreStop(m.preStop, m.port) } } : {}),
         },
       ],
       ...(m.serviceAccountName ? { serviceAccountName: m.serviceAccountName } : {}),
       ...(m.imagePullSecrets.length ? { imagePullSecrets: m.imagePullSecrets.map((name) => ({ name })) } : {}),
+      ...(m.nodeSelector ? { nodeSelector: m.nodeSelector } : {}),
+      ...(m.tolerations ? { tolerations: m.tolerations } : {}),
       terminationGracePeriodSeconds: m.terminationGracePeriodSeconds,
       restartPolicy: 'Always',
     },
   };
 }
 
+function toPreStop(preStop: NonNullable<PodManifest['preStop']>, port: number): V1LifecycleHandler {
+  return 'httpGet' in preStop
+    ? { httpGet: { path: preStop.httpGet.path, port } }
+    : { sleep: { seconds: preStop.sleepSeconds } };
+}
+
+const said = (c: { reason?: string; message?: string }) => [c.reason, c.message].filter(Boolean).join(': ');
+
+/** Why a pod is not Ready, as precisely as its status says (see PodInfo.notReadyReason). */
+function notReadyReasonOf(pod: V1Pod, ready: V1PodCondition | undefined): string {
+  const phase = pod.status?.phase;
+  if (phase === 'Failed' || phase === 'Succeeded') {
+    const terminated = pod.status?.containerStatuses?.find((c) => c.state?.terminated)?.state?.terminated;
+    const why = said(pod.status ?? {}) || (terminated ? `${said(terminated)} (exit code ${terminated.exitCode})` : '');
+    return `ended ${phase}${why ? `: ${why}` : ''}`;
+  }
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') return `not scheduled: ${said(scheduled) || 'PodScheduled=False'}`;
+  return ready ? said(ready) || `Ready=${ready.status}` : 'no Ready condition yet';
+}
+
 export function fromK8sPod(pod: V1Pod): PodInfo {
   const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
-  const notReadyReason = ready
-    ? [ready.reason, ready.message].filter(Boolean).join(': ') || `Ready=${ready.status}`
-    : 'no Ready condition yet';
+  const notReadyReason = notReadyReasonOf(pod, ready);
+  // A pod that ended is not Ready, whatever its last Ready condition still says.
+  const isReady = ready?.status === 'True' && pod.status?.phase !== 'Failed' && pod.status?.phase !== 'Succeeded';
   return {
     name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
     labels: pod.metadata?.labels ?? {},
+    annotations: pod.metadata?.annotations ?? {},
     phase: pod.status?.phase ?? 'Pending',
-    ready: ready?.status === 'True',
-    ...(ready?.status === 'True' ? {} : { notReadyReason }),
+    ready: isReady,
+    ...(isReady ? {} : { notReadyReason }),
     ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
     terminating: Boolean(pod.metadata?.deletionTimestamp),
     ...(pod.spec?.containers[0]?.ports?.[0]?.containerPort !== undefined

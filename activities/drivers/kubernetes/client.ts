@@ -270,11 +270,22 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
         (await (await api()).listNamespacedPod({ namespace, labelSelector })).items.map(fromK8sPod),
       ),
 
-    async deletePod(name, gracePeriodSeconds) {
-      const deleted = await orUndefined('delete', `pod ${name}`, async () =>
-        (await api()).deleteNamespacedPod({ name, namespace, gracePeriodSeconds }),
-      );
-      return deleted !== undefined;
+    async deletePod(name, gracePeriodSeconds, uid) {
+      try {
+        const deleted = await orUndefined('delete', `pod ${name}`, async () =>
+          (await api()).deleteNamespacedPod({
+            name,
+            namespace,
+            gracePeriodSeconds,
+            ...(uid ? { body: { gracePeriodSeconds, preconditions: { uid } } } : {}),
+          }),
+        );
+        return deleted !== undefined;
+      } catch (err) {
+        // 409 on a uid precondition: the pod of that name is another one now (someone replaced it meanwhile).
+        if (uid && err instanceof ConflictError) return false;
+        throw err;
+      }
     },
 
     async deletePods(labelSelector, gracePeriodSeconds) {

@@ -15,6 +15,9 @@ export const LABEL_SLOT = 'cutover.io/slot';
 export const LABEL_VERSION = 'cutover.io/version';
 /** The version exactly as given (the label is shortened/cleaned to be a valid label value). */
 export const ANNOTATION_VERSION = 'cutover.io/version';
+/** On a pod that replaces one that ended (Failed/Succeeded): how many times its replica was replaced, and why last. */
+export const ANNOTATION_REPLACEMENTS = 'cutover.io/replacements';
+export const ANNOTATION_LAST_END = 'cutover.io/last-end';
 
 /**
  * A valid label value from any string: at most 63 characters of [A-Za-z0-9._-], beginning and ending with a letter

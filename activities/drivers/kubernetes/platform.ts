@@ -17,13 +17,25 @@
  * (httpGet on the module's health page) set it — the worker never sends a request to a pod IP, which it usually
  * cannot reach (and on kwok test clusters are fake). `probe: http` GETs the page at the pod IP, for workers inside
  * the cluster network.
+ *
+ * Pods that end: with restartPolicy Always a container that exits is restarted in place, but a pod itself can end
+ * (phase Failed or Succeeded: evicted under node pressure, a graceful node shutdown, refused at admission), and
+ * nothing would ever replace it. The driver does, wherever it meets one of a set whose record exists (a launch, an
+ * ensure or scale, a get or list of the set, a probe): it deletes it (grace 0, with a uid precondition: never a pod
+ * someone else created meanwhile) and creates it again under the same name, annotated with how many times that
+ * replica was replaced and why it last ended. The name keeps two workers or a retry from making two copies. After
+ * MAX_REPLACEMENTS it stops: the pod stays as it ended, launches fail with ReplicasUnhealthy naming the cause, and
+ * the replica's state and probes say why it is not running.
  */
+import { Context } from '@temporalio/activity';
 import { CutoverError, ErrorType } from '../../errors';
 import type { Platform, ProbeResult, Replica, ReplicaSetSpec, ReplicaSetState } from '../../ports';
 import { slotOf, withSlot } from '../../ports';
 import type { KubeApi, PodInfo, RecordInfo } from './api';
 import { ConflictError } from './api';
 import {
+  ANNOTATION_LAST_END,
+  ANNOTATION_REPLACEMENTS,
   applicationSelector,
   byIndex,
   indexSelector,
@@ -41,6 +53,7 @@ import type { KubernetesPlatformConfig, RecordChange, SetRecord, StoredSpec } fr
 import {
   checkConcurrency,
   checkCount,
+  checkPreStop,
   DATA_DESIRED,
   DATA_SPEC,
   DEFAULT_CONCURRENCY,
@@ -59,6 +72,25 @@ const COLLECTIONS_AT_ONCE = 4;
 const COLLECTION_MIN = 8;
 /** Indexes per deletecollection at most (its label selector is in the URL). */
 const COLLECTION_MAX = 200;
+/** Times one replica's pod is replaced after it ended; then it is left ended and reported. */
+export const MAX_REPLACEMENTS = 5;
+/** Creations of a replacement tried before giving up (its predecessor is deleted by then). */
+const REPLACE_CREATE_ATTEMPTS = 4;
+
+/** The pod ended (Failed or Succeeded) and is not being deleted: nothing will ever run in it again. */
+const ended = (pod: PodInfo) => !pod.terminating && (pod.phase === 'Failed' || pod.phase === 'Succeeded');
+const replacementsOf = (pod: PodInfo) => Number(pod.annotations[ANNOTATION_REPLACEMENTS] ?? 0) || 0;
+
+/** A warning in the activity's log (the worker's logger, with the activity's ids); nothing outside an activity. */
+function warn(message: string, meta: Record<string, unknown>): void {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return; // not running as an activity (a test calling the driver directly)
+  }
+  ctx.log.warn(message, meta);
+}
 
 export class KubernetesPlatform implements Platform {
   readonly kind = 'kubernetes';
@@ -73,12 +105,15 @@ export class KubernetesPlatform implements Platform {
   /** Per replica set: the desired-count sync waiting to start, and the last one started (see syncDesired). */
   private readonly queuedSyncs = new Map<string, Promise<void>>();
   private readonly runningSyncs = new Map<string, Promise<void>>();
+  /** Replacements of ended pods under way, by the ended pod's uid: concurrent callers share one. */
+  private readonly replacing = new Map<string, Promise<PodInfo | undefined>>();
 
   constructor(
     private readonly config: KubernetesPlatformConfig,
     private readonly api: KubeApi,
   ) {
     this.graceSeconds = Math.ceil((config.gracePeriod ?? 30_000) / 1000);
+    checkPreStop(config, config.gracePeriod ?? 30_000);
     this.concurrency = checkConcurrency(config.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
@@ -155,22 +190,27 @@ export class KubernetesPlatform implements Platform {
   async getReplicaSet(name: string): Promise<ReplicaSetState | undefined> {
     const set = await this.readSet(name);
     if (!set) return undefined;
-    return this.stateOf(set, await this.livePods(name));
+    return this.stateOf(set, await this.replaceEnded(set, await this.livePods(name)));
   }
 
   async listReplicaSets(application: string): Promise<ReplicaSetState[]> {
     const selector = applicationSelector(application);
     const [records, pods] = await Promise.all([this.api.listRecords(selector), this.api.listPods(selector)]);
-    return records
+    const sets = records
       .map((record) => this.parse(record))
       .filter((set) => set.spec.application === application)
-      .sort((a, b) => a.record.name.localeCompare(b.record.name))
-      .map((set) =>
+      .sort((a, b) => a.record.name.localeCompare(b.record.name));
+    return Promise.all(
+      sets.map(async (set) =>
         this.stateOf(
           set,
-          pods.filter((p) => !p.terminating && p.labels[LABEL_REPLICA_SET] === set.record.name),
+          await this.replaceEnded(
+            set,
+            pods.filter((p) => !p.terminating && p.labels[LABEL_REPLICA_SET] === set.record.name),
+          ),
         ),
-      );
+      ),
+    );
   }
 
   async retireReplicaSet(name: string): Promise<void> {
@@ -190,6 +230,11 @@ export class KubernetesPlatform implements Platform {
     const how = 'pod Ready condition from the Kubernetes API (probe: readiness; the kubelet ran the readinessProbe)';
     if (!pod) return { healthy: false, reason: `pod ${replica.id} does not exist; ${how}` };
     if (pod.terminating) return { healthy: false, reason: `pod ${replica.id} is terminating; ${how}` };
+    if (set && ended(pod)) {
+      const record = await this.records.join(set);
+      const now = record ? (await this.replaceEnded(record, [pod]))[0] : undefined;
+      return { healthy: false, reason: `pod ${replica.id} ${this.endReport(pod, now)}; ${how}` };
+    }
     if (!pod.ready) {
       return { healthy: false, reason: `pod ${replica.id} is not Ready (${pod.notReadyReason ?? pod.phase}); ${how}` };
     }
@@ -254,15 +299,108 @@ export class KubernetesPlatform implements Platform {
       // Retired a moment ago and still stopping: a plain Error, so the activity retries once it is gone.
       throw new Error(`pod ${id} in namespace ${this.api.namespace} is still terminating; launching it again later`);
     }
-    return pod;
+    if (!ended(pod)) return pod;
+    const [now] = await this.replaceEnded(set, [pod]);
+    if (now && !ended(now)) return now;
+    if (now?.uid === pod.uid) {
+      // Left ended: it was replaced MAX_REPLACEMENTS times already.
+      throw new CutoverError(
+        ErrorType.ReplicasUnhealthy,
+        `pod ${id} in namespace ${this.api.namespace} ${this.endReport(pod, now)}`,
+      );
+    }
+    // Deleted or replaced by someone else meanwhile (a retire, another worker): a plain Error, retried.
+    throw new Error(
+      `pod ${id} in namespace ${this.api.namespace} ended and is being replaced; launching it again later`,
+    );
+  }
+
+  /**
+   * These pods of the set, each one that ended replaced (see the header): the new pod in its place, or none when it
+   * went meanwhile. One that ended MAX_REPLACEMENTS times already stays as it is.
+   */
+  private async replaceEnded(set: SetRecord, pods: PodInfo[]): Promise<PodInfo[]> {
+    const now = await Promise.all(
+      pods.map((pod) =>
+        ended(pod) && replacementsOf(pod) < MAX_REPLACEMENTS ? this.replaceOne(set, pod) : Promise.resolve(pod),
+      ),
+    );
+    return now.filter((p): p is PodInfo => p !== undefined);
+  }
+
+  private replaceOne(set: SetRecord, pod: PodInfo): Promise<PodInfo | undefined> {
+    let running = this.replacing.get(pod.uid);
+    if (!running) {
+      running = this.replaceNow(set, pod).finally(() => this.replacing.delete(pod.uid));
+      this.replacing.set(pod.uid, running);
+    }
+    return running;
+  }
+
+  private async replaceNow(set: SetRecord, pod: PodInfo): Promise<PodInfo | undefined> {
+    // The uid precondition: false when it is gone or another pod has its name now (another worker replaced it).
+    if (!(await this.api.deletePod(pod.name, 0, pod.uid))) return this.api.readPod(pod.name);
+    const replacements = replacementsOf(pod) + 1;
+    const lastEnd = pod.notReadyReason ?? `ended ${pod.phase}`;
+    const manifest = podManifest(this.config, this.graceSeconds, set, pod.name, {
+      [ANNOTATION_REPLACEMENTS]: String(replacements),
+      [ANNOTATION_LAST_END]: lastEnd.slice(0, 1024),
+    });
+    // Deleted, so no later call would know to create it again: a transient failure is retried here.
+    let created: PodInfo;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        created = (await this.api.createPod(manifest)).pod;
+        break;
+      } catch (err) {
+        if (err instanceof CutoverError || attempt >= REPLACE_CREATE_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+    warn(`Kubernetes platform: replaced pod ${pod.name} of ${set.record.name}, which ${lastEnd}`, {
+      namespace: this.api.namespace,
+      pod: pod.name,
+      replicaSet: set.record.name,
+      replacements,
+      endedUid: pod.uid,
+      uid: created.uid,
+    });
+    return created;
+  }
+
+  /** What became of a pod that ended: replaced (`now` is its successor), or left ended after MAX_REPLACEMENTS. */
+  private endReport(pod: PodInfo, now: PodInfo | undefined): string {
+    const why = pod.notReadyReason ?? `ended ${pod.phase}`;
+    if (now && now.uid !== pod.uid) {
+      return `${why}; replaced it (replacement ${replacementsOf(now)} of at most ${MAX_REPLACEMENTS})`;
+    }
+    if (now && replacementsOf(now) >= MAX_REPLACEMENTS) {
+      return `${why}, after ${MAX_REPLACEMENTS} replacements: not replaced again (find out why it ends: kubectl describe pod)`;
+    }
+    return why;
   }
 
   private toReplica(pod: PodInfo): Replica {
+    const running = pod.phase === 'Running' && !pod.terminating;
+    const reason = running ? undefined : this.reasonOf(pod);
     return {
       id: pod.name,
       address: pod.podIP ? `http://${pod.podIP}:${pod.port ?? this.config.port}` : '',
-      running: pod.phase === 'Running' && !pod.terminating,
+      running,
+      ...(reason ? { reason } : {}),
     };
+  }
+
+  /** Why a pod that is not running is not, when that is worth saying: it cannot be scheduled, or it ended before. */
+  private reasonOf(pod: PodInfo): string | undefined {
+    const replaced = replacementsOf(pod);
+    const history = replaced
+      ? `replaced ${replaced} time(s) after it ended, last: ${pod.annotations[ANNOTATION_LAST_END] ?? 'unknown'}` +
+        (replaced >= MAX_REPLACEMENTS && ended(pod) ? `; not replaced again (at most ${MAX_REPLACEMENTS})` : '')
+      : undefined;
+    const now =
+      ended(pod) || pod.notReadyReason?.startsWith('not scheduled') ? `pod ${pod.phase}, ${pod.notReadyReason}` : '';
+    return [now, history].filter(Boolean).join('; ') || undefined;
   }
 
   private stateOf(set: SetRecord, pods: PodInfo[]): ReplicaSetState {

@@ -6,7 +6,7 @@
 import { CutoverError, ErrorType } from '../../errors';
 import type { Slot } from '../../ports';
 import { slotOf } from '../../ports';
-import type { PodManifest, RecordInfo } from './api';
+import type { PodManifest, RecordInfo, Toleration } from './api';
 import { ANNOTATION_VERSION, podLabels } from './naming';
 
 export interface KubernetesPlatformConfig {
@@ -30,6 +30,19 @@ export interface KubernetesPlatformConfig {
   /** Names only: the ServiceAccount and image pull Secrets must exist in the namespace. */
   serviceAccountName?: string;
   imagePullSecrets?: string[];
+  /** The readinessProbe's timing, in ms (whole seconds) and counts; unset: every 5 s, not Ready after 3 failures. */
+  readiness?: {
+    period?: number;
+    timeout?: number;
+    initialDelay?: number;
+    failureThreshold?: number;
+    successThreshold?: number;
+  };
+  /** Run before SIGTERM when a pod is deleted: GET this path on the container port, or sleep this long (ms). */
+  preStop?: { httpGet: { path: string } } | { sleep: number };
+  /** Node labels the pods must be scheduled on, and node taints they tolerate (as the pod spec has them). */
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
   /** Per-pod API calls in flight at once (creations, per-pod deletes), and the activities' lanes (default 32). */
   concurrency?: number;
 }
@@ -84,6 +97,17 @@ export function checkConcurrency(concurrency: number): number {
   return concurrency;
 }
 
+/** A preStop sleep counts against the grace period: one as long would SIGKILL the app before its SIGTERM. */
+export function checkPreStop(config: KubernetesPlatformConfig, graceMs: number): void {
+  if (config.preStop && 'sleep' in config.preStop && config.preStop.sleep >= graceMs) {
+    throw new CutoverError(
+      ErrorType.PlatformRequestRejected,
+      `preStop.sleep of the Kubernetes platform (${config.preStop.sleep} ms) must be shorter than its gracePeriod ` +
+        `(${graceMs} ms)`,
+    );
+  }
+}
+
 /** A set's record read from its ConfigMap; refuses one without a valid spec. */
 export function parseRecord(record: RecordInfo, namespace: string): SetRecord {
   let spec: StoredSpec;
@@ -105,6 +129,7 @@ export function podManifest(
   graceSeconds: number,
   set: SetRecord,
   id: string,
+  annotations: Record<string, string> = {},
 ): PodManifest {
   const { spec } = set;
   const env: Record<string, string> = {
@@ -122,7 +147,7 @@ export function podManifest(
       { name: set.record.name, application: spec.application, version: spec.version, slot: slotOf(spec) },
       id,
     ),
-    annotations: { [ANNOTATION_VERSION]: spec.version },
+    annotations: { [ANNOTATION_VERSION]: spec.version, ...annotations },
     owner: { name: set.record.name, uid: set.record.uid },
     image: config.image.replaceAll('{version}', spec.version),
     port: config.port,
@@ -134,5 +159,25 @@ export function podManifest(
     ...(config.serviceAccountName ? { serviceAccountName: config.serviceAccountName } : {}),
     imagePullSecrets: config.imagePullSecrets ?? [],
     terminationGracePeriodSeconds: graceSeconds,
+    ...(config.readiness ? { readiness: readinessOf(config.readiness) } : {}),
+    ...(config.preStop ? { preStop: preStopOf(config.preStop) } : {}),
+    ...(config.nodeSelector ? { nodeSelector: config.nodeSelector } : {}),
+    ...(config.tolerations ? { tolerations: config.tolerations } : {}),
   };
+}
+
+const seconds = (ms: number) => Math.ceil(ms / 1000);
+
+function readinessOf(r: NonNullable<KubernetesPlatformConfig['readiness']>): NonNullable<PodManifest['readiness']> {
+  return {
+    ...(r.initialDelay !== undefined ? { initialDelaySeconds: seconds(r.initialDelay) } : {}),
+    ...(r.period !== undefined ? { periodSeconds: seconds(r.period) } : {}),
+    ...(r.timeout !== undefined ? { timeoutSeconds: seconds(r.timeout) } : {}),
+    ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
+    ...(r.successThreshold !== undefined ? { successThreshold: r.successThreshold } : {}),
+  };
+}
+
+function preStopOf(p: NonNullable<KubernetesPlatformConfig['preStop']>): NonNullable<PodManifest['preStop']> {
+  return 'httpGet' in p ? { httpGet: { path: p.httpGet.path } } : { sleepSeconds: seconds(p.sleep) };
 }

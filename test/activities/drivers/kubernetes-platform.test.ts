@@ -392,6 +392,228 @@ describe('Kubernetes platform driver (real API server, kwok nodes)', () => {
     });
   });
 
+  test('readiness, preStop, nodeSelector and tolerations reach the pods; a selector no node matches is reported', async () => {
+    const k = cluster();
+    const ns = await k.createNamespace('k8s-podspec');
+    const platform = newKubernetesDriver(
+      config(k, ns, {
+        readiness: { period: 2000, timeout: 3000, initialDelay: 1000, failureThreshold: 4, successThreshold: 2 },
+        preStop: { httpGet: { path: '/_drain' } },
+        // kwok's fake node is labelled type=kwok (scripts/k8s-cluster.sh) and has no taint.
+        nodeSelector: { type: 'kwok' },
+        tolerations: [{ key: 'cutover.test/dedicated', operator: 'Equal', value: 'cutover', effect: 'NoSchedule' }],
+      }),
+    );
+    const spec = setSpec('shop', '5.0.0', 1);
+    await platform.ensureReplicaSet(spec);
+    await awaitAllHealthy(platform, spec.name, 1);
+    const pod = await k.core.readNamespacedPod({ name: `${spec.name}-0`, namespace: ns });
+    const container = pod.spec?.containers[0];
+    expect(container?.readinessProbe).toMatchObject({
+      httpGet: { path: '/Catalog/_ping.html', port: 8080 },
+      initialDelaySeconds: 1,
+      periodSeconds: 2,
+      timeoutSeconds: 3,
+      failureThreshold: 4,
+      successThreshold: 2,
+    });
+    expect(container?.lifecycle?.preStop).toEqual({ httpGet: { path: '/_drain', port: 8080, scheme: 'HTTP' } });
+    expect(pod.spec?.nodeSelector).toEqual({ type: 'kwok' });
+    expect(pod.spec?.tolerations).toContainEqual({
+      key: 'cutover.test/dedicated',
+      operator: 'Equal',
+      value: 'cutover',
+      effect: 'NoSchedule',
+    });
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(5);
+
+    // A preStop sleep as long as the grace period is refused by the driver too (a config not from a spec).
+    expect(() => newKubernetesDriver(config(k, ns, { preStop: { sleep: 5000 } }))).toThrow(
+      /preStop.sleep of the Kubernetes platform \(5000 ms\) must be shorter than its gracePeriod \(5000 ms\)/,
+    );
+
+    // The lifecycle sleep action (Kubernetes 1.30+) is accepted by this API server.
+    const sleeper = newKubernetesDriver(config(k, ns, { preStop: { sleep: 2000 } }));
+    const slept = setSpec('shop', '5.0.1', 1);
+    await sleeper.ensureReplicaSet(slept);
+    const sleepPod = await k.core.readNamespacedPod({ name: `${slept.name}-0`, namespace: ns });
+    expect(sleepPod.spec?.containers[0]?.lifecycle?.preStop).toEqual({ sleep: { seconds: 2 } });
+
+    // Without the new fields: the pod spec has none of them (today's readinessProbe).
+    const plain = setSpec('shop', '5.0.2', 1);
+    await newKubernetesDriver(config(k, ns)).ensureReplicaSet(plain);
+    const plainPod = await k.core.readNamespacedPod({ name: `${plain.name}-0`, namespace: ns });
+    expect(plainPod.spec?.containers[0]?.lifecycle).toBeUndefined();
+    expect(plainPod.spec?.nodeSelector).toBeUndefined();
+    expect(plainPod.spec?.containers[0]?.readinessProbe).toMatchObject({ periodSeconds: 5, failureThreshold: 3 });
+
+    // A selector no node matches: the pod stays Pending, and the set's state says why.
+    const nowhere = newKubernetesDriver(config(k, ns, { nodeSelector: { 'cutover.test/pool': 'none' } }));
+    const stuck = setSpec('shop', '5.0.3', 1);
+    await nowhere.ensureReplicaSet(stuck);
+    let replica = (await nowhere.getReplicaSet(stuck.name))?.replicas[0];
+    for (let i = 0; i < 120 && !replica?.reason; i++) {
+      await sleep(250);
+      replica = (await nowhere.getReplicaSet(stuck.name))?.replicas[0];
+    }
+    expect(replica).toMatchObject({ running: false });
+    expect(replica?.reason).toMatch(/^pod Pending, not scheduled: Unschedulable: 0\/1 nodes are available/);
+    expect(replica?.reason).toMatch(/node affinity\/selector/);
+    const probe = await nowhere.probe(replica!, '/Catalog/_ping.html', 1000);
+    expect(probe).toMatchObject({
+      healthy: false,
+      reason: expect.stringMatching(/not scheduled: Unschedulable/) as unknown,
+    });
+  });
+
+  describe('pods that end (Failed or Succeeded)', () => {
+    let layer: HttpFaultLayer | undefined;
+    afterEach(async () => {
+      await layer?.close();
+      layer = undefined;
+    });
+
+    /** Ends a pod as the kubelet would report it: its phase (and reason) through the status subresource. */
+    async function end(k: KwokCluster, ns: string, name: string, phase: 'Failed' | 'Succeeded'): Promise<string> {
+      const pod = await k.core.readNamespacedPod({ name, namespace: ns });
+      await k.core.patchNamespacedPodStatus({
+        name,
+        namespace: ns,
+        body: [
+          { op: 'replace', path: '/status/phase', value: phase },
+          { op: 'add', path: '/status/reason', value: phase === 'Failed' ? 'Evicted' : 'Completed' },
+          { op: 'add', path: '/status/message', value: `test: ${phase}` },
+        ],
+      });
+      return pod.metadata?.uid ?? '';
+    }
+
+    async function podOf(k: KwokCluster, ns: string, name: string) {
+      const pods = (await k.core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.name === name);
+      expect(pods).toHaveLength(1);
+      return pods[0]!;
+    }
+
+    test('a replacement whose creation is answered 503 is created on a second try (its predecessor is gone)', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-ended-503');
+      const front = await adminTls(k);
+      layer = await startHttpFaultLayer({ url: front.server, tls: front.tls });
+      const platform = newKubernetesDriver(
+        config(k, ns, { kubeconfig: kubeconfigForHttpFront(k, layer.url, `ended-503-${ns}`) }),
+      );
+      const spec = setSpec('shop', '6.1.0', 1);
+      await platform.ensureReplicaSet(spec);
+      await awaitAllHealthy(platform, spec.name, 1);
+      const failedUid = await end(k, ns, `${spec.name}-0`, 'Failed');
+      layer.inject({
+        name: '503 create',
+        match: request('POST', `/api/v1/namespaces/${ns}/pods`),
+        times: 1,
+        effect: answer(503, k8sStatusBody(503, 'ServiceUnavailable', 'try again'), {
+          'content-type': 'application/json',
+        }),
+      });
+
+      const state = await platform.getReplicaSet(spec.name);
+
+      expect(layer.hits()['503 create']).toBe(1);
+      expect(state?.replicas.map((r) => r.id)).toEqual([`${spec.name}-0`]);
+      const pod = await podOf(k, ns, `${spec.name}-0`);
+      expect(pod.metadata?.uid).not.toBe(failedUid);
+      expect(pod.metadata?.annotations?.['cutover.io/replacements']).toBe('1');
+    });
+
+    test('replaced once under the same name, by two workers at once; then by a launch and a probe; at most 5 times', async () => {
+      const k = cluster();
+      const ns = await k.createNamespace('k8s-ended');
+      const front = await adminTls(k);
+      layer = await startHttpFaultLayer({ url: front.server, tls: front.tls });
+      const kubeconfig = kubeconfigForHttpFront(k, layer.url, `ended-${ns}`);
+      // Two workers: two drivers sharing nothing but the cluster (both through the logging layer).
+      const one = newKubernetesDriver(config(k, ns, { kubeconfig }));
+      const two = newKubernetesDriver(config(k, ns, { kubeconfig }));
+      const spec = setSpec('shop', '6.0.0', 2);
+      const id = (i: number) => `${spec.name}-${i}`;
+      await one.ensureReplicaSet(spec);
+      await awaitAllHealthy(one, spec.name, 2);
+      const other = (await podOf(k, ns, id(1))).metadata?.uid;
+
+      // When: pod 0 ends Failed (an eviction), and both workers read the set at once, twice each.
+      const failedUid = await end(k, ns, id(0), 'Failed');
+      const from = l().requests().length;
+      const states = await Promise.all([one, two, one, two].map((p) => p.getReplicaSet(spec.name)));
+
+      // Then: exactly one new pod 0 (one create), annotated as the first replacement and why; pod 1 untouched.
+      const creates = l()
+        .requests()
+        .slice(from)
+        .filter((r) => r.method === 'POST' && r.path.startsWith(`/api/v1/namespaces/${ns}/pods`));
+      expect(creates).toHaveLength(1);
+      const replaced = await podOf(k, ns, id(0));
+      expect(replaced.metadata?.uid).not.toBe(failedUid);
+      expect(replaced.metadata?.annotations).toMatchObject({
+        'cutover.io/replacements': '1',
+        'cutover.io/last-end': 'ended Failed: Evicted: test: Failed',
+      });
+      expect((await podOf(k, ns, id(1))).metadata?.uid).toBe(other);
+      // (A worker whose delete lost the race may answer without pod 0 while the winner is creating it.)
+      for (const state of states) expect(state?.replicas.map((r) => r.id)).toContain(id(1));
+      const healthy = await awaitAllHealthy(two, spec.name, 2);
+      expect((await one.getReplicaSet(spec.name))?.desired).toBe(2);
+      expect(healthy.replicas.map((r) => r.id)).toEqual([id(0), id(1)]);
+
+      // When: it ends Succeeded, and a (retried) launch of it comes: replaced again, once.
+      await end(k, ns, id(0), 'Succeeded');
+      await Promise.all([one.launchReplica(spec.name, id(0)), one.launchReplica(spec.name, id(0))]);
+      expect((await podOf(k, ns, id(0))).metadata?.annotations).toMatchObject({
+        'cutover.io/replacements': '2',
+        'cutover.io/last-end': 'ended Succeeded: Completed: test: Succeeded',
+      });
+      await awaitAllHealthy(one, spec.name, 2);
+
+      // When: it ends while being probed: the probe replaces it and says so.
+      await end(k, ns, id(0), 'Failed');
+      const probed = await two.probe({ id: id(0), address: '', running: true }, '/Catalog/_ping.html', 1000);
+      expect(probed).toEqual({
+        healthy: false,
+        reason: expect.stringMatching(
+          /^pod .*-0 ended Failed: Evicted: test: Failed; replaced it \(replacement 3 of at most 5\); pod Ready/,
+        ) as unknown,
+      });
+
+      // When: it keeps ending: after the 5th replacement it is left ended, and every path says why.
+      for (let n = 4; n <= 5; n++) {
+        await awaitAllHealthy(one, spec.name, 2);
+        await end(k, ns, id(0), 'Failed');
+        await one.getReplicaSet(spec.name);
+        expect((await podOf(k, ns, id(0))).metadata?.annotations?.['cutover.io/replacements']).toBe(String(n));
+      }
+      await awaitAllHealthy(one, spec.name, 2);
+      const lastUid = await end(k, ns, id(0), 'Failed');
+      const left = (await one.getReplicaSet(spec.name))?.replicas.find((r) => r.id === id(0));
+      expect((await podOf(k, ns, id(0))).metadata?.uid).toBe(lastUid);
+      expect(left).toMatchObject({ running: false });
+      expect(left?.reason).toBe(
+        'pod Failed, ended Failed: Evicted: test: Failed; replaced 5 time(s) after it ended, last: ' +
+          'ended Failed: Evicted: test: Failed; not replaced again (at most 5)',
+      );
+      const err = await rejection(two.launchReplica(spec.name, id(0)));
+      expect(err.name).toBe(ErrorType.ReplicasUnhealthy);
+      expect(err.message).toMatch(/ended Failed: Evicted: test: Failed, after 5 replacements: not replaced again/);
+      expect(classifyError(err)).toMatchObject({ nonRetryable: true });
+
+      // A retired set's pods are not replaced: retiring deletes them all.
+      await one.retireReplicaSet(spec.name);
+      expect(await k.pods(ns)).toEqual([]);
+
+      function l(): HttpFaultLayer {
+        if (!layer) throw new Error('no layer');
+        return layer;
+      }
+    });
+  });
+
   test('the spec selects the driver: platform.kind kubernetes', async () => {
     const k = cluster();
     const ns = await k.createNamespace('k8s-registry');
