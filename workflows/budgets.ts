@@ -107,8 +107,9 @@ export function routerBudgetMs(router: RouterConfig, modules: number): number {
       return changes * (shift + router.targetHealthTimeout + router.drainTimeout) + MARGIN_MS;
     }
     case 'kubernetes-service':
-      // One selector patch for every module (the others find it made); a few API calls, the EndpointSlices, kube-proxy.
-      return changes * (KUBE_CALLS_MS + router.endpointsTimeout + router.proxySync) + MARGIN_MS;
+      // One selector patch for every module (the others find it made): a few API calls, a Ready pod of the backend,
+      // the EndpointSlices (each wait up to endpointsTimeout), kube-proxy.
+      return changes * (KUBE_CALLS_MS + 2 * router.endpointsTimeout + router.proxySync) + MARGIN_MS;
     default:
       return changes * LOCAL_RULE_CHANGE_MS + MARGIN_MS;
   }

@@ -254,14 +254,22 @@ export class KubernetesServiceRouter implements Router {
     await this.awaitInForce(service, selector);
   }
 
-  /** Refuses (retryably) to switch to a backend none of whose pods is Ready: the Service would have no endpoint. */
+  /**
+   * Waits (up to `endpointsTimeout`) until one of the backend's pods is Ready: the kubelet's readinessProbe may mark
+   * a pod Ready seconds after the workflow's own probes found it healthy, and a Service switched before would have no
+   * endpoint. Refuses (retryably) to switch when none is by then.
+   */
   private async requireReady(backend: string, selector: Selector | undefined): Promise<void> {
     if (!selector) return;
-    const pods = await this.api.listPods(selectorString(selector));
-    if (!pods.some((p) => p.ready && !p.terminating)) {
-      throw new Error(
-        `backend "${backend}" of ${this.where} has no Ready pod (${selectorString(selector)}): not switching`,
-      );
+    const deadline = Date.now() + this.config.endpointsTimeout;
+    while (!(await this.api.listPods(selectorString(selector))).some((p) => p.ready && !p.terminating)) {
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `backend "${backend}" of ${this.where} has no Ready pod (${selectorString(selector)}) after ` +
+            `${this.config.endpointsTimeout} ms: not switching`,
+        );
+      }
+      await sleep(this.pollMs);
     }
   }
 
