@@ -1,4 +1,4 @@
-/** The spec's `router` section for the ALB and nginx drivers: the example specs, defaults, and refused fields. */
+/** The spec's `router` section for the ALB, nginx and Service drivers: the example specs, defaults, refused fields. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
@@ -18,7 +18,7 @@ function fieldsOf(router: Record<string, unknown>): string[] {
   return result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`);
 }
 
-test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml', 'blue-green-k8s-alb.yaml'])(
+test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml', 'blue-green-k8s-alb.yaml', 'blue-green-k8s-service.yaml'])(
   'examples/specs/%s is valid',
   (file) => {
     const raw: unknown = parse(fs.readFileSync(path.join(__dirname, '../../examples/specs', file), 'utf8'));
