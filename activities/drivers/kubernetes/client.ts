@@ -77,10 +77,6 @@ export function statusCode(err: unknown): number | undefined {
   return isApiException(err) ? err.code : undefined;
 }
 
-/**
- * A driver error for a failed call: `verb` and `resource` name what was refused ("create", "pod shop-1-0-0-green-0
- * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
- */
 /** Who is refused (the error type of a 401/403/400/422) and which Role grants what was refused. */
 export interface K8sCaller {
   rejected: ErrorTypeName;
@@ -93,6 +89,11 @@ const PLATFORM_CALLER: K8sCaller = {
   role: 'the Role in docs/kubernetes.md (pods and configmaps)',
 };
 
+/**
+ * A driver error for a failed call: `verb` and `resource` name what was refused ("create", "pod shop-1-0-0-green-0
+ * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
+ * `caller` says whose refusal it is (default the platform's; the kubernetes-service router passes its own).
+ */
 export function classifyK8sError(
   err: unknown,
   verb: string,
