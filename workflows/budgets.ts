@@ -89,6 +89,9 @@ const LOCAL_RULE_CHANGE_MS = 20_000;
 /** nginx: `nginx -t` and the check through nginx after each reload, besides the reload itself. */
 const NGINX_CHECK_MS = 15_000;
 
+/** kubernetes-service: read, patch (a conflict re-reads and patches again), list pods: each call's deadline is 10 s. */
+const KUBE_CALLS_MS = 40_000;
+
 /**
  * One router call that changes the rules of `modules` modules (or, with 1, one backend): nginx reloads once per
  * change, each waiting up to reload.drain + reload.timeout (a reload lasts as long as the longest request in
@@ -103,6 +106,10 @@ export function routerBudgetMs(router: RouterConfig, modules: number): number {
       const shift = router.shift ? router.shift.steps.length * router.shift.interval : 0;
       return changes * (shift + router.targetHealthTimeout + router.drainTimeout) + MARGIN_MS;
     }
+    case 'kubernetes-service':
+      // One selector patch for every module (the others find it made): a few API calls, a Ready pod of the backend,
+      // the EndpointSlices (each wait up to endpointsTimeout), kube-proxy.
+      return changes * (KUBE_CALLS_MS + 2 * router.endpointsTimeout + router.proxySync) + MARGIN_MS;
     default:
       return changes * LOCAL_RULE_CHANGE_MS + MARGIN_MS;
   }

@@ -10,6 +10,7 @@ import { CutoverError, ErrorType } from '../errors';
 import type { Platform, Router } from '../ports';
 import { newAwsAlbDriver } from './aws-alb';
 import { newKubernetesDriver } from './kubernetes';
+import { newKubernetesServiceDriver } from './kubernetes-service';
 import { newLocalPlatformDriver, newLocalRouterDriver } from './local';
 import { newNginxDriver } from './nginx';
 
@@ -72,6 +73,10 @@ export function defaultDrivers(defaults: DriverDefaults = {}): Drivers {
         case 'nginx': {
           const { kind: _kind, ...nginxConfig } = config;
           return newNginxDriver(nginxConfig);
+        }
+        case 'kubernetes-service': {
+          const { kind: _kind, ...serviceConfig } = config;
+          return newKubernetesServiceDriver(serviceConfig);
         }
         default:
           throw new CutoverError(

@@ -219,14 +219,14 @@ export async function adminTls(
 
 /**
  * A kubeconfig for a ServiceAccount of `namespace` bound to a Role with exactly these rules (a token from the
- * TokenRequest API). Returns once the API server applies the binding (RBAC is cached briefly): the rules must let it
+ * TokenRequest API; a rule without `apiGroups` is of the core group). Returns once the API server applies the binding (RBAC is cached briefly): the rules must let it
  * list configmaps, which is how it checks.
  */
 export async function kubeconfigWithRole(
   cluster: KwokCluster,
   namespace: string,
   name: string,
-  rules: { resources: string[]; verbs: string[] }[],
+  rules: { apiGroups?: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[],
 ): Promise<string> {
   await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
   await cluster.rbac.createNamespacedRole({

@@ -1,4 +1,4 @@
-/** The spec's `router` section for the ALB and nginx drivers: the example specs, defaults, and refused fields. */
+/** The spec's `router` section for the ALB, nginx and Service drivers: the example specs, defaults, refused fields. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
@@ -18,7 +18,7 @@ function fieldsOf(router: Record<string, unknown>): string[] {
   return result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`);
 }
 
-test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml', 'blue-green-k8s-alb.yaml'])(
+test.each(['blue-green-alb.yaml', 'blue-green-nginx.yaml', 'blue-green-k8s-alb.yaml', 'blue-green-k8s-service.yaml'])(
   'examples/specs/%s is valid',
   (file) => {
     const raw: unknown = parse(fs.readFileSync(path.join(__dirname, '../../examples/specs', file), 'utf8'));
@@ -100,5 +100,72 @@ describe('router.kind nginx', () => {
     const withLog = validateSpec(withRouter({ ...base, metricsLog: '/var/log/nginx/cutover-metrics.log' }));
     if (!withLog.ok) throw new Error(JSON.stringify(withLog.issues));
     expect(withLog.spec.router).toMatchObject({ metricsLog: '/var/log/nginx/cutover-metrics.log' });
+  });
+});
+
+describe('router.kind kubernetes-service', () => {
+  const router = { kind: 'kubernetes-service', namespace: 'shop', service: 'shop' };
+  const platform = { kind: 'kubernetes', namespace: 'shop', image: 'registry.example.com/shop:{version}', port: 8080 };
+  const spec = (overrides: Record<string, unknown> = {}): DeploymentSpecInput =>
+    ({ ...blueGreenSpec(), platform, router, ...overrides }) as DeploymentSpecInput;
+  const issues = (raw: DeploymentSpecInput): string[] => {
+    const result = validateSpec(raw);
+    return result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`);
+  };
+
+  test('defaults: a 2 s wait for kube-proxy, 40 s for the EndpointSlices; no publicUrl (the ClusterIP)', () => {
+    const result = validateSpec(spec());
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.router).toEqual({ ...router, proxySync: 2_000, endpointsTimeout: 40_000 });
+  });
+
+  test.each([
+    [{ service: 'Shop_Svc' }, 'router.service: service must be a Service name'],
+    [{ service: '1shop' }, 'router.service: service must be a Service name'],
+    [{ namespace: undefined }, 'router.namespace'],
+    [{ proxySync: '1m' }, 'router.proxySync: must be at most 30s'],
+    [{ endpointsTimeout: '2m' }, 'router.endpointsTimeout: must be at most 50s'],
+    [{ token: 'eyJhbGciOi...' }, 'router: Unrecognized key: "token"'],
+  ])('refuses the section %j', (override, message) => {
+    expect(issues(spec({ router: { ...router, ...override } })).join('\n')).toContain(message);
+  });
+
+  test.each([
+    [
+      'a rolling update',
+      { strategy: { type: 'rolling' } },
+      "strategy.type: router.kind kubernetes-service switches a Service's selector between blue and green: strategy rolling is not supported",
+    ],
+    [
+      'a canary',
+      { strategy: { type: 'canary', steps: [{ setWeight: 50 }, { pause: { duration: '1m' } }, { setWeight: 100 }] } },
+      'strategy.type: router.kind kubernetes-service switches a Service',
+    ],
+    [
+      'a blue-green preview',
+      { strategy: { type: 'blue-green', preview: { enabled: true } } },
+      'strategy.preview.enabled: router.kind kubernetes-service has no preview route',
+    ],
+    [
+      'module-by-module switching',
+      { strategy: { type: 'blue-green', switchMode: 'module-by-module' } },
+      'strategy.switchMode: router.kind kubernetes-service serves every module through one Service',
+    ],
+    [
+      'the local platform',
+      { platform: { kind: 'local' } },
+      'platform.kind: router.kind kubernetes-service selects pods of the Kubernetes platform: platform.kind must be kubernetes, not local',
+    ],
+    [
+      "another namespace than the platform's",
+      { platform: { ...platform, namespace: 'other' } },
+      "router.namespace: must be the platform's namespace (other)",
+    ],
+  ])('refuses %s, naming the field', (_what, overrides, message) => {
+    expect(issues(spec(overrides)).join('\n')).toContain(message);
+  });
+
+  test('blue-green, all at once, no preview, the platform in the same namespace: valid', () => {
+    expect(issues(spec({ strategy: { type: 'blue-green', switchMode: 'all-at-once' } }))).toEqual([]);
   });
 });

@@ -23,6 +23,8 @@ export { kubernetesPlatformSchema, localPlatformSchema, platformSchema } from '.
 export {
   albTargetGroupPolicySchema,
   awsAlbRouterSchema,
+  checkKubernetesServiceRouter,
+  kubernetesServiceRouterSchema,
   localRouterSchema,
   nginxRouterSchema,
   routerSchema,

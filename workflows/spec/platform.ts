@@ -28,7 +28,8 @@ export const localPlatformSchema = z
   })
   .strict();
 
-const k8sName = (what: string) =>
+/** A DNS label (RFC 1123): a namespace's, a ServiceAccount's name. */
+export const k8sName = (what: string) =>
   z
     .string()
     .min(1, `${what} is required`)

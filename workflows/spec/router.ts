@@ -1,5 +1,5 @@
 /**
- * What routes each module's traffic (`router`): the local router, an AWS ALB, nginx.
+ * What routes each module's traffic (`router`): the local router, an AWS ALB, nginx, a Kubernetes Service.
  *
  * Part of the deployment spec (workflows/spec/index.ts): pure, zod at most and no Node built-ins, so workflows import it.
  */
@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { duration } from './duration';
 import { command, httpUrl, text } from './fields';
 import { SPEC_LIMITS } from './limits';
+import { k8sName } from './platform';
+import type { platformSchema } from './platform';
 
 export const localRouterSchema = z
   .object({
@@ -232,4 +234,94 @@ export const nginxRouterSchema = z
   })
   .strict();
 
-export const routerSchema = z.discriminatedUnion('kind', [localRouterSchema, awsAlbRouterSchema, nginxRouterSchema]);
+/**
+ * A Kubernetes Service in front of the application (blue-green as Argo Rollouts does it): the switch is one patch of
+ * the Service's selector, from the pods of one replica set of the Kubernetes platform to another's; the selector
+ * it had before the first switch is kept in an annotation on the Service and put back by a rollback. Every module is
+ * served by the one Service, so they switch together. Connection as the platform's: a kubeconfig file and context,
+ * never a credential.
+ */
+export const kubernetesServiceRouterSchema = z
+  .object({
+    kind: z.literal('kubernetes-service'),
+    /** The Service's namespace: the platform's (the Service selects the platform's pods). */
+    namespace: k8sName('namespace'),
+    /** An existing Service in front of the application (a DNS-1035 label). */
+    service: z
+      .string()
+      .min(1, 'service is required')
+      .max(63)
+      .regex(
+        /^[a-z]([a-z0-9-]*[a-z0-9])?$/,
+        'service must be a Service name (lower-case letters, digits and dashes, beginning with a letter)',
+      ),
+    /** Path of a kubeconfig file on the worker; default: $KUBECONFIG, ~/.kube/config, else in-cluster. */
+    kubeconfig: text().min(1, 'may not be empty').optional(),
+    /** A context of that kubeconfig; default: its current context. */
+    context: text(253).min(1, 'may not be empty').optional(),
+    /** Where verify() sends its requests; default: http://<clusterIP>:<the Service's first port> (from the worker). */
+    publicUrl: httpUrl.optional(),
+    /**
+     * How long to wait once the Service's EndpointSlices list only the new pods, for kube-proxy on every node to
+     * program them (it watches the same slices; there is no API that says it has).
+     */
+    proxySync: durationAtMost(30_000).default(2_000),
+    /** How long a switch waits for the EndpointSlices to list only the new pods. */
+    endpointsTimeout: durationAtMost(50_000).default(40_000),
+  })
+  .strict();
+
+export const routerSchema = z.discriminatedUnion('kind', [
+  localRouterSchema,
+  awsAlbRouterSchema,
+  nginxRouterSchema,
+  kubernetesServiceRouterSchema,
+]);
+
+/** What a kubernetes-service router cannot do, refused where the spec names it. */
+interface ServiceRouterSpec {
+  router: z.output<typeof routerSchema>;
+  platform: z.output<typeof platformSchema>;
+  strategy: { type: string; preview?: { enabled: boolean }; switchMode?: string };
+}
+
+/**
+ * A Service selects the pods of one replica set at a time, for every module at once: no rolling update (its old and
+ * new pods share a backend replica by replica), no canary (no weights), no preview route (no header matching), no
+ * module-by-module switch; and its pods are the Kubernetes platform's, in the Service's namespace.
+ */
+export function checkKubernetesServiceRouter(spec: ServiceRouterSpec, ctx: z.RefinementCtx): void {
+  const { router, platform, strategy } = spec;
+  if (router.kind !== 'kubernetes-service') return;
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (strategy.type !== 'blue-green') {
+    issue(
+      ['strategy', 'type'],
+      `router.kind kubernetes-service switches a Service's selector between blue and green: strategy ${strategy.type} ` +
+        'is not supported (use blue-green, or a router with per-target registration and weights: nginx, aws-alb)',
+    );
+  }
+  if (strategy.preview?.enabled) {
+    issue(
+      ['strategy', 'preview', 'enabled'],
+      'router.kind kubernetes-service has no preview route (a Service does not match headers): disable the preview',
+    );
+  }
+  if (strategy.switchMode === 'module-by-module') {
+    issue(
+      ['strategy', 'switchMode'],
+      'router.kind kubernetes-service serves every module through one Service: only all-at-once switching',
+    );
+  }
+  if (platform.kind !== 'kubernetes') {
+    issue(
+      ['platform', 'kind'],
+      `router.kind kubernetes-service selects pods of the Kubernetes platform: platform.kind must be kubernetes, not ${platform.kind}`,
+    );
+  } else if (platform.namespace !== router.namespace) {
+    issue(
+      ['router', 'namespace'],
+      `must be the platform's namespace (${platform.namespace}): a Service selects pods of its own namespace only`,
+    );
+  }
+}

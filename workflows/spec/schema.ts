@@ -14,7 +14,7 @@ import { SPEC_LIMITS } from './limits';
 import { parsed } from './parsed';
 import { platformSchema } from './platform';
 import { rollingSchema } from './rolling';
-import { routerSchema } from './router';
+import { checkKubernetesServiceRouter, routerSchema } from './router';
 
 export const strategySchema = z.discriminatedUnion('type', [blueGreenSchema, rollingSchema, canarySchema]);
 
@@ -60,6 +60,7 @@ export const deploymentSpecSchema = z
         });
       }
     }
+    if (parsed(ctx, 'router', 'platform', 'strategy')) checkKubernetesServiceRouter(spec, ctx);
     if (spec.strategy.type === 'canary' && parsed(ctx, 'strategy', 'analysis', 'replicas')) {
       checkCanary(spec.strategy, spec, ctx);
     }

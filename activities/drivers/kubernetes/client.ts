@@ -19,6 +19,7 @@
 import type * as KubernetesClient from '@kubernetes/client-node';
 import type {
   ApiException,
+  Configuration,
   CoreV1Api,
   KubeConfig,
   Middleware,
@@ -26,6 +27,7 @@ import type {
   ResponseContext,
 } from '@kubernetes/client-node';
 import { CutoverError, ErrorType } from '../../errors';
+import type { ErrorTypeName } from '../../errors';
 import type { KubeApi } from './api';
 import { ConflictError } from './api';
 import { fromK8sConfigMap, fromK8sPod, toK8sConfigMap, toK8sPod } from './client-shapes';
@@ -75,9 +77,22 @@ export function statusCode(err: unknown): number | undefined {
   return isApiException(err) ? err.code : undefined;
 }
 
+/** Who is refused (the error type of a 401/403/400/422) and which Role grants what was refused. */
+export interface K8sCaller {
+  rejected: ErrorTypeName;
+  role: string;
+}
+
+/** The platform driver: its Role is docs/kubernetes.md's. */
+const PLATFORM_CALLER: K8sCaller = {
+  rejected: ErrorType.PlatformRequestRejected,
+  role: 'the Role in docs/kubernetes.md (pods and configmaps)',
+};
+
 /**
  * A driver error for a failed call: `verb` and `resource` name what was refused ("create", "pod shop-1-0-0-green-0
  * in namespace shop"). The ApiException's own message is not used: it carries the response headers.
+ * `caller` says whose refusal it is (default the platform's; the kubernetes-service router passes its own).
  */
 export function classifyK8sError(
   err: unknown,
@@ -85,6 +100,7 @@ export function classifyK8sError(
   resource: string,
   namespace: string,
   server = 'the API server',
+  caller: K8sCaller = PLATFORM_CALLER,
 ): Error {
   if (!isApiException(err)) {
     // A network failure (reset, refused, timed out): transient, retried.
@@ -96,15 +112,15 @@ export function classifyK8sError(
   switch (code) {
     case 401:
       return new CutoverError(
-        ErrorType.PlatformRequestRejected,
+        caller.rejected,
         `Kubernetes API server ${server} did not accept the worker's credentials to ${verb} ${resource} ` +
           `(HTTP 401: ${detail}); check the kubeconfig`,
       );
     case 403:
       return new CutoverError(
-        ErrorType.PlatformRequestRejected,
+        caller.rejected,
         `Kubernetes API server ${server} forbids the worker to ${verb} ${resource} (HTTP 403: ${detail}); ` +
-          'grant the Role in docs/kubernetes.md (pods and configmaps)',
+          `grant ${caller.role}`,
       );
     case 404:
       if (status.details?.kind === 'namespaces') {
@@ -120,7 +136,7 @@ export function classifyK8sError(
     case 400:
     case 422:
       return new CutoverError(
-        ErrorType.PlatformRequestRejected,
+        caller.rejected,
         `Kubernetes API server ${server} rejected ${verb} ${resource} as invalid (HTTP ${code}: ${detail})`,
       );
     case 409:
@@ -160,7 +176,7 @@ function requestDeadline(timeoutMs: number): Middleware {
 
 // ---- the implementation ----
 
-type KubernetesClientLibrary = typeof KubernetesClient;
+export type KubernetesClientLibrary = typeof KubernetesClient;
 let library: Promise<KubernetesClientLibrary> | undefined;
 
 function loadLibrary(): Promise<KubernetesClientLibrary> {
@@ -197,6 +213,32 @@ function loadKubeConfig(lib: KubernetesClientLibrary, connection: KubeConnection
   return kc;
 }
 
+/** A connection to one API server: the library, a client configuration for its API classes, the server's URL. */
+export interface KubeClientConnection {
+  lib: KubernetesClientLibrary;
+  configuration: Configuration;
+  /** The API server's URL, for messages. */
+  server: string;
+}
+
+/**
+ * Loads the library and the kubeconfig (file, context) and builds the configuration every API class of the driver is
+ * made with: as KubeConfig.makeApiClient() builds it, plus the per-request deadline and Cutover's User-Agent. Shared
+ * with the kubernetes-service router, so both connect the same way.
+ */
+export async function connectKube(connection: KubeConnection): Promise<KubeClientConnection> {
+  const lib = await loadLibrary();
+  const kc = loadKubeConfig(lib, connection);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('unreachable: loadKubeConfig checked the current cluster');
+  const configuration = lib.createConfiguration({
+    baseServer: new lib.ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [requestDeadline(REQUEST_TIMEOUT_MS)],
+  });
+  return { lib, configuration, server: cluster.server };
+}
+
 /** A KubeApi for one namespace. The kubeconfig is read on first use (so a bad one fails an activity, not the worker). */
 export function newClientKubeApi(namespace: string, connection: KubeConnection): KubeApi {
   let core: CoreV1Api | undefined;
@@ -204,18 +246,9 @@ export function newClientKubeApi(namespace: string, connection: KubeConnection):
   let server: string | undefined;
   const api = async (): Promise<CoreV1Api> => {
     if (core) return core;
-    const lib = await loadLibrary();
-    const kc = loadKubeConfig(lib, connection);
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('unreachable: loadKubeConfig checked the current cluster');
-    server = cluster.server;
-    // As KubeConfig.makeApiClient() builds it, plus the per-request deadline.
-    const configuration = lib.createConfiguration({
-      baseServer: new lib.ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [requestDeadline(REQUEST_TIMEOUT_MS)],
-    });
-    return (core ??= new lib.CoreV1Api(configuration));
+    const connected = await connectKube(connection);
+    server = connected.server;
+    return (core ??= new connected.lib.CoreV1Api(connected.configuration));
   };
   const where = `in namespace ${namespace}`;
   const classify = (err: unknown, verb: string, resource: string): Error =>
