@@ -57,7 +57,9 @@ function expectStorable(spec: unknown): void {
  * Whether an issue at `field` is about a change at `at`: the same field, an ancestor (the object that now has an
  * unknown key, the list now too long) or a descendant, a sibling inside the strategy (maxSurge and maxUnavailable
  * are checked together), replicas and strategy.previewReplicas or a canary's setCanaryScale.replicas, the analysis
- * section and the canary steps that name its templates, or two fields of one analysis metric (checked together).
+ * section and the canary steps that name its templates, two fields of one analysis metric (checked together), or
+ * platform.namespace and a kubernetes-service router's namespace (which must be the platform's: the issue is at
+ * router.namespace and names the platform's).
  */
 function related(at: Path, field: string): boolean {
   const a = at.map(String);
@@ -70,6 +72,7 @@ function related(at: Path, field: string): boolean {
   if (a[0] === 'analysis' && b[0] === 'analysis' && a.slice(0, 5).join('.') === b.slice(0, 5).join('.')) return true;
   const pair = new Set([a.join('.'), b.join('.')]);
   const scale = [...pair].some((p) => /^strategy\.steps\.\d+\.setCanaryScale\.replicas$/.test(p));
+  if (pair.has('platform.namespace') && pair.has('router.namespace')) return true;
   return pair.has('replicas') && (pair.has('strategy.previewReplicas') || scale);
 }
 
