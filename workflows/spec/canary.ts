@@ -224,7 +224,10 @@ export function checkAnalysisUses(
     const metricOwner = new Map<string, string>();
     use.templates.forEach((templateName, t) => {
       const path = ['strategy', ...use.path, 'templates', t];
-      const template = templates[templateName];
+      // Own keys only: a name such as "constructor" is no template (not Object.prototype's).
+      const template = Object.prototype.hasOwnProperty.call(templates, templateName)
+        ? templates[templateName]
+        : undefined;
       if (!template) {
         const known = Object.keys(templates);
         ctx.addIssue({

@@ -173,6 +173,11 @@ describe('canary strategy', () => {
       'strategy.backgroundAnalysis.templates.0: no template "latency" in analysis.templates',
     ],
     [
+      // Not Object.prototype's: the spec property test's mutation that made validateSpec throw.
+      { steps: [{ analysis: { templates: ['constructor'] } }, { setWeight: 100 }] },
+      'strategy.steps.0.analysis.templates.0: no template "constructor" in analysis.templates (it has error-rate)',
+    ],
+    [
       { steps: [{ analysis: { templates: ['error-rate'], args: { canary: 'mine' } } }, { setWeight: 100 }] },
       'strategy.steps.0.analysis.args.canary: "canary" is filled in by the workflow',
     ],
