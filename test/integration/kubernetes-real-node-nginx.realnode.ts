@@ -21,13 +21,13 @@
 import { newKubernetesDriver } from '../../activities/drivers/kubernetes';
 import { newNginxDriver } from '../../activities/drivers/nginx';
 import type { DeliveryEvent } from '../support/delivery-log';
-import { useRealNode } from '../support/k8s-node';
+import { realNodePlatform, useRealNode } from '../support/k8s-node';
 import type { RealNode } from '../support/k8s-node';
 import { expectZeroDowntime } from '../support/load';
 import type { LoadReport } from '../support/load';
 import { createNginxFixture } from '../support/nginx-fixture';
 import type { NginxFixture } from '../support/nginx-fixture';
-import { collectPodDeliveries, POD_DELIVERY_ENV } from '../support/pod-deliveries';
+import { collectPodDeliveries } from '../support/pod-deliveries';
 
 jest.setTimeout(300_000);
 
@@ -50,19 +50,9 @@ interface RealNodeNginxFixture extends NginxFixture {
 async function createRealNodeNginxFixture(node: RealNode, name: string): Promise<RealNodeNginxFixture> {
   const namespace = await node.createNamespace(name);
   const podDeliveries = collectPodDeliveries({ kubeconfig: node.kubeconfig, namespace, core: node.core });
-  const platformSpec = {
-    kind: 'kubernetes' as const,
-    namespace,
-    image: node.image,
-    port: 8080,
-    kubeconfig: node.kubeconfig,
-    probe: 'http' as const,
-    gracePeriod: '10s',
-    env: POD_DELIVERY_ENV,
-  };
-  const driverConfig = { ...platformSpec, gracePeriod: 10_000 };
+  const platform = realNodePlatform(node, namespace);
   const fixture = await createNginxFixture(name, ['Catalog', 'Cart'], {
-    platform: () => ({ driver: newKubernetesDriver(driverConfig), spec: () => platformSpec }),
+    platform: () => ({ driver: newKubernetesDriver(platform.driver), spec: () => platform.spec }),
   });
   return {
     ...fixture,

@@ -32,7 +32,7 @@ import { formatLoadReport, judgeLoad, startLoad } from '../../examples/load';
 import type { LoadReport } from '../../examples/load';
 import { createFixtureCore } from '../support/fixture-core';
 import type { FixtureCore, RouterPart } from '../support/fixture-core';
-import { awaitServiceRule, useRealNode } from '../support/k8s-node';
+import { awaitServiceRule, realNodePlatform, useRealNode } from '../support/k8s-node';
 import type { RealNode } from '../support/k8s-node';
 import { POD_DELIVERY_ENV } from '../support/pod-deliveries';
 
@@ -110,27 +110,19 @@ async function createServiceFixture(
   await awaitServiceRule(clusterIP);
   const url = `http://${clusterIP}:80`;
   await awaitVersion(url, 'platform-server');
-  const platformSpec = {
-    kind: 'kubernetes' as const,
-    namespace,
-    image: node.image,
-    port: 8080,
-    kubeconfig: node.kubeconfig,
-    probe: 'http' as const,
-    gracePeriod: '10s',
-    env: POD_DELIVERY_ENV,
-    // The sample app's GET /_drain: Connection: close on every answer and idle keep-alive connections closed, then
-    // answered once nothing else is in flight; the kubelet sends SIGTERM only after it answered.
-    ...(drain ? { preStop: { httpGet: { path: '/_drain' } } } : {}),
-  };
+  // The sample app's GET /_drain: Connection: close on every answer and idle keep-alive connections closed, then
+  // answered once nothing else is in flight; the kubelet sends SIGTERM only after it answered.
+  const preStop = drain ? { preStop: { httpGet: { path: '/_drain' } } } : {};
+  const base = realNodePlatform(node, namespace);
+  const platform = { spec: { ...base.spec, ...preStop }, driver: { ...base.driver, ...preStop } };
   const core = await createFixtureCore(
     {
       name,
       modules: MODULES,
       phaseTimeoutMs: 90_000,
       platform: () => ({
-        driver: newKubernetesDriver({ ...platformSpec, gracePeriod: 10_000 }),
-        spec: () => platformSpec,
+        driver: newKubernetesDriver(platform.driver),
+        spec: () => platform.spec,
       }),
     },
     () =>

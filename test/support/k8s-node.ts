@@ -10,6 +10,8 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Platform, ReplicaSetState } from '../../activities/ports';
+import { POD_DELIVERY_ENV } from './pod-deliveries';
 
 const run = promisify(execFile);
 const SCRIPTS = path.resolve(__dirname, '..', '..', 'scripts');
@@ -99,5 +101,44 @@ export async function awaitServiceRule(clusterIP: string, timeoutMs = 60_000): P
     if (stdout.includes(`-d ${clusterIP}/32 `)) return;
     if (Date.now() > deadline) throw new Error(`kube-proxy wrote no rule for ${clusterIP} in ${timeoutMs} ms`);
     await sleep(200);
+  }
+}
+
+/**
+ * The Kubernetes platform as the real-node suites run it in `namespace`: the sample app's image, port 8080, health
+ * over HTTP at the pod IPs (the host reaches the bridge), a 10 s grace period, the pods' delivery events on their
+ * standard output. `spec` is the deployment spec's platform section; `driver` the same for newKubernetesDriver().
+ */
+export function realNodePlatform(node: RealNode, namespace: string) {
+  const spec = {
+    kind: 'kubernetes' as const,
+    namespace,
+    image: node.image,
+    port: 8080,
+    kubeconfig: node.kubeconfig,
+    probe: 'http' as const,
+    gracePeriod: '10s',
+    env: POD_DELIVERY_ENV,
+  };
+  const { kind: _kind, ...driver } = { ...spec, gracePeriod: 10_000 };
+  return { spec, driver };
+}
+
+/** Waits until the replica set has `expected` replicas, each running and answering its health page over HTTP. */
+export async function awaitHealthy(
+  platform: Platform,
+  name: string,
+  expected: number,
+  timeoutMs = 90_000,
+): Promise<ReplicaSetState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await platform.getReplicaSet(name);
+    if (state?.replicas.length === expected && state.replicas.every((r) => r.address && r.running)) {
+      const results = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
+      if (results.every((r) => r.healthy)) return state;
+    }
+    if (Date.now() > deadline) throw new Error(`${name}: not ${expected} healthy replicas: ${JSON.stringify(state)}`);
+    await sleep(250);
   }
 }

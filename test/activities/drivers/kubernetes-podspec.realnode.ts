@@ -14,9 +14,9 @@
 import type { CoreV1Api, V1Taint } from '@kubernetes/client-node';
 import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
 import type { KubernetesPlatformConfig } from '../../../activities/drivers/kubernetes';
-import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
+import type { Platform, ReplicaSetSpec } from '../../../activities/ports';
 import { replicaSetName } from '../../../activities/ports';
-import { useRealNode } from '../../support/k8s-node';
+import { awaitHealthy, useRealNode } from '../../support/k8s-node';
 import { collectPodDeliveries, POD_DELIVERY_ENV } from '../../support/pod-deliveries';
 
 jest.setTimeout(180_000);
@@ -28,19 +28,6 @@ const realNode = useRealNode();
 const TAINT: V1Taint = { key: 'cutover.test/dedicated', value: 'cutover', effect: 'NoSchedule' };
 const LABEL = 'cutover.test/pool';
 const TOLERATION = { key: TAINT.key, operator: 'Equal' as const, value: 'cutover', effect: 'NoSchedule' as const };
-
-async function awaitHealthy(platform: Platform, name: string, expected: number): Promise<ReplicaSetState> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const state = await platform.getReplicaSet(name);
-    if (state?.replicas.length === expected && state.replicas.every((r) => r.address && r.running)) {
-      const results = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
-      if (results.every((r) => r.healthy)) return state;
-    }
-    if (Date.now() > deadline) throw new Error(`${name}: not ${expected} healthy replicas: ${JSON.stringify(state)}`);
-    await sleep(250);
-  }
-}
 
 function spec(version: string, replicas: number): ReplicaSetSpec {
   return {

@@ -10,28 +10,15 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { newKubernetesDriver } from '../../../activities/drivers/kubernetes';
-import type { Platform, ReplicaSetSpec, ReplicaSetState } from '../../../activities/ports';
+import type { Platform, ReplicaSetSpec } from '../../../activities/ports';
 import { replicaSetName } from '../../../activities/ports';
-import { useRealNode } from '../../support/k8s-node';
+import { awaitHealthy, useRealNode } from '../../support/k8s-node';
 
 jest.setTimeout(120_000);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const realNode = useRealNode();
-
-async function awaitHealthy(platform: Platform, name: string, expected: number): Promise<ReplicaSetState> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const state = await platform.getReplicaSet(name);
-    if (state?.replicas.length === expected && state.replicas.every((r) => r.address && r.running)) {
-      const results = await Promise.all(state.replicas.map((r) => platform.probe(r, '/Catalog/_ping.html', 1000)));
-      if (results.every((r) => r.healthy)) return state;
-    }
-    if (Date.now() > deadline) throw new Error(`${name}: not ${expected} healthy replicas: ${JSON.stringify(state)}`);
-    await sleep(250);
-  }
-}
 
 describe('Kubernetes platform driver (real node: kubelet + containerd)', () => {
   let kubeconfig = '';
@@ -67,7 +54,7 @@ describe('Kubernetes platform driver (real node: kubelet + containerd)', () => {
 
     // When: two replicas are ensured.
     await platform.ensureReplicaSet(spec(2));
-    const state = await awaitHealthy(platform, spec(2).name, 2);
+    const state = await awaitHealthy(platform, spec(2).name, 2, 60_000);
     process.stderr.write(`[k8s-node] 2 replicas healthy over HTTP ${Date.now() - t0} ms after ensureReplicaSet\n`);
 
     // Then: each pod IP answers a page request from the host, naming that replica and the version.
@@ -87,7 +74,7 @@ describe('Kubernetes platform driver (real node: kubelet + containerd)', () => {
 
   test('retiring a replica SIGTERMs its process, which answers the request in flight before the pod goes', async () => {
     const platform = driver();
-    const state = await awaitHealthy(platform, spec(2).name, 2);
+    const state = await awaitHealthy(platform, spec(2).name, 2, 60_000);
     const victim = state.replicas[0]!;
 
     // When: the replica is retired while a 3 s request is in flight on it.
